@@ -1,0 +1,148 @@
+#include "playout_buffer.hpp"
+
+#include <algorithm>
+
+namespace partyhub::player {
+
+const char* toString(PushResult r) {
+  switch (r) {
+    case PushResult::kAccepted: return "accepted";
+    case PushResult::kDuplicate: return "duplicate";
+    case PushResult::kLate: return "late";
+  }
+  return "?";
+}
+
+PlayoutBuffer::PlayoutBuffer(v1::MediaKind kind, PlayoutBufferConfig config)
+    : mKind(kind), mConfig(config), mWaitAnchor(kind == v1::MEDIA_KIND_VIDEO) {}
+
+void PlayoutBuffer::remember(std::uint64_t seq) {
+  if (!mDone.insert(seq).second) return;
+  mDoneOrder.push_back(seq);
+  while (mDoneOrder.size() > 4096) {
+    mDone.erase(mDoneOrder.front());
+    mDoneOrder.pop_front();
+  }
+}
+
+PushResult PlayoutBuffer::push(v1::Chunk chunk, std::int64_t nowUs, std::int64_t delayUs) {
+  const std::uint64_t seq = chunk.media_seq();
+  if (mDone.count(seq) != 0 || mPending.count(seq) != 0) {
+    ++mStats.duplicates;
+    return PushResult::kDuplicate;
+  }
+  if ((mHaveNext && seq < mNext) || nowUs > chunk.capture_us() + delayUs + mConfig.lateToleranceUs) {
+    // Its slot is gone: either we already moved past it, or it can no longer
+    // be shown anywhere near its time.
+    ++mStats.late;
+    return PushResult::kLate;
+  }
+  mNewestSeq = std::max(mNewestSeq, seq);
+  mPending.emplace(seq, std::move(chunk));
+  ++mStats.accepted;
+  while (mPending.size() > mConfig.maxPending) {
+    // Far too much waiting behind a gap: give the gap up.
+    declareLost(mPending.begin()->first + 1);
+  }
+  return PushResult::kAccepted;
+}
+
+void PlayoutBuffer::declareLost(std::uint64_t upTo) {
+  // Everything below `upTo` that is not here is lost; what is here but below
+  // it is dropped as well (used only when the buffer overflows).
+  if (!mHaveNext) {
+    mHaveNext = true;
+    mNext = mPending.empty() ? upTo : mPending.begin()->first;
+  }
+  while (mNext < upTo) {
+    auto it = mPending.find(mNext);
+    if (it != mPending.end()) {
+      mPending.erase(it);
+      ++mStats.skipped;
+    } else {
+      ++mStats.lost;
+    }
+    remember(mNext);
+    ++mNext;
+  }
+  if (mKind == v1::MEDIA_KIND_VIDEO) {
+    mWaitAnchor = true;
+    mWantKeyframe = true;
+  }
+}
+
+void PlayoutBuffer::poll(std::int64_t nowUs, std::int64_t delayUs, std::vector<v1::Chunk>& out) {
+  while (!mPending.empty()) {
+    if (!mHaveNext) {
+      // Start of playback: video must begin on an anchor.
+      auto first = mPending.begin();
+      if (mWaitAnchor) {
+        while (first != mPending.end() && !first->second.anchor()) {
+          remember(first->first);
+          ++mStats.skipped;
+          first = mPending.erase(first);
+        }
+        if (first == mPending.end()) {
+          mWantKeyframe = true;
+          return;
+        }
+      }
+      mHaveNext = true;
+      mNext = first->first;
+    }
+    auto it = mPending.find(mNext);
+    if (it == mPending.end()) {
+      // A gap. Already waiting for an anchor? Nothing before the next anchor
+      // could be decoded anyway, so jump straight to it.
+      if (mWaitAnchor) {
+        auto anchor = std::find_if(mPending.begin(), mPending.end(), [](const auto& p) { return p.second.anchor(); });
+        if (anchor != mPending.end()) {
+          declareLost(anchor->first);
+          continue;
+        }
+      }
+      // Wait for the missing chunk until the next present one is due.
+      const v1::Chunk& after = mPending.begin()->second;
+      if (nowUs < after.capture_us() + delayUs) return;
+      declareLost(mPending.begin()->first);
+      continue;
+    }
+    v1::Chunk chunk = std::move(it->second);
+    mPending.erase(it);
+    remember(mNext);
+    ++mNext;
+    if (mWaitAnchor) {
+      if (!chunk.anchor()) {
+        ++mStats.skipped;
+        continue;
+      }
+      mWaitAnchor = false;
+      mWantKeyframe = false;
+    }
+    if (!mStarted) {
+      mStarted = true;
+      mFirstSeq = chunk.media_seq();
+      mNewestSeq = std::max(mNewestSeq, mFirstSeq);
+    }
+    ++mStats.released;
+    mStats.releasedFrames += static_cast<std::uint64_t>(std::max(1, chunk.frame_sizes_size()));
+    out.push_back(std::move(chunk));
+  }
+  if (!mHaveNext && mWaitAnchor) mWantKeyframe = true;
+}
+
+bool PlayoutBuffer::takeKeyframeRequest(std::int64_t nowUs) {
+  if (!mWantKeyframe || !mWaitAnchor) return false;
+  if (mLastKeyframeRequestUs != 0 && nowUs - mLastKeyframeRequestUs < mConfig.keyframeRequestIntervalUs) {
+    return false;
+  }
+  mLastKeyframeRequestUs = nowUs;
+  ++mStats.keyframeRequests;
+  return true;
+}
+
+std::uint64_t PlayoutBuffer::expectedSinceStart() const {
+  return mStarted ? mNewestSeq - mFirstSeq + 1 : 0;
+}
+
+}  // namespace partyhub::player

@@ -1,0 +1,80 @@
+// Playout buffer for one elementary stream (video or audio). Chunks come in
+// any order; they leave in media-sequence order, each when it is its turn.
+//
+// Deadlines: a chunk is presented at (capture + D); it must reach us before
+// its deadline (capture + D + lateTolerance) or it is dropped as late. A gap
+// (a missing chunk) is waited for until the next chunk present after it is due
+// to be presented; then it is declared lost. After a loss inside a video GOP
+// nothing decodes until the next anchor, so the buffer skips to it and asks
+// the source for a keyframe. Video also starts on an anchor.
+// Pure: every call takes `now` (wall clock µs) and the current delay D.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <unordered_set>
+#include <vector>
+
+#include "partyhub/v1/chunk.pb.h"
+
+namespace partyhub::player {
+
+struct PlayoutBufferConfig {
+  std::int64_t lateToleranceUs = 150'000;
+  std::int64_t keyframeRequestIntervalUs = 500'000;  // while still waiting
+  std::size_t maxPending = 1024;
+};
+
+enum class PushResult { kAccepted, kDuplicate, kLate };
+const char* toString(PushResult r);
+
+struct PlayoutStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t released = 0;       // chunks handed to the decoder
+  std::uint64_t releasedFrames = 0;
+  std::uint64_t late = 0;           // chunks
+  std::uint64_t lost = 0;           // chunks declared missing
+  std::uint64_t skipped = 0;        // chunks dropped waiting for an anchor
+  std::uint64_t duplicates = 0;
+  std::uint64_t keyframeRequests = 0;
+};
+
+class PlayoutBuffer {
+ public:
+  PlayoutBuffer(v1::MediaKind kind, PlayoutBufferConfig config = {});
+
+  PushResult push(v1::Chunk chunk, std::int64_t nowUs, std::int64_t delayUs);
+  /// Appends the chunks that may go to the decoder now, in order.
+  void poll(std::int64_t nowUs, std::int64_t delayUs, std::vector<v1::Chunk>& out);
+  /// True once per needed keyframe request (join, loss); rate-limited.
+  bool takeKeyframeRequest(std::int64_t nowUs);
+
+  [[nodiscard]] const PlayoutStats& stats() const { return mStats; }
+  [[nodiscard]] std::size_t pending() const { return mPending.size(); }
+  [[nodiscard]] bool waitingForAnchor() const { return mWaitAnchor; }
+  /// Media sequence numbers the stream spanned since playback began (for the
+  /// rendered ratio): newest seen - first released + 1.
+  [[nodiscard]] std::uint64_t expectedSinceStart() const;
+
+ private:
+  void declareLost(std::uint64_t upTo);
+  void remember(std::uint64_t seq);
+
+  v1::MediaKind mKind;
+  PlayoutBufferConfig mConfig;
+  PlayoutStats mStats;
+  std::map<std::uint64_t, v1::Chunk> mPending;
+  bool mHaveNext = false;
+  std::uint64_t mNext = 0;
+  bool mWaitAnchor;
+  bool mWantKeyframe = false;
+  std::int64_t mLastKeyframeRequestUs = 0;
+  bool mStarted = false;
+  std::uint64_t mFirstSeq = 0;
+  std::uint64_t mNewestSeq = 0;
+  std::unordered_set<std::uint64_t> mDone;   // released or declared lost, recent
+  std::deque<std::uint64_t> mDoneOrder;
+};
+
+}  // namespace partyhub::player

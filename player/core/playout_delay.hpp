@@ -1,0 +1,45 @@
+// Adaptive playout delay, in the spirit of WebRTC's jitter estimate: frames
+// are presented at (capture + D), where D tracks a high quantile of how long
+// frames take to become ready to render (capture -> decoded), plus a margin.
+// D rises at once when frames get slower and decays gently (time constant
+// `decayUs`) when they get faster, so presentation stays smooth. Bounded by
+// [min, max]. Pure: every call takes `now`.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace partyhub::player {
+
+struct PlayoutDelayConfig {
+  std::int64_t minUs = 0;
+  std::int64_t maxUs = 1'000'000;
+  std::int64_t marginUs = 2'000;
+  double quantile = 0.95;
+  std::size_t window = 90;         // recent samples considered (3 s of video)
+  std::int64_t decayUs = 1'000'000;
+  std::int64_t initialUs = 60'000;  // before any sample
+};
+
+class PlayoutDelay {
+ public:
+  explicit PlayoutDelay(PlayoutDelayConfig config = {});
+
+  /// A frame became ready `readyLatencyUs` after its capture.
+  void addSample(std::int64_t readyLatencyUs, std::int64_t nowUs);
+  /// The delay to present frames with now.
+  [[nodiscard]] std::int64_t current(std::int64_t nowUs);
+  [[nodiscard]] bool hasSamples() const { return mCount > 0; }
+
+ private:
+  [[nodiscard]] std::int64_t target() const;
+
+  PlayoutDelayConfig mConfig;
+  std::vector<std::int64_t> mRing;
+  std::size_t mNext = 0;
+  std::size_t mCount = 0;
+  std::int64_t mCurrentUs;
+  std::int64_t mLastUpdateUs = 0;
+};
+
+}  // namespace partyhub::player

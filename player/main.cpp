@@ -1,0 +1,336 @@
+// partyhub-player: subscribes to a streamer and plays the channel out.
+#include <csignal>
+#include <iostream>
+#include <mutex>
+
+#include <CLI/CLI.hpp>
+#include <glib-unix.h>
+
+#include "core/playout_buffer.hpp"
+#include "core/playout_delay.hpp"
+#include "media/player_pipeline.hpp"
+#include "partyhub/common/clock.hpp"
+#include "partyhub/common/event_loop.hpp"
+#include "partyhub/common/latency_histogram.hpp"
+#include "partyhub/common/logging.hpp"
+#include "partyhub/common/process.hpp"
+#include "partyhub/common/zmq_util.hpp"
+#include "partyhub/v1/local.pb.h"
+
+using namespace partyhub;
+using namespace partyhub::player;
+
+namespace {
+
+struct Options {
+  std::string name = "player";
+  std::string streamer = "ipc:///tmp/partyhub-players.ipc";
+  std::uint32_t channel = 1;
+  std::string sink = "auto";
+  std::string audioSink;  // default: auto with the auto video sink, else fake
+  double minDelayMs = 0;
+  double maxDelayMs = 1000;
+  double marginMs = 2;
+  double lateToleranceMs = 150;
+  std::string snapshotPath;
+  double snapshotAfter = 0;
+  double duration = 0;
+  bool statsJson = false;
+  double statsInterval = 1.0;
+  std::string logLevel = "info";
+};
+
+class PlayerApp {
+ public:
+  explicit PlayerApp(const Options& o)
+      : mOptions(o), mLog(logger("player")), mSocket(mCtx, zmq::socket_type::dealer),
+        mVideo(v1::MEDIA_KIND_VIDEO, bufferConfig(o)), mAudio(v1::MEDIA_KIND_AUDIO, bufferConfig(o)),
+        mVideoDelay(delayConfig(o)), mAudioDelay(delayConfig(o)) {
+    mSocket.set(zmq::sockopt::linger, 0);
+    mSocket.set(zmq::sockopt::rcvhwm, 4000);
+    mSocket.set(zmq::sockopt::reconnect_ivl, 50);
+    connectOrThrow(mSocket, o.streamer);
+    PlayerPipelineConfig pc;
+    pc.videoSink = parseSinkSpec(o.sink);
+    const std::string audio = o.audioSink.empty() ? (pc.videoSink.kind == "auto" ? "auto" : "fake") : o.audioSink;
+    pc.audioSink = parseMediaSpec("--audio-sink", audio, {"auto", "fake", "none"}, {});
+    mPipeline = std::make_unique<PlayerPipeline>(
+        pc, [this](v1::MediaKind k, std::int64_t c, std::int64_t at) { onReady(k, c, at); },
+        [this](v1::MediaKind k, std::int64_t c, std::int64_t at) { onRendered(k, c, at); },
+        [this](const std::string& e) {
+          mLog->error("playback failed: {}", e);
+          mExitCode = static_cast<int>(ExitCode::kRuntimeError);
+          mLoop.quit();
+        });
+  }
+
+  int run() {
+    auto watch = mLoop.addZmq(mSocket, [this] { onMessage(); });
+    mWatch = watch.get();
+    subscribe();
+    mLoop.addTimer(std::chrono::milliseconds(1000), [this] {
+      subscribe();
+      return true;
+    });
+    mLoop.addTimer(std::chrono::milliseconds(5), [this] {
+      pump(wallNowUs());
+      return true;
+    });
+    mLoop.addTimer(std::chrono::milliseconds(static_cast<int>(mOptions.statsInterval * 1000)), [this] {
+      printStats();
+      return true;
+    });
+    if (mOptions.duration > 0) {
+      mLoop.addTimer(std::chrono::milliseconds(static_cast<int>(mOptions.duration * 1000)), [this] {
+        mLoop.quit();
+        return false;
+      });
+    }
+    if (mOptions.snapshotAfter > 0) {
+      mLoop.addTimer(std::chrono::milliseconds(static_cast<int>(mOptions.snapshotAfter * 1000)), [this] {
+        snapshot();
+        return false;
+      });
+    }
+    g_unix_signal_add(SIGUSR1, [](gpointer self) {
+      static_cast<PlayerApp*>(self)->snapshot();
+      return gboolean(G_SOURCE_CONTINUE);
+    }, this);
+    mLoop.onTerminate([this] { mLoop.quit(); });
+    mLoop.run();
+    v1::PlayerToStreamer bye;
+    bye.mutable_unsubscribe();
+    (void)sendProto(mSocket, bye);
+    mPipeline->stop();
+    printStats();
+    mLog->info("stopped");
+    return mExitCode;
+  }
+
+ private:
+  static PlayoutBufferConfig bufferConfig(const Options& o) {
+    PlayoutBufferConfig c;
+    c.lateToleranceUs = static_cast<std::int64_t>(o.lateToleranceMs * 1000);
+    return c;
+  }
+  static PlayoutDelayConfig delayConfig(const Options& o) {
+    PlayoutDelayConfig c;
+    c.minUs = static_cast<std::int64_t>(o.minDelayMs * 1000);
+    c.maxUs = static_cast<std::int64_t>(o.maxDelayMs * 1000);
+    c.marginUs = static_cast<std::int64_t>(o.marginMs * 1000);
+    c.initialUs = std::clamp<std::int64_t>(60'000, c.minUs, c.maxUs);
+    return c;
+  }
+
+  void subscribe() {
+    v1::PlayerToStreamer msg;
+    msg.mutable_subscribe()->set_channel_id(mOptions.channel);
+    msg.mutable_subscribe()->set_name(mOptions.name);
+    (void)sendProto(mSocket, msg);
+    mWatch->poke();
+  }
+
+  std::int64_t delay(std::int64_t now) {
+    std::lock_guard lock(mStatsMutex);
+    // Both streams share one delay so audio and video stay in sync.
+    std::int64_t d = mVideoDelay.current(now);
+    if (mAudioDelay.hasSamples()) d = std::max(d, mAudioDelay.current(now));
+    return d;
+  }
+
+  void onMessage() {
+    auto received = recvMessage(mSocket, false);
+    if (!received) return;
+    v1::StreamerToPlayer msg;
+    if (!msg.ParseFromString(received->body) || !msg.has_chunk()) {
+      if (!msg.has_stats()) ++mMalformed;
+      return;
+    }
+    const std::int64_t now = wallNowUs();
+    v1::Chunk& chunk = *msg.mutable_chunk();
+    mBytesThisInterval += chunk.payload().size();
+    if (chunk.kind() == v1::MEDIA_KIND_VIDEO) {
+      mSawVideo = true;
+      (void)mVideo.push(std::move(chunk), now, delay(now));
+    } else if (chunk.kind() == v1::MEDIA_KIND_AUDIO) {
+      mSawAudio = true;
+      (void)mAudio.push(std::move(chunk), now, delay(now));
+    } else {
+      ++mMalformed;
+    }
+    pump(now);
+  }
+
+  void pump(std::int64_t now) {
+    const std::int64_t d = delay(now);
+    mReleased.clear();
+    mVideo.poll(now, d, mReleased);
+    mAudio.poll(now, d, mReleased);
+    if (!mPipeline->started() && !mReleased.empty()) startPipeline(now);
+    if (mPipeline->started()) {
+      for (const v1::Chunk& c : mReleased) mPipeline->present(c, d);
+    }
+    if (mVideo.takeKeyframeRequest(now)) {
+      v1::PlayerToStreamer req;
+      auto* kf = req.mutable_control()->mutable_keyframe();
+      kf->set_channel_id(mOptions.channel);
+      kf->set_reason(mVideo.stats().released == 0 ? "join" : "loss");
+      (void)sendProto(mSocket, req);
+      mWatch->poke();
+      mLog->debug("asked for a keyframe ({})", kf->reason());
+    }
+  }
+
+  void startPipeline(std::int64_t now) {
+    // Wait for the video anchor unless the stream has shown no video for 1 s.
+    const v1::Chunk* anchor = nullptr;
+    for (const v1::Chunk& c : mReleased) {
+      if (c.kind() == v1::MEDIA_KIND_VIDEO) {
+        anchor = &c;
+        break;
+      }
+    }
+    if (mFirstChunkUs == 0) mFirstChunkUs = now;
+    if (anchor == nullptr && (mSawVideo || now - mFirstChunkUs < 1'000'000)) return;
+    try {
+      mPipeline->start(anchor, mSawAudio);
+    } catch (const std::exception& e) {
+      mLog->error("{}", e.what());
+      mExitCode = static_cast<int>(ExitCode::kStartup);
+      mLoop.quit();
+    }
+  }
+
+  void onReady(v1::MediaKind kind, std::int64_t captureUs, std::int64_t atUs) {
+    std::lock_guard lock(mStatsMutex);
+    (kind == v1::MEDIA_KIND_VIDEO ? mVideoDelay : mAudioDelay).addSample(atUs - captureUs, atUs);
+  }
+
+  void onRendered(v1::MediaKind /*kind*/, std::int64_t captureUs, std::int64_t atUs) {
+    std::lock_guard lock(mStatsMutex);
+    ++mFramesRendered;
+    mG2g.record(atUs - captureUs);
+    mG2gLast.record(atUs - captureUs);
+  }
+
+  void snapshot() {
+    const std::string path = mOptions.snapshotPath.empty() ? "partyhub-" + mOptions.name + ".png" : mOptions.snapshotPath;
+    if (mPipeline->snapshot(path)) {
+      ++mSnapshots;
+      mLog->info("snapshot written to {}", path);
+    } else {
+      mLog->warn("no frame to snapshot yet");
+    }
+  }
+
+  void printStats() {
+    const std::int64_t now = wallNowUs();
+    const std::int64_t d = delay(now);
+    v1::Stats out;
+    out.set_wall_us(now);
+    auto* s = out.mutable_player();
+    const auto& vs = mVideo.stats();
+    const auto& as = mAudio.stats();
+    {
+      std::lock_guard lock(mStatsMutex);
+      s->set_frames_rendered(mFramesRendered);
+      *s->mutable_g2g() = mG2g.summary();
+      *s->mutable_g2g_last() = mG2gLast.summary();
+      mG2gLast.reset();
+    }
+    s->set_name(mOptions.name);
+    s->set_frames_late(vs.late);
+    s->set_frames_lost(vs.lost);
+    s->set_frames_skipped(vs.skipped);
+    s->set_frames_expected(mVideo.expectedSinceStart());
+    s->set_audio_frames_played(as.releasedFrames);
+    s->set_audio_frames_lost(as.lost + as.late);
+    s->set_keyframe_requests(vs.keyframeRequests);
+    s->set_duplicates(vs.duplicates + as.duplicates);
+    const double seconds = static_cast<double>(now - mLastStatsUs) / 1e6;
+    s->set_bitrate_kbps(mLastStatsUs == 0 || seconds <= 0 ? 0.0 : static_cast<double>(mBytesThisInterval) * 8 / 1000 / seconds);
+    s->set_playout_delay_ms(static_cast<double>(d) / 1000.0);
+    s->set_snapshots(mSnapshots);
+    mBytesThisInterval = 0;
+    mLastStatsUs = now;
+    if (mOptions.statsJson) {
+      std::cout << toJsonLine(out) << std::endl;
+    } else {
+      std::cout << mOptions.name << ": rendered " << s->frames_rendered() << "/" << s->frames_expected()
+                << " late " << s->frames_late() << " lost " << s->frames_lost() << " skipped "
+                << s->frames_skipped() << " | g2g p50 " << s->g2g_last().p50_ms() << " ms p95 "
+                << s->g2g_last().p95_ms() << " ms | delay " << s->playout_delay_ms() << " ms | "
+                << static_cast<int>(s->bitrate_kbps()) << " kbit/s" << std::endl;
+    }
+  }
+
+  const Options& mOptions;
+  std::shared_ptr<spdlog::logger> mLog;
+  EventLoop mLoop;
+  zmq::context_t mCtx{1};
+  zmq::socket_t mSocket;
+  EventLoop::ZmqWatch* mWatch = nullptr;
+  PlayoutBuffer mVideo;
+  PlayoutBuffer mAudio;
+  std::mutex mStatsMutex;  // delays and render stats are fed from streaming threads
+  PlayoutDelay mVideoDelay;
+  PlayoutDelay mAudioDelay;
+  LatencyHistogram mG2g;
+  LatencyHistogram mG2gLast;
+  std::uint64_t mFramesRendered = 0;
+  std::unique_ptr<PlayerPipeline> mPipeline;
+  std::vector<v1::Chunk> mReleased;
+  bool mSawVideo = false;
+  bool mSawAudio = false;
+  std::int64_t mFirstChunkUs = 0;
+  std::uint64_t mMalformed = 0;
+  std::uint64_t mSnapshots = 0;
+  std::uint64_t mBytesThisInterval = 0;
+  std::int64_t mLastStatsUs = 0;
+  int mExitCode = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"partyhub-player: play a PartyHub channel out"};
+  app.add_option("--name", o.name, "Name in logs and statistics");
+  app.add_option("--streamer", o.streamer, "ZeroMQ endpoint of the streamer's player socket");
+  app.add_option("--channel", o.channel, "Channel id");
+  app.add_option("--sink", o.sink, "auto | fake | file:PATH (Matroska recording) | pipeline:DESC");
+  app.add_option("--audio-sink", o.audioSink, "auto | fake | none (default: auto with --sink auto, else fake)");
+  app.add_option("--min-delay-ms", o.minDelayMs, "Lower bound of the adaptive playout delay")->check(CLI::Range(0.0, 10000.0));
+  app.add_option("--max-delay-ms", o.maxDelayMs, "Upper bound of the adaptive playout delay")->check(CLI::Range(1.0, 10000.0));
+  app.add_option("--delay-margin-ms", o.marginMs, "Added to the measured ready latency")->check(CLI::Range(0.0, 1000.0));
+  app.add_option("--late-tolerance-ms", o.lateToleranceMs, "How far past its slot a chunk is still shown")->check(CLI::Range(0.0, 10000.0));
+  app.add_option("--snapshot", o.snapshotPath, "PNG path written on SIGUSR1 (default partyhub-NAME.png)");
+  app.add_option("--snapshot-after", o.snapshotAfter, "Also write a snapshot after this many seconds");
+  app.add_option("--duration", o.duration, "Stop after this many seconds (0 = until Ctrl-C)");
+  app.add_flag("--stats-json", o.statsJson, "Print statistics as JSON lines on stdout");
+  app.add_option("--stats-interval", o.statsInterval)->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--log-level", o.logLevel)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (o.minDelayMs > o.maxDelayMs) {
+    std::cerr << "partyhub-player: --min-delay-ms must not exceed --max-delay-ms\n";
+    return static_cast<int>(ExitCode::kUsage);
+  }
+  setupLogging(o.logLevel, "player[" + o.name + "]");
+  logger("player")->info("name={} streamer={} channel={} sink={} delay [{} .. {}] ms margin {} ms", o.name,
+                         o.streamer, o.channel, o.sink, o.minDelayMs, o.maxDelayMs, o.marginMs);
+  try {
+    gst::initOnce();
+    PlayerApp player(o);
+    return player.run();
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "partyhub-player: " << e.what() << "\n";
+    return static_cast<int>(ExitCode::kUsage);
+  } catch (const std::exception& e) {
+    std::cerr << "partyhub-player: " << e.what() << "\n";
+    return static_cast<int>(ExitCode::kStartup);
+  }
+}

@@ -1,0 +1,76 @@
+// The playout half of partyhub-player: appsrc -> parse/decode -> a sync point
+// -> the chosen sink, for video and audio. The pipeline runs on the REALTIME
+// clock, so a frame pushed with PTS = running(capture + D) is handed to the
+// sink exactly at capture + D; both streams share D, so they stay in sync.
+// Probes measure when a frame is ready (decoded) and when it is handed over.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include <gst/gst.h>
+
+#include "partyhub/common/gst_util.hpp"
+#include "partyhub/common/media_spec.hpp"
+#include "partyhub/v1/chunk.pb.h"
+
+namespace partyhub::player {
+
+MediaSpec parseSinkSpec(const std::string& text);
+
+struct PlayerPipelineConfig {
+  MediaSpec videoSink{"auto", ""};
+  MediaSpec audioSink{"auto", ""};  // auto | fake | none
+};
+
+class PlayerPipeline {
+ public:
+  /// kind, capture wall µs, wall µs when it happened. Streaming threads.
+  using FrameEvent = std::function<void(v1::MediaKind, std::int64_t captureUs, std::int64_t atUs)>;
+  using ErrorHandler = std::function<void(const std::string&)>;  // main loop
+
+  PlayerPipeline(PlayerPipelineConfig config, FrameEvent onReady, FrameEvent onRendered, ErrorHandler onError);
+  ~PlayerPipeline();
+  PlayerPipeline(const PlayerPipeline&) = delete;
+  PlayerPipeline& operator=(const PlayerPipeline&) = delete;
+
+  static std::string describe(const PlayerPipelineConfig& config, v1::Codec videoCodec, bool audio);
+
+  /// Builds and starts the pipeline once the stream's make-up is known:
+  /// `video` is a video anchor (or null for audio only), `audio` tells
+  /// whether an audio branch is needed. Throws with GStreamer's reason.
+  void start(const v1::Chunk* video, bool audio);
+  /// Queues one chunk's frames for presentation at capture + delay.
+  void present(const v1::Chunk& chunk, std::int64_t delayUs);
+  /// Writes the last presented video frame as PNG; false if none yet.
+  bool snapshot(const std::string& path);
+  /// Sends end-of-stream and waits (bounded) so a recording is finalised.
+  void stop();
+  [[nodiscard]] bool started() const { return static_cast<bool>(mPipeline); }
+
+ private:
+  static GstPadProbeReturn onProbe(GstPad* pad, GstPadProbeInfo* info, gpointer self);
+  static gboolean onBus(GstBus* bus, GstMessage* msg, gpointer self);
+  void installProbe(const char* element, const char* padName, int which);
+  std::int64_t captureOf(v1::MediaKind kind, GstClockTime pts);
+
+  PlayerPipelineConfig mConfig;
+  FrameEvent mOnReady;
+  FrameEvent mOnRendered;
+  ErrorHandler mOnError;
+  gst::ElementPtr mPipeline;
+  gst::ElementPtr mVideoSrc;
+  gst::ElementPtr mAudioSrc;
+  guint mBusWatch = 0;
+  v1::Codec mVideoCodec = v1::CODEC_UNSPECIFIED;
+  std::uint32_t mWidth = 0, mHeight = 0;
+  std::mutex mMutex;  // guards the maps and last sample (streaming threads)
+  std::map<GstClockTime, std::int64_t> mVideoCapture, mAudioCapture;  // PTS -> capture
+  GstSample* mLastSample = nullptr;
+};
+
+}  // namespace partyhub::player

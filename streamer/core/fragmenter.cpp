@@ -1,0 +1,157 @@
+#include "fragmenter.hpp"
+
+#include <algorithm>
+
+namespace partyhub::streamer {
+
+namespace {
+
+constexpr std::uint8_t kMagic0 = 'P';
+constexpr std::uint8_t kMagic1 = 'H';
+constexpr std::uint8_t kVersion = 1;
+
+void putU16(std::string& s, std::uint16_t v) {
+  s.push_back(static_cast<char>(v >> 8));
+  s.push_back(static_cast<char>(v & 0xFF));
+}
+void putU32(std::string& s, std::uint32_t v) {
+  putU16(s, static_cast<std::uint16_t>(v >> 16));
+  putU16(s, static_cast<std::uint16_t>(v & 0xFFFF));
+}
+std::uint16_t getU16(std::string_view s, std::size_t at) {
+  return static_cast<std::uint16_t>((static_cast<std::uint8_t>(s[at]) << 8) | static_cast<std::uint8_t>(s[at + 1]));
+}
+std::uint32_t getU32(std::string_view s, std::size_t at) {
+  return (static_cast<std::uint32_t>(getU16(s, at)) << 16) | getU16(s, at + 2);
+}
+
+}  // namespace
+
+bool fragment(std::string_view message, std::uint32_t msgId, std::vector<std::string>& out) {
+  if (message.empty() || message.size() > kMaxMessage) return false;
+  const std::size_t count = (message.size() + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string_view piece = message.substr(i * kMaxFragmentPayload, kMaxFragmentPayload);
+    std::string d;
+    d.reserve(kFragmentHeader + piece.size());
+    d.push_back(static_cast<char>(kMagic0));
+    d.push_back(static_cast<char>(kMagic1));
+    d.push_back(static_cast<char>(kVersion));
+    d.push_back(0);
+    putU32(d, msgId);
+    putU16(d, static_cast<std::uint16_t>(i));
+    putU16(d, static_cast<std::uint16_t>(count));
+    d.append(piece);
+    out.push_back(std::move(d));
+  }
+  return true;
+}
+
+Reassembler::Reassembler(ReassemblerConfig config) : mConfig(config) {}
+
+std::optional<std::string> Reassembler::onDatagram(std::uint64_t sender, std::string_view d, std::int64_t nowUs) {
+  ++mStats.datagrams;
+  if (d.size() <= kFragmentHeader || d.size() > kMaxDatagram ||
+      static_cast<std::uint8_t>(d[0]) != kMagic0 || static_cast<std::uint8_t>(d[1]) != kMagic1 ||
+      static_cast<std::uint8_t>(d[2]) != kVersion) {
+    ++mStats.garbage;
+    return std::nullopt;
+  }
+  const Key key{sender, getU32(d, 4)};
+  const std::uint16_t index = getU16(d, 8);
+  const std::uint16_t count = getU16(d, 10);
+  const std::string_view payload = d.substr(kFragmentHeader);
+  const bool last = index + 1 == count;
+  if (count == 0 || count > kMaxFragments || index >= count ||
+      (!last && payload.size() != kMaxFragmentPayload)) {
+    ++mStats.garbage;
+    return std::nullopt;
+  }
+  if (mCompleted.count(key) != 0) {
+    ++mStats.duplicates;
+    return std::nullopt;
+  }
+  if (count == 1) {  // the common case for audio and small control messages
+    ++mStats.messages;
+    rememberCompleted(key);
+    return std::string(payload);
+  }
+
+  auto it = mPartial.find(key);
+  if (it == mPartial.end()) {
+    const std::size_t bytes = static_cast<std::size_t>(count) * kMaxFragmentPayload;
+    while (!mPartial.empty() && (mPartial.size() >= mConfig.maxPartialMessages ||
+                                 mPartialBytes + bytes > mConfig.maxPartialBytes)) {
+      evictOldest();
+    }
+    if (bytes > mConfig.maxPartialBytes) {
+      ++mStats.evicted;
+      return std::nullopt;
+    }
+    Partial p;
+    p.data.resize(bytes);
+    p.have.assign(count, false);
+    p.count = count;
+    p.firstUs = nowUs;
+    mPartialBytes += bytes;
+    it = mPartial.emplace(key, std::move(p)).first;
+  }
+  Partial& p = it->second;
+  if (p.count != count) {
+    ++mStats.garbage;
+    return std::nullopt;
+  }
+  if (p.have[index]) {
+    ++mStats.duplicates;
+    return std::nullopt;
+  }
+  p.have[index] = true;
+  ++p.received;
+  std::copy(payload.begin(), payload.end(), p.data.begin() + static_cast<std::ptrdiff_t>(index * kMaxFragmentPayload));
+  if (last) p.lastSize = payload.size();
+  if (p.received < p.count) return std::nullopt;
+
+  std::string message = std::move(p.data);
+  message.resize(static_cast<std::size_t>(p.count - 1) * kMaxFragmentPayload + p.lastSize);
+  erasePartial(it);
+  rememberCompleted(key);
+  ++mStats.messages;
+  return message;
+}
+
+void Reassembler::expire(std::int64_t nowUs) {
+  for (auto it = mPartial.begin(); it != mPartial.end();) {
+    if (nowUs - it->second.firstUs > mConfig.timeoutUs) {
+      ++mStats.expired;
+      auto doomed = it++;
+      erasePartial(doomed);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Reassembler::rememberCompleted(const Key& key) {
+  if (mConfig.rememberCompleted == 0) return;
+  if (!mCompleted.insert(key).second) return;
+  mCompletedOrder.push_back(key);
+  while (mCompletedOrder.size() > mConfig.rememberCompleted) {
+    mCompleted.erase(mCompletedOrder.front());
+    mCompletedOrder.pop_front();
+  }
+}
+
+void Reassembler::erasePartial(std::unordered_map<Key, Partial, KeyHash>::iterator it) {
+  mPartialBytes -= static_cast<std::size_t>(it->second.count) * kMaxFragmentPayload;
+  mPartial.erase(it);
+}
+
+void Reassembler::evictOldest() {
+  auto oldest = std::min_element(mPartial.begin(), mPartial.end(), [](const auto& a, const auto& b) {
+    return a.second.firstUs < b.second.firstUs;
+  });
+  ++mStats.evicted;
+  erasePartial(oldest);
+}
+
+}  // namespace partyhub::streamer

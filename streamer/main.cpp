@@ -1,0 +1,310 @@
+// partyhub-streamer: one node of a channel's P2P overlay. Takes chunks from a
+// local source (when it is the channel's source streamer), exchanges them with
+// peer streamers over UDP, and serves any number of local players.
+#include <iostream>
+#include <map>
+
+#include <CLI/CLI.hpp>
+
+#include "core/fragmenter.hpp"
+#include "core/relay.hpp"
+#include "partyhub/common/clock.hpp"
+#include "partyhub/common/event_loop.hpp"
+#include "partyhub/common/logging.hpp"
+#include "partyhub/common/process.hpp"
+#include "partyhub/common/zmq_util.hpp"
+#include "partyhub/v1/local.pb.h"
+#include "transport/udp_socket.hpp"
+
+using namespace partyhub;
+using namespace partyhub::streamer;
+
+namespace {
+
+struct Options {
+  std::string name = "streamer";
+  std::string listen = "0.0.0.0:7000";
+  std::vector<std::string> peers;
+  std::string sourceEndpoint;
+  std::string playersEndpoint = "ipc:///tmp/partyhub-players.ipc";
+  std::uint32_t channel = 1;
+  double duration = 0;
+  bool statsJson = false;
+  double statsInterval = 1.0;
+  std::string logLevel = "info";
+};
+
+class StreamerApp {
+ public:
+  StreamerApp(const Options& o, RelayConfig relayConfig)
+      : mOptions(o), mLog(logger("streamer")), mUdp(o.listen), mRelay(std::move(relayConfig)),
+        mPlayers(mCtx, zmq::socket_type::router) {
+    mPlayers.set(zmq::sockopt::linger, 0);
+    mPlayers.set(zmq::sockopt::sndhwm, 2000);
+    bindOrThrow(mPlayers, o.playersEndpoint);
+    if (!o.sourceEndpoint.empty()) {
+      mSource.emplace(mCtx, zmq::socket_type::router);
+      mSource->set(zmq::sockopt::linger, 0);
+      bindOrThrow(*mSource, o.sourceEndpoint);
+    }
+  }
+
+  int run() {
+    mLoop.addFd(mUdp.fd(), [this] { onUdp(); });
+    auto playersWatch = mLoop.addZmq(mPlayers, [this] { onPlayerMessage(); });
+    mPlayersWatch = playersWatch.get();
+    std::unique_ptr<EventLoop::ZmqWatch> sourceWatch;
+    if (mSource) {
+      sourceWatch = mLoop.addZmq(*mSource, [this] { onSourceMessage(); });
+      mSourceWatch = sourceWatch.get();
+    }
+    mLoop.addTimer(std::chrono::milliseconds(100), [this] {
+      housekeeping(wallNowUs());
+      return true;
+    });
+    mLoop.addTimer(std::chrono::milliseconds(static_cast<int>(mOptions.statsInterval * 1000)), [this] {
+      printStats();
+      return true;
+    });
+    if (mOptions.duration > 0) {
+      mLoop.addTimer(std::chrono::milliseconds(static_cast<int>(mOptions.duration * 1000)), [this] {
+        mLoop.quit();
+        return false;
+      });
+    }
+    mLoop.onTerminate([this] { mLoop.quit(); });
+    mLog->info("listening on UDP port {}, players at {}{}", mUdp.localPort(), mOptions.playersEndpoint,
+               mSource ? ", source at " + mOptions.sourceEndpoint : std::string());
+    mLoop.run();
+    printStats();
+    mLog->info("stopped");
+    return 0;
+  }
+
+ private:
+  void onUdp() {
+    const std::int64_t now = wallNowUs();
+    mUdp.drain([&](PeerId from, std::string_view datagram) {
+      ++mDatagramsIn;
+      mBytesIn += datagram.size();
+      auto message = mReassembler.onDatagram(from, datagram, now);
+      if (!message) return;
+      v1::PeerMessage msg;
+      if (!msg.ParseFromString(*message)) {
+        ++mMalformed;
+        return;
+      }
+      mRelay.onPeerMessage(from, msg, now, mActions);
+      apply();
+    });
+  }
+
+  void onSourceMessage() {
+    auto received = recvMessage(*mSource, true);
+    if (!received) return;
+    v1::SourceToStreamer msg;
+    if (!msg.ParseFromString(received->body) || (!msg.has_chunk() && !msg.has_hello())) {
+      ++mLocalMalformed;
+      return;
+    }
+    mSourceIds[received->routingId] = wallNowUs();
+    if (msg.has_chunk()) {
+      mRelay.onLocalChunk(msg.chunk(), wallNowUs(), mActions);
+      apply();
+    }
+  }
+
+  void onPlayerMessage() {
+    auto received = recvMessage(mPlayers, true);
+    if (!received) return;
+    v1::PlayerToStreamer msg;
+    if (!msg.ParseFromString(received->body) || msg.msg_case() == v1::PlayerToStreamer::MSG_NOT_SET) {
+      ++mLocalMalformed;
+      return;
+    }
+    const std::int64_t now = wallNowUs();
+    switch (msg.msg_case()) {
+      case v1::PlayerToStreamer::kSubscribe:
+        if (mSubscribers.emplace(received->routingId, now).second) {
+          mLog->info("player '{}' subscribed", msg.subscribe().name());
+        } else {
+          mSubscribers[received->routingId] = now;
+        }
+        break;
+      case v1::PlayerToStreamer::kUnsubscribe: mSubscribers.erase(received->routingId); break;
+      case v1::PlayerToStreamer::kControl:
+        mRelay.onPlayerControl(msg.control(), now, mActions);
+        apply();
+        break;
+      case v1::PlayerToStreamer::kStatsRequest: {
+        v1::StreamerToPlayer reply;
+        *reply.mutable_stats() = stats();
+        (void)sendProtoTo(mPlayers, received->routingId, reply);
+        mPlayersWatch->poke();
+        break;
+      }
+      default: break;
+    }
+  }
+
+  void apply() {
+    for (auto& send : mActions.toPeers) {
+      mScratch.clear();
+      const std::string bytes = send.message.SerializeAsString();
+      if (!fragment(bytes, mNextMsgId++, mScratch)) {
+        ++mSendErrors;
+        continue;
+      }
+      for (const std::string& d : mScratch) {
+        if (mUdp.sendTo(send.peer, d)) {
+          ++mDatagramsOut;
+          mBytesOut += d.size();
+        } else {
+          ++mSendErrors;
+        }
+      }
+    }
+    if (!mActions.toPlayers.empty() && !mSubscribers.empty()) {
+      for (v1::Chunk& chunk : mActions.toPlayers) {
+        v1::StreamerToPlayer out;
+        out.set_allocated_chunk(&chunk);
+        const std::string bytes = out.SerializeAsString();
+        (void)out.release_chunk();
+        for (const auto& [id, seen] : mSubscribers) {
+          if (sendBytesTo(mPlayers, id, bytes)) ++mChunksToPlayers;
+        }
+      }
+      mPlayersWatch->poke();
+    }
+    if (mSource && !mActions.toSource.empty()) {
+      for (const v1::Control& control : mActions.toSource) {
+        v1::StreamerToSource out;
+        *out.mutable_control() = control;
+        for (const auto& [id, seen] : mSourceIds) (void)sendProtoTo(*mSource, id, out);
+      }
+      mSourceWatch->poke();
+    }
+    mActions.clear();
+  }
+
+  void housekeeping(std::int64_t now) {
+    mReassembler.expire(now);
+    for (auto it = mSubscribers.begin(); it != mSubscribers.end();) {
+      if (now - it->second > 3'000'000) {
+        mLog->info("player gone (no renewal for 3 s)");
+        it = mSubscribers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  v1::Stats stats() const {
+    v1::Stats out;
+    out.set_wall_us(wallNowUs());
+    auto* s = out.mutable_streamer();
+    const auto& r = mRelay.stats();
+    const auto& f = mReassembler.stats();
+    s->set_name(mOptions.name);
+    s->set_chunks_from_source(r.chunksFromSource);
+    s->set_chunks_from_peers(r.chunksFromPeers);
+    s->set_chunks_duplicate(r.duplicates);
+    s->set_chunks_to_peers(r.chunksToPeers);
+    s->set_chunks_to_players(mChunksToPlayers);
+    s->set_datagrams_in(mDatagramsIn);
+    s->set_datagrams_out(mDatagramsOut);
+    s->set_bytes_in(mBytesIn);
+    s->set_bytes_out(mBytesOut);
+    s->set_datagrams_garbage(f.garbage);
+    s->set_messages_malformed(mMalformed);
+    s->set_fragments_duplicate(f.duplicates);
+    s->set_messages_incomplete_expired(f.expired);
+    s->set_messages_evicted(f.evicted);
+    s->set_local_malformed(mLocalMalformed);
+    s->set_players(static_cast<std::uint32_t>(mSubscribers.size()));
+    s->set_peers(static_cast<std::uint32_t>(mRelay.knownPeers()));
+    s->set_keyframe_requests_forwarded(r.keyframeRequestsForwarded);
+    s->set_send_errors(mSendErrors);
+    s->set_cpu_us(cpuTimeUs());
+    *s->mutable_overlay_delay() = r.overlayDelay.summary();
+    return out;
+  }
+
+  void printStats() {
+    const v1::Stats s = stats();
+    if (mOptions.statsJson) {
+      std::cout << toJsonLine(s) << std::endl;
+      return;
+    }
+    const auto& st = s.streamer();
+    mLog->info("chunks src {} peers {} dup {} -> peers {} players {} | garbage {} malformed {} | players {}",
+               st.chunks_from_source(), st.chunks_from_peers(), st.chunks_duplicate(), st.chunks_to_peers(),
+               st.chunks_to_players(), st.datagrams_garbage(), st.messages_malformed() + st.local_malformed(),
+               st.players());
+  }
+
+  const Options& mOptions;
+  std::shared_ptr<spdlog::logger> mLog;
+  EventLoop mLoop;
+  zmq::context_t mCtx{1};
+  UdpSocket mUdp;
+  Relay mRelay;
+  Reassembler mReassembler;
+  RelayActions mActions;
+  zmq::socket_t mPlayers;
+  std::optional<zmq::socket_t> mSource;
+  EventLoop::ZmqWatch* mPlayersWatch = nullptr;
+  EventLoop::ZmqWatch* mSourceWatch = nullptr;
+  std::map<std::string, std::int64_t> mSubscribers;  // routing id -> last renewal
+  std::map<std::string, std::int64_t> mSourceIds;
+  std::vector<std::string> mScratch;
+  std::uint32_t mNextMsgId = 1;
+  std::uint64_t mDatagramsIn = 0, mDatagramsOut = 0, mBytesIn = 0, mBytesOut = 0;
+  std::uint64_t mMalformed = 0, mLocalMalformed = 0, mSendErrors = 0, mChunksToPlayers = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"partyhub-streamer: one node of a PartyHub P2P overlay"};
+  app.add_option("--name", o.name, "Name in logs and statistics");
+  app.add_option("--listen", o.listen, "UDP HOST:PORT to bind for peer traffic");
+  app.add_option("--peer", o.peers, "Peer streamer HOST:PORT (repeatable)");
+  app.add_option("--source", o.sourceEndpoint,
+                 "ZeroMQ endpoint to bind for a local source; makes this the channel's source streamer");
+  app.add_option("--players", o.playersEndpoint, "ZeroMQ endpoint to bind for players and statistics");
+  app.add_option("--channel", o.channel, "Channel id");
+  app.add_option("--duration", o.duration, "Stop after this many seconds (0 = until Ctrl-C)");
+  app.add_flag("--stats-json", o.statsJson, "Print statistics as JSON lines on stdout");
+  app.add_option("--stats-interval", o.statsInterval)->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--log-level", o.logLevel)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  setupLogging(o.logLevel, "streamer[" + o.name + "]");
+  RelayConfig rc;
+  rc.isSource = !o.sourceEndpoint.empty();
+  rc.channelId = o.channel;
+  try {
+    for (const std::string& p : o.peers) rc.peers.push_back(resolvePeer(p));
+  } catch (const std::exception& e) {
+    std::cerr << "partyhub-streamer: --peer: " << e.what() << "\n";
+    return static_cast<int>(ExitCode::kUsage);
+  }
+  logger("streamer")->info("name={} listen={} peers={} source={} players={} channel={}", o.name, o.listen,
+                           o.peers.size(), o.sourceEndpoint.empty() ? "-" : o.sourceEndpoint,
+                           o.playersEndpoint, o.channel);
+  try {
+    StreamerApp appInstance(o, rc);
+    return appInstance.run();
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "partyhub-streamer: " << e.what() << "\n";
+    return static_cast<int>(ExitCode::kUsage);
+  } catch (const std::exception& e) {
+    std::cerr << "partyhub-streamer: " << e.what() << "\n";
+    return static_cast<int>(ExitCode::kStartup);
+  }
+}

@@ -1,0 +1,125 @@
+// Runs the real PartyHub executables from integration tests: spawn with
+// arguments, capture stdout/stderr to files, wait with a deadline, kill.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace partyhub::test {
+
+inline std::string binDir() { return PARTYHUB_BIN_DIR; }
+
+inline std::string tempDir() {
+  static const std::string dir = [] {
+    char tmpl[] = "/tmp/partyhub-test-XXXXXX";
+    const char* made = mkdtemp(tmpl);
+    if (made == nullptr) throw std::runtime_error("mkdtemp failed");
+    return std::string(made);
+  }();
+  return dir;
+}
+
+/// A unique loopback UDP port base per test process, so parallel CTest jobs
+/// do not collide.
+inline int portBase() { return 20000 + (static_cast<int>(getpid()) % 2000) * 10; }
+
+class Process {
+ public:
+  Process(const std::string& exe, std::vector<std::string> args, const std::string& tag)
+      : mOut(tempDir() + "/" + tag + ".out"), mErr(tempDir() + "/" + tag + ".err") {
+    std::vector<std::string> argv{binDir() + "/" + exe};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, mOut.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, mErr.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (posix_spawn(&mPid, cargv[0], &actions, nullptr, cargv.data(), environ) != 0) {
+      throw std::runtime_error("cannot spawn " + argv[0]);
+    }
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~Process() {
+    if (!mExit) {
+      kill(mPid, SIGKILL);
+      waitpid(mPid, nullptr, 0);
+    }
+  }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  /// Exit code, or nullopt if still running after `timeout` (then killed).
+  std::optional<int> wait(std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (!mExit) {
+      int status = 0;
+      const pid_t r = waitpid(mPid, &status, WNOHANG);
+      if (r == mPid) {
+        mExit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        break;
+      }
+      if (std::chrono::steady_clock::now() > until) {
+        kill(mPid, SIGKILL);
+        waitpid(mPid, nullptr, 0);
+        mExit = -1;
+        return std::nullopt;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return mExit == -1 ? std::nullopt : mExit;
+  }
+  bool running() {
+    if (mExit) return false;
+    int status = 0;
+    if (waitpid(mPid, &status, WNOHANG) == mPid) {
+      mExit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return false;
+    }
+    return true;
+  }
+  void terminate() {
+    if (!mExit) kill(mPid, SIGTERM);
+  }
+  std::string out() const { return slurp(mOut); }
+  std::string err() const { return slurp(mErr); }
+
+ private:
+  static std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  pid_t mPid = -1;
+  std::optional<int> mExit;
+  std::string mOut, mErr;
+};
+
+/// The last line of `text` that contains `needle`.
+inline std::string lastLineWith(const std::string& text, const std::string& needle) {
+  std::istringstream in(text);
+  std::string line, found;
+  while (std::getline(in, line)) {
+    if (line.find(needle) != std::string::npos) found = line;
+  }
+  return found;
+}
+
+}  // namespace partyhub::test

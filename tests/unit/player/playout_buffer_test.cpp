@@ -1,0 +1,157 @@
+#include <doctest/doctest.h>
+
+#include "core/playout_buffer.hpp"
+
+
+using namespace partyhub;
+using namespace partyhub::player;
+
+namespace {
+
+constexpr std::int64_t kFrame = 33'333;
+constexpr std::int64_t kDelay = 50'000;
+
+// Video chunk n captured at n * kFrame; an anchor every `gop` chunks.
+v1::Chunk video(std::uint64_t n, int gop = 10) {
+  v1::Chunk c;
+  c.set_kind(v1::MEDIA_KIND_VIDEO);
+  c.set_media_seq(n);
+  c.set_anchor(n % static_cast<std::uint64_t>(gop) == 0);
+  c.set_capture_us(static_cast<std::int64_t>(n) * kFrame);
+  c.add_frame_sizes(1);
+  c.set_payload("x");
+  return c;
+}
+
+v1::Chunk audio(std::uint64_t n) {
+  v1::Chunk c = video(n);
+  c.set_kind(v1::MEDIA_KIND_AUDIO);
+  c.set_anchor(true);
+  return c;
+}
+
+std::vector<std::uint64_t> seqs(const std::vector<v1::Chunk>& v) {
+  std::vector<std::uint64_t> out;
+  for (const auto& c : v) out.push_back(c.media_seq());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("in-order chunks are released at once, in order") {
+  PlayoutBuffer b(v1::MEDIA_KIND_VIDEO);
+  std::vector<v1::Chunk> out;
+  for (std::uint64_t n = 0; n < 5; ++n) {
+    const std::int64_t now = static_cast<std::int64_t>(n) * kFrame + 5'000;
+    CHECK((b.push(video(n), now, kDelay) == PushResult::kAccepted));
+    b.poll(now, kDelay, out);
+  }
+  CHECK(seqs(out) == std::vector<std::uint64_t>{0, 1, 2, 3, 4});
+  CHECK(b.stats().lost == 0);
+  CHECK(b.expectedSinceStart() == 5);
+}
+
+TEST_CASE("reordering within the delay is repaired") {
+  PlayoutBuffer b(v1::MEDIA_KIND_VIDEO);
+  std::vector<v1::Chunk> out;
+  const std::int64_t now = 2 * kFrame + 1'000;
+  for (std::uint64_t n : {0u, 2u, 1u}) {
+    (void)b.push(video(n), now, kDelay);
+    b.poll(now, kDelay, out);
+  }
+  CHECK(seqs(out) == std::vector<std::uint64_t>{0, 1, 2});
+}
+
+TEST_CASE("a gap is waited for until the next chunk is due, then skipped to the next anchor") {
+  PlayoutBuffer b(v1::MEDIA_KIND_VIDEO);
+  std::vector<v1::Chunk> out;
+  // Chunk 2 never arrives; 3..12 do (anchor at 10).
+  for (std::uint64_t n = 0; n <= 12; ++n) {
+    if (n == 2) continue;
+    const std::int64_t now = static_cast<std::int64_t>(n) * kFrame + 1'000;
+    (void)b.push(video(n), now, kDelay);
+    b.poll(now, kDelay, out);
+    if (n == 3) {
+      // Chunk 3 is due at 3*kFrame + kDelay: still waiting for 2.
+      CHECK(seqs(out) == std::vector<std::uint64_t>{0, 1});
+      CHECK_FALSE(b.takeKeyframeRequest(now));
+    }
+  }
+  // By the time chunk 12 arrives the gap was declared lost, 3..9 were skipped
+  // (undecodable without 2), and playback resumed on anchor 10.
+  CHECK(seqs(out) == std::vector<std::uint64_t>{0, 1, 10, 11, 12});
+  CHECK(b.stats().lost == 1);
+  CHECK(b.stats().skipped == 7);
+  CHECK(b.stats().keyframeRequests == 0);
+}
+
+TEST_CASE("after a loss the buffer asks for a keyframe, rate-limited") {
+  PlayoutBufferConfig cfg;
+  cfg.keyframeRequestIntervalUs = 500'000;
+  PlayoutBuffer b(v1::MEDIA_KIND_VIDEO, cfg);
+  std::vector<v1::Chunk> out;
+  (void)b.push(video(0), 1'000, kDelay);
+  (void)b.push(video(2), 2 * kFrame, kDelay);
+  const std::int64_t later = 2 * kFrame + kDelay;
+  b.poll(later, kDelay, out);
+  CHECK(b.waitingForAnchor());
+  CHECK(b.takeKeyframeRequest(later));
+  CHECK_FALSE(b.takeKeyframeRequest(later + 100'000));
+  CHECK(b.takeKeyframeRequest(later + 500'000));
+  (void)b.push(video(10), 10 * kFrame, kDelay);
+  b.poll(10 * kFrame, kDelay, out);
+  CHECK_FALSE(b.waitingForAnchor());
+  CHECK_FALSE(b.takeKeyframeRequest(later + 2'000'000));
+}
+
+TEST_CASE("video starts on an anchor; a join mid-GOP asks for a keyframe") {
+  PlayoutBuffer b(v1::MEDIA_KIND_VIDEO);
+  std::vector<v1::Chunk> out;
+  for (std::uint64_t n = 5; n < 8; ++n) {
+    (void)b.push(video(n), static_cast<std::int64_t>(n) * kFrame, kDelay);
+    b.poll(static_cast<std::int64_t>(n) * kFrame, kDelay, out);
+  }
+  CHECK(out.empty());
+  CHECK(b.takeKeyframeRequest(8 * kFrame));
+  (void)b.push(video(10), 10 * kFrame, kDelay);
+  b.poll(10 * kFrame, kDelay, out);
+  CHECK(seqs(out) == std::vector<std::uint64_t>{10});
+}
+
+TEST_CASE("late and duplicate chunks are dropped and counted") {
+  PlayoutBufferConfig cfg;
+  cfg.lateToleranceUs = 100'000;
+  PlayoutBuffer b(v1::MEDIA_KIND_VIDEO, cfg);
+  std::vector<v1::Chunk> out;
+  (void)b.push(video(0), 0, kDelay);
+  b.poll(0, kDelay, out);
+  CHECK((b.push(video(0), 1'000, kDelay) == PushResult::kDuplicate));
+  // Chunk 1 arrives after capture + delay + tolerance.
+  CHECK((b.push(video(1), kFrame + kDelay + 100'001, kDelay) == PushResult::kLate));
+  CHECK(b.stats().late == 1);
+  CHECK(b.stats().duplicates == 1);
+}
+
+TEST_CASE("a chunk arriving after its gap was given up is late") {
+  PlayoutBuffer b(v1::MEDIA_KIND_AUDIO);
+  std::vector<v1::Chunk> out;
+  (void)b.push(audio(0), 0, kDelay);
+  (void)b.push(audio(2), 2 * kFrame, kDelay);
+  b.poll(2 * kFrame + kDelay, kDelay, out);
+  CHECK(seqs(out) == std::vector<std::uint64_t>{0, 2});  // audio needs no anchor
+  CHECK((b.push(audio(1), 2 * kFrame + kDelay + 1, kDelay) == PushResult::kDuplicate));
+  CHECK(b.stats().lost == 1);
+}
+
+TEST_CASE("memory is bounded behind a gap") {
+  PlayoutBufferConfig cfg;
+  cfg.maxPending = 16;
+  PlayoutBuffer b(v1::MEDIA_KIND_AUDIO, cfg);
+  std::vector<v1::Chunk> out;
+  (void)b.push(audio(0), 0, 10'000'000);
+  b.poll(0, 10'000'000, out);
+  for (std::uint64_t n = 2; n < 100; ++n) {
+    (void)b.push(audio(n), 0, 10'000'000);  // chunk 1 missing, huge delay
+    CHECK(b.pending() <= 16);
+  }
+}
