@@ -231,4 +231,4 @@ static gboolean plugin_init(GstPlugin* plugin) {
 #define PACKAGE "partyhub"
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, partyhubsource,
                   "PartyHub: feed a P2P conference from any GStreamer pipeline", plugin_init,
-                  "0.1.0", "LGPL", "PartyHub", "https://partyhub.invalid")
+                  "0.1.0", "MIT/X11", "PartyHub", "https://github.com/partyhub")

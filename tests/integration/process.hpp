@@ -22,6 +22,7 @@ extern char** environ;
 namespace partyhub::test {
 
 inline std::string binDir() { return PARTYHUB_BIN_DIR; }
+inline std::string pluginDir() { return PARTYHUB_GST_PLUGIN_DIR; }
 
 inline std::string tempDir() {
   static const std::string dir = [] {
@@ -41,7 +42,9 @@ class Process {
  public:
   Process(const std::string& exe, std::vector<std::string> args, const std::string& tag)
       : mOut(tempDir() + "/" + tag + ".out"), mErr(tempDir() + "/" + tag + ".err") {
-    std::vector<std::string> argv{binDir() + "/" + exe};
+    std::vector<std::string> argv{exe.find('/') == std::string::npos && exe.rfind("partyhub-", 0) != 0
+                                      ? "/usr/bin/" + exe
+                                      : (exe[0] == '/' ? exe : binDir() + "/" + exe)};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
