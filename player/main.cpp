@@ -1,5 +1,6 @@
 // partyhub-player: subscribes to a streamer and plays the channel out.
 #include <csignal>
+#include <limits>
 #include <iostream>
 #include <mutex>
 
@@ -32,6 +33,7 @@ struct Options {
   double maxDelayMs = 1000;
   double marginMs = 2;
   double lateToleranceMs = 150;
+  double warmup = 0;
   std::string snapshotPath;
   double snapshotAfter = 0;
   double duration = 0;
@@ -151,6 +153,10 @@ class PlayerApp {
     mBytesThisInterval += chunk.payload().size();
     if (chunk.kind() == v1::MEDIA_KIND_VIDEO) {
       mSawVideo = true;
+      {
+        std::lock_guard lock(mStatsMutex);
+        mArrival.record(now - chunk.capture_us());
+      }
       (void)mVideo.push(std::move(chunk), now, delay(now));
     } else if (chunk.kind() == v1::MEDIA_KIND_AUDIO) {
       mSawAudio = true;
@@ -194,6 +200,8 @@ class PlayerApp {
     if (anchor == nullptr && (mSawVideo || now - mFirstChunkUs < 1'000'000)) return;
     try {
       mPipeline->start(anchor, mSawAudio);
+      std::lock_guard lock(mStatsMutex);
+      mPipelineStartedUs = wallNowUs();
     } catch (const std::exception& e) {
       mLog->error("{}", e.what());
       mExitCode = static_cast<int>(ExitCode::kStartup);
@@ -203,13 +211,19 @@ class PlayerApp {
 
   void onReady(v1::MediaKind kind, std::int64_t captureUs, std::int64_t atUs) {
     std::lock_guard lock(mStatsMutex);
+    // Frames captured while the pipeline was still being built waited for it:
+    // they say nothing about the path, and would hold D high for seconds.
+    if (captureUs < mPipelineStartedUs || ++mSamplesSinceStart <= kStartupFrames) return;
     (kind == v1::MEDIA_KIND_VIDEO ? mVideoDelay : mAudioDelay).addSample(atUs - captureUs, atUs);
+    if (kind == v1::MEDIA_KIND_VIDEO) mReady.record(atUs - captureUs);
   }
 
   void onRendered(v1::MediaKind /*kind*/, std::int64_t captureUs, std::int64_t atUs) {
     std::lock_guard lock(mStatsMutex);
     ++mFramesRendered;
-    mG2g.record(atUs - captureUs);
+    if (mFirstRenderUs == 0) mFirstRenderUs = atUs;
+    // The whole-run summary may leave out a warm-up (benchmarks compare steady states).
+    if (atUs - mFirstRenderUs >= static_cast<std::int64_t>(mOptions.warmup * 1e6)) mG2g.record(atUs - captureUs);
     mG2gLast.record(atUs - captureUs);
   }
 
@@ -236,6 +250,8 @@ class PlayerApp {
       s->set_frames_rendered(mFramesRendered);
       *s->mutable_g2g() = mG2g.summary();
       *s->mutable_g2g_last() = mG2gLast.summary();
+      *s->mutable_arrival() = mArrival.summary();
+      *s->mutable_ready() = mReady.summary();
       mG2gLast.reset();
     }
     s->set_name(mOptions.name);
@@ -277,7 +293,13 @@ class PlayerApp {
   PlayoutDelay mAudioDelay;
   LatencyHistogram mG2g;
   LatencyHistogram mG2gLast;
+  LatencyHistogram mArrival;
+  LatencyHistogram mReady;
   std::uint64_t mFramesRendered = 0;
+  std::int64_t mFirstRenderUs = 0;
+  std::int64_t mPipelineStartedUs = std::numeric_limits<std::int64_t>::max();
+  static constexpr int kStartupFrames = 5;  // decoder warm-up, not the path
+  int mSamplesSinceStart = 0;
   std::unique_ptr<PlayerPipeline> mPipeline;
   std::vector<v1::Chunk> mReleased;
   bool mSawVideo = false;
@@ -304,6 +326,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-delay-ms", o.maxDelayMs, "Upper bound of the adaptive playout delay")->check(CLI::Range(1.0, 10000.0));
   app.add_option("--delay-margin-ms", o.marginMs, "Added to the measured ready latency")->check(CLI::Range(0.0, 1000.0));
   app.add_option("--late-tolerance-ms", o.lateToleranceMs, "How far past its slot a chunk is still shown")->check(CLI::Range(0.0, 10000.0));
+  app.add_option("--warmup", o.warmup, "Seconds of playback left out of the whole-run latency summary")
+      ->check(CLI::Range(0.0, 3600.0));
   app.add_option("--snapshot", o.snapshotPath, "PNG path written on SIGUSR1 (default partyhub-NAME.png)");
   app.add_option("--snapshot-after", o.snapshotAfter, "Also write a snapshot after this many seconds");
   app.add_option("--duration", o.duration, "Stop after this many seconds (0 = until Ctrl-C)");

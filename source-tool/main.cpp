@@ -67,16 +67,18 @@ int run(const Options& o) {
   std::uint64_t keyframesForced = 0;
 
   std::unique_ptr<source::SourcePipeline> pipeline;
-  auto onFrame = [&loop, &chunkizer, &publisher, &keyframes](source::OwnedFrame&& frame) {
+  EventLoop::ZmqWatch* watchPtr = nullptr;  // poked after sends (ZMQ_FD is edge-triggered)
+  auto onFrame = [&loop, &chunkizer, &publisher, &keyframes, &watchPtr](source::OwnedFrame&& frame) {
     // Streaming thread -> main loop; the chunkizer and the socket live there.
     auto shared = std::make_shared<source::OwnedFrame>(std::move(frame));
-    loop.post([shared, &chunkizer, &publisher, &keyframes] {
+    loop.post([shared, &chunkizer, &publisher, &keyframes, &watchPtr] {
       source::EncodedFrame f{shared->kind, shared->codec, shared->data, shared->captureUs, shared->durationUs};
       const std::int64_t now = wallNowUs();
       for (v1::Chunk& chunk : chunkizer.push(f)) {
         if (chunk.kind() == v1::MEDIA_KIND_VIDEO && chunk.anchor()) keyframes.onKeyframe(now);
         publisher.publish(std::move(chunk), now);
       }
+      if (watchPtr != nullptr) watchPtr->poke();
     });
   };
   auto onEnd = [&](const std::string& error) {
@@ -112,6 +114,7 @@ int run(const Options& o) {
       ++keyframesForced;
     }
   });
+  watchPtr = watch.get();
   loop.addTimer(std::chrono::milliseconds(20), [&] {
     const auto now = wallNowUs();
     publisher.flush(now);

@@ -46,8 +46,8 @@ class ZmqWatchImpl final : public EventLoop::ZmqWatch {
     const int fd = mSocket.get(zmq::sockopt::fd);
     mFdSource = g_unix_fd_add(fd, G_IO_IN, &ZmqWatchImpl::onFd, this);
     // Safety net against a lost edge (e.g. a send from a callback we did not
-    // see): cheap, and bounds the worst case to 50 ms.
-    mTimerSource = g_timeout_add(50, &ZmqWatchImpl::onSafety, this);
+    // see): cheap, and bounds the worst case to 250 ms.
+    mTimerSource = g_timeout_add(250, &ZmqWatchImpl::onSafety, this);
   }
   ~ZmqWatchImpl() override {
     g_source_remove(mFdSource);

@@ -26,7 +26,9 @@ std::int64_t PlayoutDelay::target() const {
 std::int64_t PlayoutDelay::current(std::int64_t nowUs) {
   if (mCount == 0) return mCurrentUs;
   const std::int64_t want = target();
-  if (want >= mCurrentUs || mLastUpdateUs == 0) {
+  // While the window is still filling, follow the estimate directly: the
+  // first frames of a stream (decoder start-up) are no guide to the path.
+  if (want >= mCurrentUs || mLastUpdateUs == 0 || mCount < mRing.size() / 3) {
     mCurrentUs = want;
   } else {
     const double dt = static_cast<double>(std::max<std::int64_t>(0, nowUs - mLastUpdateUs));

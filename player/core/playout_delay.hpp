@@ -3,7 +3,8 @@
 // frames take to become ready to render (capture -> decoded), plus a margin.
 // D rises at once when frames get slower and decays gently (time constant
 // `decayUs`) when they get faster, so presentation stays smooth. Bounded by
-// [min, max]. Pure: every call takes `now`.
+// [min, max]. While the first third of the window fills, D follows the
+// estimate directly (start-up frames are no guide). Pure: every call takes `now`.
 #pragma once
 
 #include <cstdint>

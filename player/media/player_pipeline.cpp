@@ -131,9 +131,14 @@ void PlayerPipeline::present(const v1::Chunk& chunk, std::int64_t delayUs) {
     const std::int64_t captureUs = chunk.capture_us() + i * frameUs;
     GstBuffer* buffer = gst_buffer_new_memdup(payload.data() + offset, size);
     offset += size;
-    const GstClockTime pts = gst::wallUsToRunningNs(mPipeline.get(), captureUs + delayUs);
+    // Presentation times only move forward: when D shrinks faster than frames
+    // advance, a frame is shown right after its predecessor, never before it
+    // (decoders drop or re-stamp frames whose timestamps go backwards).
+    GstClockTime& last = chunk.kind() == v1::MEDIA_KIND_VIDEO ? mLastVideoPts : mLastAudioPts;
+    GstClockTime pts = gst::wallUsToRunningNs(mPipeline.get(), captureUs + delayUs);
+    if (last != GST_CLOCK_TIME_NONE && pts <= last) pts = last + 1000;
+    last = pts;
     GST_BUFFER_PTS(buffer) = pts;
-    logger("player.media")->trace("present {} capture {} delay {} pts {} base {}", static_cast<int>(chunk.kind()), captureUs, delayUs, pts, gst_element_get_base_time(mPipeline.get()));
     GST_BUFFER_DTS(buffer) = pts;
     GST_BUFFER_DURATION(buffer) = static_cast<GstClockTime>(frameUs) * 1000u;
     if (chunk.kind() == v1::MEDIA_KIND_VIDEO && !(chunk.anchor() && i == 0)) {

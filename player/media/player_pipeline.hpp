@@ -71,6 +71,8 @@ class PlayerPipeline {
   std::mutex mMutex;  // guards the maps and last sample (streaming threads)
   std::map<GstClockTime, std::int64_t> mVideoCapture, mAudioCapture;  // PTS -> capture
   GstSample* mLastSample = nullptr;
+  GstClockTime mLastVideoPts = GST_CLOCK_TIME_NONE;
+  GstClockTime mLastAudioPts = GST_CLOCK_TIME_NONE;
 };
 
 }  // namespace partyhub::player
