@@ -15,6 +15,7 @@
 #include "partyhub/common/latency_histogram.hpp"
 #include "partyhub/common/logging.hpp"
 #include "partyhub/common/process.hpp"
+#include "partyhub/common/run_options.hpp"
 #include "partyhub/common/zmq_util.hpp"
 #include "partyhub/v1/local.pb.h"
 
@@ -36,10 +37,7 @@ struct Options {
   double warmup = 0;
   std::string snapshotPath;
   double snapshotAfter = 0;
-  double duration = 0;
-  bool statsJson = false;
-  double statsInterval = 1.0;
-  std::string logLevel = "info";
+  RunOptions run;
 };
 
 class PlayerApp {
@@ -78,16 +76,7 @@ class PlayerApp {
       pump(wallNowUs());
       return true;
     });
-    mLoop.addTimer(std::chrono::milliseconds(static_cast<int>(mOptions.statsInterval * 1000)), [this] {
-      printStats();
-      return true;
-    });
-    if (mOptions.duration > 0) {
-      mLoop.addTimer(std::chrono::milliseconds(static_cast<int>(mOptions.duration * 1000)), [this] {
-        mLoop.quit();
-        return false;
-      });
-    }
+    scheduleRun(mLoop, mOptions.run, [this] { printStats(); });
     if (mOptions.snapshotAfter > 0) {
       mLoop.addTimer(std::chrono::milliseconds(static_cast<int>(mOptions.snapshotAfter * 1000)), [this] {
         snapshot();
@@ -98,7 +87,6 @@ class PlayerApp {
       static_cast<PlayerApp*>(self)->snapshot();
       return gboolean(G_SOURCE_CONTINUE);
     }, this);
-    mLoop.onTerminate([this] { mLoop.quit(); });
     mLoop.run();
     v1::PlayerToStreamer bye;
     bye.mutable_unsubscribe();
@@ -269,7 +257,7 @@ class PlayerApp {
     s->set_snapshots(mSnapshots);
     mBytesThisInterval = 0;
     mLastStatsUs = now;
-    if (mOptions.statsJson) {
+    if (mOptions.run.statsJson) {
       std::cout << toJsonLine(out) << std::endl;
     } else {
       std::cout << mOptions.name << ": rendered " << s->frames_rendered() << "/" << s->frames_expected()
@@ -330,10 +318,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 3600.0));
   app.add_option("--snapshot", o.snapshotPath, "PNG path written on SIGUSR1 (default partyhub-NAME.png)");
   app.add_option("--snapshot-after", o.snapshotAfter, "Also write a snapshot after this many seconds");
-  app.add_option("--duration", o.duration, "Stop after this many seconds (0 = until Ctrl-C)");
-  app.add_flag("--stats-json", o.statsJson, "Print statistics as JSON lines on stdout");
-  app.add_option("--stats-interval", o.statsInterval)->check(CLI::Range(0.1, 3600.0));
-  app.add_option("--log-level", o.logLevel)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  addRunOptions(app, o.run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -343,7 +328,7 @@ int main(int argc, char** argv) {
     std::cerr << "partyhub-player: --min-delay-ms must not exceed --max-delay-ms\n";
     return static_cast<int>(ExitCode::kUsage);
   }
-  setupLogging(o.logLevel, "player[" + o.name + "]");
+  setupLogging(o.run.logLevel, "player[" + o.name + "]");
   logger("player")->info("name={} streamer={} channel={} sink={} delay [{} .. {}] ms margin {} ms", o.name,
                          o.streamer, o.channel, o.sink, o.minDelayMs, o.maxDelayMs, o.marginMs);
   try {

@@ -13,6 +13,7 @@
 #include "partyhub/common/event_loop.hpp"
 #include "partyhub/common/logging.hpp"
 #include "partyhub/common/process.hpp"
+#include "partyhub/common/run_options.hpp"
 #include "partyhub/v1/stats.pb.h"
 
 using namespace partyhub;
@@ -32,14 +33,11 @@ struct Options {
   std::size_t queueChunks = 256;
   double queueMaxAgeS = 2.0;
   double keyframeMinGapS = 0.25;
-  double duration = 0;
-  bool statsJson = false;
-  double statsInterval = 1.0;
-  std::string logLevel = "info";
+  RunOptions run;
 };
 
 int run(const Options& o) {
-  setupLogging(o.logLevel, "source");
+  setupLogging(o.run.logLevel, "source");
   auto log = logger("source");
   source::SourceConfig media = o.media;
   media.video = source::parseVideoInput(o.videoSpec);
@@ -139,24 +137,14 @@ int run(const Options& o) {
     s->set_keyframes_forced(keyframesForced);
     s->set_bytes_sent(ps.bytesSent);
     s->set_queue_depth(static_cast<std::uint32_t>(ps.queueDepth));
-    if (o.statsJson) {
+    if (o.run.statsJson) {
       std::cout << toJsonLine(stats) << std::endl;
     } else {
       log->info("video {} audio {} chunks sent {} dropped {} queued {}", cs.videoFrames, cs.audioFrames,
                 ps.chunksSent, ps.chunksDropped, ps.queueDepth);
     }
   };
-  loop.addTimer(std::chrono::milliseconds(static_cast<int>(o.statsInterval * 1000)), [&] {
-    printStats();
-    return true;
-  });
-  if (o.duration > 0) {
-    loop.addTimer(std::chrono::milliseconds(static_cast<int>(o.duration * 1000)), [&] {
-      loop.quit();
-      return false;
-    });
-  }
-  loop.onTerminate([&] { loop.quit(); });
+  scheduleRun(loop, o.run, printStats);
   loop.run();
   pipeline->stop();
   for (v1::Chunk& chunk : chunkizer.flush()) publisher.publish(std::move(chunk), wallNowUs());
@@ -189,10 +177,7 @@ int main(int argc, char** argv) {
   app.add_option("--queue", o.queueChunks, "Chunks kept while the streamer is away")->check(CLI::Range(1, 100000));
   app.add_option("--queue-max-age", o.queueMaxAgeS, "Seconds a queued chunk stays useful");
   app.add_flag("!--no-loop", o.media.loopFile, "Stop at the end of a file input instead of looping");
-  app.add_option("--duration", o.duration, "Stop after this many seconds (0 = run until Ctrl-C)");
-  app.add_flag("--stats-json", o.statsJson, "Print statistics as JSON lines on stdout");
-  app.add_option("--stats-interval", o.statsInterval)->check(CLI::Range(0.1, 3600.0));
-  app.add_option("--log-level", o.logLevel)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  addRunOptions(app, o.run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,6 +12,7 @@
 #include "partyhub/common/event_loop.hpp"
 #include "partyhub/common/logging.hpp"
 #include "partyhub/common/process.hpp"
+#include "partyhub/common/run_options.hpp"
 #include "partyhub/common/zmq_util.hpp"
 #include "partyhub/v1/local.pb.h"
 #include "transport/udp_socket.hpp"
@@ -28,10 +29,7 @@ struct Options {
   std::string sourceEndpoint;
   std::string playersEndpoint = "ipc:///tmp/partyhub-players.ipc";
   std::uint32_t channel = 1;
-  double duration = 0;
-  bool statsJson = false;
-  double statsInterval = 1.0;
-  std::string logLevel = "info";
+  RunOptions run;
 };
 
 class StreamerApp {
@@ -62,17 +60,7 @@ class StreamerApp {
       housekeeping(wallNowUs());
       return true;
     });
-    mLoop.addTimer(std::chrono::milliseconds(static_cast<int>(mOptions.statsInterval * 1000)), [this] {
-      printStats();
-      return true;
-    });
-    if (mOptions.duration > 0) {
-      mLoop.addTimer(std::chrono::milliseconds(static_cast<int>(mOptions.duration * 1000)), [this] {
-        mLoop.quit();
-        return false;
-      });
-    }
-    mLoop.onTerminate([this] { mLoop.quit(); });
+    scheduleRun(mLoop, mOptions.run, [this] { printStats(); });
     mLog->info("listening on UDP port {}, players at {}{}", mUdp.localPort(), mOptions.playersEndpoint,
                mSource ? ", source at " + mOptions.sourceEndpoint : std::string());
     mLoop.run();
@@ -232,7 +220,7 @@ class StreamerApp {
 
   void printStats() {
     const v1::Stats s = stats();
-    if (mOptions.statsJson) {
+    if (mOptions.run.statsJson) {
       std::cout << toJsonLine(s) << std::endl;
       return;
     }
@@ -275,16 +263,13 @@ int main(int argc, char** argv) {
                  "ZeroMQ endpoint to bind for a local source; makes this the channel's source streamer");
   app.add_option("--players", o.playersEndpoint, "ZeroMQ endpoint to bind for players and statistics");
   app.add_option("--channel", o.channel, "Channel id");
-  app.add_option("--duration", o.duration, "Stop after this many seconds (0 = until Ctrl-C)");
-  app.add_flag("--stats-json", o.statsJson, "Print statistics as JSON lines on stdout");
-  app.add_option("--stats-interval", o.statsInterval)->check(CLI::Range(0.1, 3600.0));
-  app.add_option("--log-level", o.logLevel)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  addRunOptions(app, o.run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  setupLogging(o.logLevel, "streamer[" + o.name + "]");
+  setupLogging(o.run.logLevel, "streamer[" + o.name + "]");
   RelayConfig rc;
   rc.isSource = !o.sourceEndpoint.empty();
   rc.channelId = o.channel;
