@@ -160,8 +160,9 @@ class PlayerApp {
     mReleased.clear();
     mVideo.poll(now, d, mReleased);
     mAudio.poll(now, d, mReleased);
-    if (!mPipeline->started() && !mReleased.empty()) startPipeline(now);
-    if (mPipeline->started()) {
+    if (!mPipeline->started()) {
+      startPipeline(now);
+    } else {
       for (const v1::Chunk& c : mReleased) mPipeline->present(c, d);
     }
     if (mVideo.takeKeyframeRequest(now)) {
@@ -176,20 +177,32 @@ class PlayerApp {
   }
 
   void startPipeline(std::int64_t now) {
-    // Wait for the video anchor unless the stream has shown no video for 1 s.
+    // Learn the stream's make-up before building the pipeline: hold what is
+    // released until video has started on an anchor and audio has shown up
+    // (or 300 ms have passed without audio, or 1 s without video).
+    if (mFirstChunkUs == 0 && (mSawVideo || mSawAudio)) mFirstChunkUs = now;
+    for (v1::Chunk& c : mReleased) mBacklog.push_back(std::move(c));
+    while (mBacklog.size() > 256) mBacklog.erase(mBacklog.begin());
     const v1::Chunk* anchor = nullptr;
-    for (const v1::Chunk& c : mReleased) {
+    for (const v1::Chunk& c : mBacklog) {
       if (c.kind() == v1::MEDIA_KIND_VIDEO) {
         anchor = &c;
         break;
       }
     }
-    if (mFirstChunkUs == 0) mFirstChunkUs = now;
-    if (anchor == nullptr && (mSawVideo || now - mFirstChunkUs < 1'000'000)) return;
+    const std::int64_t waited = mFirstChunkUs == 0 ? 0 : now - mFirstChunkUs;
+    const bool ready = (anchor != nullptr && (mSawAudio || waited >= 300'000)) ||
+                       (!mSawVideo && mSawAudio && waited >= 1'000'000);
+    if (!ready) return;
     try {
       mPipeline->start(anchor, mSawAudio);
-      std::lock_guard lock(mStatsMutex);
-      mPipelineStartedUs = wallNowUs();
+      {
+        std::lock_guard lock(mStatsMutex);
+        mPipelineStartedUs = wallNowUs();
+      }
+      const std::int64_t d = delay(now);
+      for (const v1::Chunk& c : mBacklog) mPipeline->present(c, d);
+      mBacklog.clear();
     } catch (const std::exception& e) {
       mLog->error("{}", e.what());
       mExitCode = static_cast<int>(ExitCode::kStartup);
@@ -206,8 +219,14 @@ class PlayerApp {
     if (kind == v1::MEDIA_KIND_VIDEO) mReady.record(atUs - captureUs);
   }
 
-  void onRendered(v1::MediaKind /*kind*/, std::int64_t captureUs, std::int64_t atUs) {
+  void onRendered(v1::MediaKind kind, std::int64_t captureUs, std::int64_t atUs) {
     std::lock_guard lock(mStatsMutex);
+    if (kind == v1::MEDIA_KIND_AUDIO) {
+      if (mFirstRenderUs != 0 && atUs - mFirstRenderUs >= static_cast<std::int64_t>(mOptions.warmup * 1e6)) {
+        mAudioG2g.record(atUs - captureUs);
+      }
+      return;
+    }
     ++mFramesRendered;
     if (mFirstRenderUs == 0) mFirstRenderUs = atUs;
     // The whole-run summary may leave out a warm-up (benchmarks compare steady states).
@@ -240,6 +259,7 @@ class PlayerApp {
       *s->mutable_g2g_last() = mG2gLast.summary();
       *s->mutable_arrival() = mArrival.summary();
       *s->mutable_ready() = mReady.summary();
+      *s->mutable_audio_g2g() = mAudioG2g.summary();
       mG2gLast.reset();
     }
     s->set_name(mOptions.name);
@@ -283,6 +303,7 @@ class PlayerApp {
   LatencyHistogram mG2gLast;
   LatencyHistogram mArrival;
   LatencyHistogram mReady;
+  LatencyHistogram mAudioG2g;
   std::uint64_t mFramesRendered = 0;
   std::int64_t mFirstRenderUs = 0;
   std::int64_t mPipelineStartedUs = std::numeric_limits<std::int64_t>::max();
@@ -290,6 +311,7 @@ class PlayerApp {
   int mSamplesSinceStart = 0;
   std::unique_ptr<PlayerPipeline> mPipeline;
   std::vector<v1::Chunk> mReleased;
+  std::vector<v1::Chunk> mBacklog;  // released before the pipeline exists
   bool mSawVideo = false;
   bool mSawAudio = false;
   std::int64_t mFirstChunkUs = 0;

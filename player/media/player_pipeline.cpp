@@ -69,7 +69,8 @@ std::string PlayerPipeline::describe(const PlayerPipelineConfig& c, v1::Codec vi
     if (record) d += "tee name=at ! queue ! opusparse ! mux. at. ! queue ! ";
     d += "opusdec plc=true ! audioconvert ! audioresample ! queue name=aready max-size-buffers=50 max-size-bytes=0 max-size-time=0 ! ";
     const std::string& kind = c.audioSink.kind;
-    d += (kind == "auto") ? "autoaudiosink sync=true async=false" : "fakesink sync=true async=false enable-last-sample=false";
+    d += (kind == "auto") ? "autoaudiosink sync=true async=false"
+                          : "fakesink name=asink sync=true async=false enable-last-sample=false signal-handoffs=true";
   }
   return d;
 }
@@ -108,6 +109,15 @@ void PlayerPipeline::start(const v1::Chunk* video, bool audio) {
   if (withAudio) {
     mAudioSrc = gst::childByName(mPipeline.get(), "asrc");
     installProbe("aready", "sink", kAudioReady);
+    if (GstElement* sink = gst_bin_get_by_name(GST_BIN(mPipeline.get()), "asink")) {
+      // fakesink hands off after its clock wait: when the audio is "played".
+      g_signal_connect(sink, "handoff", G_CALLBACK(+[](GstElement*, GstBuffer* buf, GstPad*, gpointer selfPtr) {
+                         auto* self = static_cast<PlayerPipeline*>(selfPtr);
+                         const std::int64_t capture = self->captureOf(v1::MEDIA_KIND_AUDIO, GST_BUFFER_PTS(buf));
+                         if (capture >= 0) self->mOnRendered(v1::MEDIA_KIND_AUDIO, capture, wallNowUs());
+                       }), this);
+      gst_object_unref(sink);
+    }
   }
   // D already covers decoding; no extra latency on top of the PTS.
   gst_pipeline_set_latency(GST_PIPELINE(mPipeline.get()), 0);
@@ -158,7 +168,16 @@ std::int64_t PlayerPipeline::captureOf(v1::MediaKind kind, GstClockTime pts) {
   std::lock_guard lock(mMutex);
   auto& map = kind == v1::MEDIA_KIND_VIDEO ? mVideoCapture : mAudioCapture;
   auto it = map.find(pts);
-  return it == map.end() ? -1 : it->second;
+  if (it != map.end()) return it->second;
+  if (kind != v1::MEDIA_KIND_AUDIO || map.empty() || !GST_CLOCK_TIME_IS_VALID(pts)) return -1;
+  // Audio decoders and converters may re-timestamp (sample-exact PTS, other
+  // buffer sizes): take the packet that contains this PTS.
+  auto after = map.upper_bound(pts);
+  if (after == map.begin()) return -1;
+  --after;
+  const GstClockTime into = pts - after->first;
+  if (into > 60 * GST_MSECOND) return -1;
+  return after->second + static_cast<std::int64_t>(into / 1000u);
 }
 
 GstPadProbeReturn PlayerPipeline::onProbe(GstPad* pad, GstPadProbeInfo* info, gpointer ctxPtr) {

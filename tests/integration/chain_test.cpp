@@ -1,6 +1,8 @@
 // The real processes on loopback: source -> streamer -> streamer -> player.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include <google/protobuf/util/json_util.h>
 
 #include "partyhub/v1/stats.pb.h"
@@ -60,6 +62,10 @@ TEST_CASE("source -> streamer -> streamer -> player renders >= 99% of frames wit
   CHECK(st.g2g().p50_ms() > 0.0);
   CHECK(st.g2g().p95_ms() >= st.g2g().p50_ms());
   CHECK(st.g2g().p95_ms() < 500.0);
+  // Audio and video share the playout delay: lip sync within 20 ms (ITU-R
+  // BT.1359 detectability is -125..+45 ms).
+  REQUIRE(st.audio_g2g().count() > 0);
+  CHECK(std::abs(st.audio_g2g().p50_ms() - st.g2g().p50_ms()) <= 20.0);
 
   const auto relay = parseStats(test::lastLineWith(p.out(), "\"streamer\"")).streamer();
   CHECK(relay.chunks_from_peers() > 0);
