@@ -54,6 +54,16 @@ class PlayerApp {
     pc.videoSink = parseSinkSpec(o.sink);
     const std::string audio = o.audioSink.empty() ? (pc.videoSink.kind == "auto" ? "auto" : "fake") : o.audioSink;
     pc.audioSink = parseMediaSpec("--audio-sink", audio, {"auto", "fake", "none"}, {});
+    if (pc.videoSink.kind == "auto") {
+      pc.videoDevice = resolveAutoSink("autovideosink");
+      if (pc.videoDevice.empty()) mLog->warn("no display: video is decoded but not shown (use --sink to choose)");
+    }
+    if (pc.audioSink.kind == "auto") {
+      pc.audioDevice = resolveAutoSink("autoaudiosink");
+      if (pc.audioDevice.empty()) mLog->warn("no audio output device: audio is decoded but not played");
+    }
+    mLog->info("video sink: {}, audio sink: {}", pc.videoDevice.empty() ? pc.videoSink.kind : pc.videoDevice,
+               pc.audioDevice.empty() ? pc.audioSink.kind : pc.audioDevice);
     mPipeline = std::make_unique<PlayerPipeline>(
         pc, [this](v1::MediaKind k, std::int64_t c, std::int64_t at) { onReady(k, c, at); },
         [this](v1::MediaKind k, std::int64_t c, std::int64_t at) { onRendered(k, c, at); },
@@ -193,7 +203,7 @@ class PlayerApp {
     const std::int64_t waited = mFirstChunkUs == 0 ? 0 : now - mFirstChunkUs;
     const bool ready = (anchor != nullptr && (mSawAudio || waited >= 300'000)) ||
                        (!mSawVideo && mSawAudio && waited >= 1'000'000);
-    if (!ready) return;
+    if (!ready || mFailed) return;
     try {
       mPipeline->start(anchor, mSawAudio);
       {
@@ -206,6 +216,7 @@ class PlayerApp {
     } catch (const std::exception& e) {
       mLog->error("{}", e.what());
       mExitCode = static_cast<int>(ExitCode::kStartup);
+      mFailed = true;
       mLoop.quit();
     }
   }
@@ -320,6 +331,7 @@ class PlayerApp {
   std::uint64_t mBytesThisInterval = 0;
   std::int64_t mLastStatsUs = 0;
   int mExitCode = 0;
+  bool mFailed = false;
 };
 
 }  // namespace

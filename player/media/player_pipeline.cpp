@@ -24,7 +24,29 @@ struct ProbeCtx {
   int which;
 };
 
-bool haveDisplay() { return std::getenv("DISPLAY") != nullptr || std::getenv("WAYLAND_DISPLAY") != nullptr; }
+}  // namespace
+
+std::string resolveAutoSink(const char* autoFactory) {
+  gst::initOnce();
+  GstElement* probe = gst_element_factory_make(autoFactory, nullptr);
+  if (probe == nullptr) return {};
+  std::string chosen;
+  if (gst_element_set_state(probe, GST_STATE_READY) != GST_STATE_CHANGE_FAILURE) {
+    // The auto sink is a bin holding the one device sink that opened.
+    if (GObject* child = gst_child_proxy_get_child_by_index(GST_CHILD_PROXY(probe), 0)) {
+      if (GstElementFactory* f = gst_element_get_factory(GST_ELEMENT(child))) {
+        chosen = GST_OBJECT_NAME(f);
+      }
+      g_object_unref(child);
+    }
+  }
+  gst_element_set_state(probe, GST_STATE_NULL);
+  gst_object_unref(probe);
+  // autoaudiosink falls back to a fakesink of its own when nothing opens.
+  return chosen == "fakesink" || chosen == "fakeaudiosink" || chosen == "fakevideosink" ? std::string() : chosen;
+}
+
+namespace {
 
 std::string videoCaps(v1::Codec codec) {
   return codec == v1::CODEC_VP8 ? "video/x-vp8"
@@ -57,8 +79,8 @@ std::string PlayerPipeline::describe(const PlayerPipelineConfig& c, v1::Codec vi
     const std::string& kind = c.videoSink.kind;
     if (kind == "pipeline") {
       d += c.videoSink.argument;
-    } else if (kind == "auto" && haveDisplay()) {
-      d += "videoconvert ! autovideosink sync=false async=false";
+    } else if (kind == "auto" && !c.videoDevice.empty()) {
+      d += "videoconvert ! " + c.videoDevice + " sync=false async=false";
     } else {
       d += "fakesink sync=false async=false enable-last-sample=false";
     }
@@ -69,7 +91,8 @@ std::string PlayerPipeline::describe(const PlayerPipelineConfig& c, v1::Codec vi
     if (record) d += "tee name=at ! queue ! opusparse ! mux. at. ! queue ! ";
     d += "opusdec plc=true ! audioconvert ! audioresample ! queue name=aready max-size-buffers=50 max-size-bytes=0 max-size-time=0 ! ";
     const std::string& kind = c.audioSink.kind;
-    d += (kind == "auto") ? "autoaudiosink sync=true async=false"
+    d += (kind == "auto" && !c.audioDevice.empty())
+             ? "audioconvert ! audioresample ! " + c.audioDevice + " sync=true async=false"
                           : "fakesink name=asink sync=true async=false enable-last-sample=false signal-handoffs=true";
   }
   return d;
@@ -97,6 +120,7 @@ void PlayerPipeline::start(const v1::Chunk* video, bool audio) {
   if (mPipeline) return;
   mVideoCodec = video != nullptr ? video->codec() : v1::CODEC_UNSPECIFIED;
   const bool withAudio = audio && mConfig.audioSink.kind != "none";
+
   const std::string desc = describe(mConfig, mVideoCodec, withAudio);
   logger("player.media")->info("pipeline: {}", desc);
   mPipeline = gst::parseLaunch(desc);

@@ -22,9 +22,17 @@ namespace partyhub::player {
 
 MediaSpec parseSinkSpec(const std::string& text);
 
+/// The device sink that an auto sink ("autovideosink", "autoaudiosink") picks
+/// here, e.g. "xvimagesink" or "pulsesink"; empty when none opens (a headless
+/// machine). Slow (it tries every display and sound server): call once at
+/// start-up, not when the first frame is waiting.
+std::string resolveAutoSink(const char* autoFactory);
+
 struct PlayerPipelineConfig {
   MediaSpec videoSink{"auto", ""};
   MediaSpec audioSink{"auto", ""};  // auto | fake | none
+  std::string videoDevice;  // for "auto": the resolved device sink, or empty = none
+  std::string audioDevice;
 };
 
 class PlayerPipeline {
