@@ -1,0 +1,118 @@
+#include "membership.hpp"
+
+#include <algorithm>
+
+namespace partyhub::streamer::overlay {
+
+Membership::Membership(PeerId self, std::uint32_t selfUploadKbps, MembershipConfig config)
+    : mSelf(self), mSelfUpload(selfUploadKbps), mConfig(config) {}
+
+std::vector<std::pair<PeerId, Message>> Membership::join(const std::vector<PeerId>& bootstrap, std::int64_t nowUs) {
+  std::vector<std::pair<PeerId, Message>> out;
+  std::mt19937_64 none(0);
+  for (PeerId b : bootstrap) {
+    if (b == mSelf) continue;
+    merge({Descriptor{b, 0, 0}});
+    mLastHeard[b] = nowUs;  // give it a full timeout to answer
+    out.emplace_back(b, shuffleMessage(MsgType::kGossip, none, b, true));
+  }
+  mNextShuffleUs = nowUs + mConfig.periodUs;
+  return out;
+}
+
+void Membership::heard(PeerId from, std::int64_t nowUs, std::uint32_t uploadKbps) {
+  mLastHeard[from] = nowUs;
+  if (uploadKbps != 0) mUpload[from] = uploadKbps;
+}
+
+void Membership::forget(PeerId peer) {
+  mView.erase(std::remove_if(mView.begin(), mView.end(), [&](const Descriptor& d) { return d.id == peer; }),
+              mView.end());
+  mLastHeard.erase(peer);
+}
+
+std::uint32_t Membership::uploadOf(PeerId peer) const {
+  auto it = mUpload.find(peer);
+  return it == mUpload.end() ? 0 : it->second;
+}
+
+bool Membership::alive(PeerId peer, std::int64_t nowUs) const {
+  auto it = mLastHeard.find(peer);
+  return it != mLastHeard.end() && nowUs - it->second <= mConfig.peerTimeoutUs;
+}
+
+Message Membership::shuffleMessage(MsgType type, std::mt19937_64& rng, PeerId exclude, bool includeSelf) {
+  Message m;
+  m.type = type;
+  m.uploadKbps = mSelfUpload;
+  if (includeSelf) m.peers.push_back(Descriptor{mSelf, 0, mSelfUpload});
+  std::vector<Descriptor> pool;
+  for (const Descriptor& d : mView) {
+    if (d.id != exclude) pool.push_back(d);
+  }
+  std::shuffle(pool.begin(), pool.end(), rng);
+  for (const Descriptor& d : pool) {
+    if (m.peers.size() >= mConfig.shuffleLength) break;
+    m.peers.push_back(d);
+  }
+  return m;
+}
+
+void Membership::merge(const std::vector<Descriptor>& incoming) {
+  for (Descriptor d : incoming) {
+    if (d.id == mSelf || d.id == 0) continue;
+    if (d.uploadKbps != 0) mUpload[d.id] = d.uploadKbps;
+    d.uploadKbps = d.uploadKbps != 0 ? d.uploadKbps : uploadOf(d.id);
+    auto it = std::find_if(mView.begin(), mView.end(), [&](const Descriptor& v) { return v.id == d.id; });
+    if (it != mView.end()) {
+      it->age = std::min(it->age, d.age);
+      if (d.uploadKbps != 0) it->uploadKbps = d.uploadKbps;
+      continue;
+    }
+    mView.push_back(d);
+  }
+  // Keep the youngest entries: old ones are likelier to be gone.
+  if (mView.size() > mConfig.viewSize) {
+    std::stable_sort(mView.begin(), mView.end(), [](const Descriptor& a, const Descriptor& b) { return a.age < b.age; });
+    mView.resize(mConfig.viewSize);
+  }
+}
+
+std::vector<std::pair<PeerId, Message>> Membership::onTick(std::int64_t nowUs, std::mt19937_64& rng) {
+  std::vector<std::pair<PeerId, Message>> out;
+  // Failure detection: drop peers silent for too long.
+  mView.erase(std::remove_if(mView.begin(), mView.end(),
+                             [&](const Descriptor& d) {
+                               auto it = mLastHeard.find(d.id);
+                               return it != mLastHeard.end() && nowUs - it->second > mConfig.peerTimeoutUs;
+                             }),
+              mView.end());
+  if (nowUs < mNextShuffleUs) return out;
+  mNextShuffleUs = nowUs + mConfig.periodUs;
+  if (mView.empty()) return out;
+  for (Descriptor& d : mView) ++d.age;
+  auto oldest = std::max_element(mView.begin(), mView.end(),
+                                 [](const Descriptor& a, const Descriptor& b) { return a.age < b.age; });
+  const PeerId target = oldest->id;
+  if (mLastHeard.find(target) == mLastHeard.end()) mLastHeard[target] = nowUs;
+  out.emplace_back(target, shuffleMessage(MsgType::kGossip, rng, target, true));
+  return out;
+}
+
+std::vector<std::pair<PeerId, Message>> Membership::onMessage(PeerId from, const Message& m, std::int64_t nowUs,
+                                                              std::mt19937_64& rng) {
+  std::vector<std::pair<PeerId, Message>> out;
+  heard(from, nowUs, m.uploadKbps);
+  switch (m.type) {
+    case MsgType::kGossip:
+      out.emplace_back(from, shuffleMessage(MsgType::kGossipReply, rng, from, true));
+      merge(m.peers);
+      break;
+    case MsgType::kGossipReply: merge(m.peers); break;
+    case MsgType::kLeave: forget(from); break;
+    default: merge({Descriptor{from, 0, m.uploadKbps}}); break;
+  }
+  return out;
+}
+
+}  // namespace partyhub::streamer::overlay

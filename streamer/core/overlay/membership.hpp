@@ -1,0 +1,56 @@
+// Gossip-based peer sampling, Cyclon-style (Voulgaris et al., "CYCLON:
+// Inexpensive Membership Management for Unstructured P2P Overlays", 2005):
+// a bounded view of peer descriptors; every period the oldest entry is
+// contacted and a few descriptors are swapped with it. Failure detection is
+// passive: a peer not heard from within the timeout leaves the view. Pure.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "message.hpp"
+
+namespace partyhub::streamer::overlay {
+
+struct MembershipConfig {
+  std::size_t viewSize = 24;
+  std::size_t shuffleLength = 8;
+  std::int64_t periodUs = 500'000;
+  std::int64_t peerTimeoutUs = 4'000'000;
+};
+
+class Membership {
+ public:
+  Membership(PeerId self, std::uint32_t selfUploadKbps, MembershipConfig config);
+
+  /// Seeds the view with bootstrap peers; returns the first shuffle to send.
+  std::vector<std::pair<PeerId, Message>> join(const std::vector<PeerId>& bootstrap, std::int64_t nowUs);
+  /// Periodic shuffle (at most one per period) and timeouts.
+  std::vector<std::pair<PeerId, Message>> onTick(std::int64_t nowUs, std::mt19937_64& rng);
+  /// Gossip, gossip replies and leaves; returns a reply to send, if any.
+  std::vector<std::pair<PeerId, Message>> onMessage(PeerId from, const Message& m, std::int64_t nowUs,
+                                                    std::mt19937_64& rng);
+  /// Any message from `from` proves it alive (and tells its upload, if known).
+  void heard(PeerId from, std::int64_t nowUs, std::uint32_t uploadKbps = 0);
+  void forget(PeerId peer);
+
+  [[nodiscard]] const std::vector<Descriptor>& view() const { return mView; }
+  [[nodiscard]] std::uint32_t uploadOf(PeerId peer) const;
+  [[nodiscard]] bool alive(PeerId peer, std::int64_t nowUs) const;
+
+ private:
+  Message shuffleMessage(MsgType type, std::mt19937_64& rng, PeerId exclude, bool includeSelf);
+  void merge(const std::vector<Descriptor>& incoming);
+
+  PeerId mSelf;
+  std::uint32_t mSelfUpload;
+  MembershipConfig mConfig;
+  std::vector<Descriptor> mView;
+  std::unordered_map<PeerId, std::int64_t> mLastHeard;
+  std::unordered_map<PeerId, std::uint32_t> mUpload;
+  std::int64_t mNextShuffleUs = 0;
+};
+
+}  // namespace partyhub::streamer::overlay

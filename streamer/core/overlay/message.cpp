@@ -1,0 +1,54 @@
+#include "message.hpp"
+
+namespace partyhub::streamer::overlay {
+
+const char* toString(MsgType t) {
+  switch (t) {
+    case MsgType::kChunk: return "chunk";
+    case MsgType::kHave: return "have";
+    case MsgType::kGossip: return "gossip";
+    case MsgType::kGossipReply: return "gossip-reply";
+    case MsgType::kLeave: return "leave";
+    case MsgType::kOffer: return "offer";
+    case MsgType::kAccept: return "accept";
+    case MsgType::kRequest: return "request";
+  }
+  return "?";
+}
+
+namespace {
+std::size_t varint(std::uint64_t v) {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+}  // namespace
+
+std::size_t wireBytes(const Message& m) {
+  constexpr std::size_t kFraming = 12;  // our UDP fragment header, per datagram
+  std::size_t n = 4;                    // message type and length tags
+  if (m.type == MsgType::kChunk && m.chunk) {
+    const std::size_t body = m.chunk->ByteSizeLong() + 2 + varint(static_cast<std::uint64_t>(m.injectedUs)) + 2 +
+                             m.alsoSentTo.size() * 7;
+    n += body;
+    return n + kFraming * ((n + 1187) / 1188);
+  }
+  n += varint(m.uploadKbps) + 1;
+  // Seqs are sent delta-coded from the first one.
+  std::uint64_t prev = 0;
+  for (std::uint64_t s : m.seqs) {
+    n += varint(s - prev);
+    prev = s;
+  }
+  n += m.peers.size() * 14;
+  return n + kFraming;
+}
+
+std::size_t payloadBytes(const Message& m) {
+  return m.type == MsgType::kChunk && m.chunk ? m.chunk->payload().size() : 0;
+}
+
+}  // namespace partyhub::streamer::overlay

@@ -1,0 +1,336 @@
+#include "node.hpp"
+
+#include <algorithm>
+
+namespace partyhub::streamer::overlay {
+
+Node::Node(PeerId self, NodeConfig config, std::uint64_t seed)
+    : mSelf(self), mConfig(std::move(config)), mRng(seed),
+      mMembership(self, mConfig.uploadKbps, mConfig.membership), mScheduler(makeScheduler(mConfig.scheduler)) {}
+
+void Node::emit(PeerId to, Message m) {
+  if (m.type != MsgType::kChunk) m.uploadKbps = mConfig.uploadKbps;
+  // Everything we send occupies the uplink, signalling included.
+  const auto bytes = static_cast<std::int64_t>(wireBytes(m));
+  mBacklogUs += bytes * 8 * 1000 / std::max<std::int64_t>(1, mConfig.uploadKbps);
+  mStats.bytesSent += static_cast<std::uint64_t>(bytes);
+  mStats.payloadBytesSent += payloadBytes(m);
+  mOut->sends.emplace_back(to, std::move(m));
+}
+
+void Node::sendControl(PeerId peer, Message m) { emit(peer, std::move(m)); }
+
+void Node::join(const std::vector<PeerId>& bootstrap, std::int64_t nowUs, NodeActions& out) {
+  mOut = &out;
+  for (auto& [to, m] : mMembership.join(bootstrap, nowUs)) emit(to, std::move(m));
+  refreshNeighbours(nowUs);
+}
+
+void Node::leave(std::int64_t /*nowUs*/, NodeActions& out) {
+  mOut = &out;
+  std::unordered_set<PeerId> told;
+  auto tell = [&](PeerId p) {
+    if (told.insert(p).second) {
+      Message m;
+      m.type = MsgType::kLeave;
+      emit(p, std::move(m));
+    }
+  };
+  for (PeerId p : mNeighbours) tell(p);
+  for (const Descriptor& d : mMembership.view()) tell(d.id);
+}
+
+bool Node::peerHas(PeerId peer, std::uint64_t seq) const {
+  auto it = mKnows.find(peer);
+  return it != mKnows.end() && it->second.count(seq) != 0;
+}
+
+void Node::markHas(PeerId peer, std::uint64_t seq) {
+  if (peer != 0) mKnows[peer].insert(seq);
+}
+
+std::vector<std::uint64_t> Node::recentHeld(std::size_t max) const {
+  std::vector<std::uint64_t> out;
+  for (auto it = mHeld.rbegin(); it != mHeld.rend() && out.size() < max; ++it) out.push_back(it->first);
+  return out;
+}
+
+void Node::enqueueChunk(PeerId peer, std::uint64_t seq, bool urgent) { mQueue.push_back({peer, seq, urgent}); }
+
+double Node::affordableCopies() const {
+  if (mRecentChunks.size() < 2) return 2.0;
+  const auto spanUs = std::max<std::int64_t>(1, mRecentChunks.back().first - mRecentChunks.front().first);
+  const double streamKbps = static_cast<double>(mRecentBytes) * 8 * 1000 / static_cast<double>(spanUs);
+  // Leave a quarter of the upload for repairs and signalling: a full uplink
+  // queues, and queueing is what makes diffusion slow.
+  return streamKbps <= 0 ? 2.0 : 0.75 * static_cast<double>(mConfig.uploadKbps) / streamKbps;
+}
+
+void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
+  const std::uint64_t seq = h.chunk->seq();
+  mRecentChunks.emplace_back(nowUs, h.chunk->payload().size());
+  mRecentBytes += h.chunk->payload().size();
+  while (mRecentChunks.size() > 2 && nowUs - mRecentChunks.front().first > 2'000'000) {
+    mRecentBytes -= mRecentChunks.front().second;
+    mRecentChunks.pop_front();
+  }
+  mHeld.emplace(seq, h);
+  ++mStats.chunksReceived;
+  mRequested.erase(seq);
+  mFirstHeardOf.erase(seq);
+  if (!mAnyKnown || seq > mNewestKnown) mNewestKnown = seq;
+  mAnyKnown = true;
+  mOut->delivered.push_back({h.chunk, h.injectedUs, h.hops});
+  mPendingHaves.push_back(seq);
+  mScheduler->onNewChunk(*this, seq, from, nowUs);
+  while (mHeld.size() > mConfig.window) mHeld.erase(mHeld.begin());
+}
+
+void Node::onLocalChunk(ChunkPtr chunk, std::int64_t nowUs, NodeActions& out) {
+  mOut = &out;
+  accept(0, Held{std::move(chunk), nowUs, 0}, nowUs);
+  pumpUpload(nowUs);
+}
+
+void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActions& out) {
+  mOut = &out;
+  for (auto& [to, reply] : mMembership.onMessage(from, m, nowUs, mRng)) emit(to, std::move(reply));
+  if (m.type == MsgType::kLeave) {
+    mNeighbours.erase(std::remove(mNeighbours.begin(), mNeighbours.end(), from), mNeighbours.end());
+    mInbound.erase(from);
+    mKnows.erase(from);
+    return;
+  }
+  if (m.type != MsgType::kGossip && m.type != MsgType::kGossipReply) {
+    // Whoever trades with us becomes a neighbour too (we answer with our
+    // buffer map), up to twice the target: a popular peer, the source above
+    // all, must not end up advertising to everyone.
+    mInbound[from] = nowUs;
+    if (mNeighbours.size() < 2 * mConfig.neighbours &&
+        std::find(mNeighbours.begin(), mNeighbours.end(), from) == mNeighbours.end()) {
+      mNeighbours.push_back(from);
+    }
+  }
+  switch (m.type) {
+    case MsgType::kChunk: {
+      if (!m.chunk) break;
+      const std::uint64_t seq = m.chunk->seq();
+      markHas(from, seq);
+      for (PeerId p : m.alsoSentTo) markHas(p, seq);
+      if (holds(seq)) {
+        ++mStats.duplicates;
+      } else if (!mAnyKnown || seq + mConfig.window > mNewestKnown) {
+        accept(from, Held{m.chunk, m.injectedUs, m.hops + 1}, nowUs);
+      }
+      break;
+    }
+    case MsgType::kHave:
+      for (std::uint64_t s : m.seqs) {
+        markHas(from, s);
+        if (!holds(s)) {
+          mFirstHeardOf.emplace(s, nowUs);
+          if (!mAnyKnown || s > mNewestKnown) mNewestKnown = s;
+          mAnyKnown = true;
+        }
+      }
+      break;
+    case MsgType::kRequest:
+      for (std::uint64_t s : m.seqs) {
+        if (holds(s)) enqueueChunk(from, s, true);
+      }
+      break;
+    case MsgType::kOffer:
+      for (std::uint64_t s : m.seqs) markHas(from, s);
+      mScheduler->onMessage(*this, from, m, nowUs);
+      break;
+    case MsgType::kAccept: mScheduler->onMessage(*this, from, m, nowUs); break;
+    default: break;
+  }
+  // Tell neighbours about a new chunk at once (unless a batch went out just
+  // now): the staler their knowledge, the more duplicates they send us.
+  if (!mPendingHaves.empty() && nowUs >= mNextHaveFlushUs) flushHaves(nowUs);
+  pumpUpload(nowUs);
+}
+
+void Node::onUplinkFree(std::int64_t nowUs, NodeActions& out) {
+  mOut = &out;
+  pumpUpload(nowUs);
+}
+
+void Node::onTick(std::int64_t nowUs, NodeActions& out) {
+  mOut = &out;
+  for (auto& [to, m] : mMembership.onTick(nowUs, mRng)) emit(to, std::move(m));
+  if (nowUs >= mNextNeighbourRefreshUs) refreshNeighbours(nowUs);
+  mScheduler->onTick(*this, nowUs);
+  if (nowUs >= mNextHaveFlushUs) flushHaves(nowUs);
+  if (nowUs >= mNextPullUs) pull(nowUs);
+  pumpUpload(nowUs);
+}
+
+std::size_t Node::copiesSent(std::uint64_t seq) const {
+  auto it = mSentTo.find(seq);
+  return it == mSentTo.end() ? 0 : it->second.size();
+}
+
+bool Node::sentTo(PeerId peer, std::uint64_t seq) const {
+  auto it = mSentTo.find(seq);
+  return it != mSentTo.end() && std::find(it->second.begin(), it->second.end(), peer) != it->second.end();
+}
+
+void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
+  const Held& held = mHeld.at(seq);
+  (void)nowUs;
+  Message m;
+  m.type = MsgType::kChunk;
+  m.chunk = held.chunk;
+  m.injectedUs = held.injectedUs;
+  m.hops = held.hops;
+  // Tell the receiver who else already got this chunk from us, so it does not
+  // send it there too: the cheapest duplicate suppression there is.
+  auto& sent = mSentTo[seq];
+  for (auto it = sent.rbegin(); it != sent.rend() && m.alsoSentTo.size() < 4; ++it) m.alsoSentTo.push_back(*it);
+  markHas(peer, seq);
+  sent.push_back(peer);
+  ++mStats.chunksSent;
+  emit(peer, std::move(m));
+}
+
+void Node::pumpUpload(std::int64_t nowUs) {
+  // HRC's idea: keep the queueing delay low and throughput follows. We model
+  // the uplink as draining at the upload budget and hand it a new chunk only
+  // when it is (nearly) empty, so every decision is taken as late, and with
+  // as fresh a knowledge of who has what, as possible.
+  mBacklogUs = std::max<std::int64_t>(0, mBacklogUs - (nowUs - mBacklogAtUs));
+  mBacklogAtUs = nowUs;
+  while (mBacklogUs < mConfig.maxQueueDelayUs) {
+    // Explicit requests first (someone is waiting), freshest first; then the
+    // scheduler's choice.
+    bool sent = false;
+    while (!mQueue.empty() && !sent) {
+      auto best = mQueue.begin();
+      for (auto it = mQueue.begin(); it != mQueue.end(); ++it) {
+        if (it->urgent != best->urgent ? it->urgent : it->seq > best->seq) best = it;
+      }
+      const Queued q = *best;
+      *best = mQueue.back();
+      mQueue.pop_back();
+      auto held = mHeld.find(q.seq);
+      if (held == mHeld.end() || (!q.urgent && peerHas(q.peer, q.seq))) continue;
+      if (nowUs - held->second.injectedUs > mConfig.deadlineUs) {
+        ++mStats.staleDropped;
+        continue;
+      }
+      // The source injects k copies, never more, whoever asks.
+      if (mConfig.isSource && copiesSent(q.seq) >= mConfig.sourceCopies) continue;
+      sendChunk(q.peer, q.seq, nowUs);
+      sent = true;
+    }
+    if (sent) continue;
+    auto next = mScheduler->nextSend(*this, nowUs);
+    if (!next) break;
+    auto held = mHeld.find(next->second);
+    if (held == mHeld.end() || nowUs - held->second.injectedUs > mConfig.deadlineUs) break;
+    sendChunk(next->first, next->second, nowUs);
+  }
+}
+
+void Node::flushHaves(std::int64_t nowUs) {
+  mNextHaveFlushUs = nowUs + mConfig.haveBatchUs;
+  // The source's upload is for its k fresh copies: it advertises nothing, so
+  // nobody pulls from it.
+  if (mConfig.isSource) mPendingHaves.clear();
+  if (mPendingHaves.empty()) return;
+  std::sort(mPendingHaves.begin(), mPendingHaves.end());
+  for (PeerId n : mNeighbours) {
+    Message m;
+    m.type = MsgType::kHave;
+    for (std::uint64_t s : mPendingHaves) {
+      if (!peerHas(n, s)) m.seqs.push_back(s);  // it sent us this one, or we sent it
+    }
+    if (!m.seqs.empty()) emit(n, std::move(m));
+  }
+  mPendingHaves.clear();
+}
+
+void Node::pull(std::int64_t nowUs) {
+  mNextPullUs = nowUs + 20'000;
+  std::unordered_map<PeerId, Message> asks;
+  for (auto it = mFirstHeardOf.begin(); it != mFirstHeardOf.end();) {
+    const std::uint64_t seq = it->first;
+    if (holds(seq) || nowUs - it->second > mConfig.deadlineUs) {
+      it = mFirstHeardOf.erase(it);
+      continue;
+    }
+    if (nowUs - it->second >= mConfig.pullAfterUs) {
+      auto req = mRequested.find(seq);
+      if (req == mRequested.end() || nowUs - req->second > mConfig.requestTimeoutUs) {
+        // Ask a random neighbour that has it.
+        std::vector<PeerId> owners;
+        for (PeerId n : mNeighbours) {
+          if (peerHas(n, seq)) owners.push_back(n);
+        }
+        if (!owners.empty()) {
+          const PeerId from = owners[mRng() % owners.size()];
+          Message& m = asks[from];
+          m.type = MsgType::kRequest;
+          m.seqs.push_back(seq);
+          mRequested[seq] = nowUs;
+          ++mStats.requests;
+        }
+      }
+    }
+    ++it;
+  }
+  for (auto& [peer, m] : asks) {
+    std::sort(m.seqs.begin(), m.seqs.end());
+    emit(peer, std::move(m));
+  }
+}
+
+void Node::refreshNeighbours(std::int64_t nowUs) {
+  mNextNeighbourRefreshUs = nowUs + mConfig.membership.periodUs;
+  // Bandwidth-aware: half the neighbourhood is the best-provisioned peers we
+  // know (so chunks climb to them early), half random (to keep the mesh
+  // connected and the load spread).
+  std::vector<Descriptor> view = mMembership.view();
+  std::shuffle(view.begin(), view.end(), mRng);
+  std::vector<PeerId> next;
+  std::vector<Descriptor> byUpload = view;
+  std::stable_sort(byUpload.begin(), byUpload.end(),
+                   [](const Descriptor& a, const Descriptor& b) { return a.uploadKbps > b.uploadKbps; });
+  const std::size_t best = (mConfig.neighbours + 1) / 2;
+  for (const Descriptor& d : byUpload) {
+    if (next.size() >= best) break;
+    next.push_back(d.id);
+  }
+  for (const Descriptor& d : view) {
+    if (next.size() >= mConfig.neighbours) break;
+    if (std::find(next.begin(), next.end(), d.id) == next.end()) next.push_back(d.id);
+  }
+  // Peers that trade with us stay while they are alive.
+  for (auto it = mInbound.begin(); it != mInbound.end();) {
+    if (!mMembership.alive(it->first, nowUs)) {
+      mKnows.erase(it->first);
+      it = mInbound.erase(it);
+      continue;
+    }
+    if (next.size() < 2 * mConfig.neighbours && std::find(next.begin(), next.end(), it->first) == next.end()) {
+      next.push_back(it->first);
+    }
+    ++it;
+  }
+  mNeighbours = std::move(next);
+  prune();
+}
+
+void Node::prune() {
+  if (!mAnyKnown) return;
+  const std::uint64_t floor = mNewestKnown > mConfig.window ? mNewestKnown - mConfig.window : 0;
+  for (auto& [peer, seqs] : mKnows) {
+    for (auto it = seqs.begin(); it != seqs.end();) it = *it < floor ? seqs.erase(it) : std::next(it);
+  }
+  for (auto it = mRequested.begin(); it != mRequested.end();) it = it->first < floor ? mRequested.erase(it) : std::next(it);
+  for (auto it = mSentTo.begin(); it != mSentTo.end();) it = it->first < floor ? mSentTo.erase(it) : std::next(it);
+}
+
+}  // namespace partyhub::streamer::overlay

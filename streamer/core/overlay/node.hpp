@@ -1,0 +1,154 @@
+// One overlay node: membership, neighbourhood, chunk buffer and buffer-map
+// knowledge, a scheduler chosen by name, rate control and pull repair. Pure:
+// events in with `now`, actions out. The streamer executable drives it from
+// UDP and a real clock; partyhub-sim drives thousands of them from a
+// discrete-event network model.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "membership.hpp"
+#include "message.hpp"
+#include "scheduler.hpp"
+
+namespace partyhub::streamer::overlay {
+
+struct NodeConfig {
+  std::string scheduler = "push";
+  bool isSource = false;
+  std::uint32_t sourceCopies = 3;
+  std::uint32_t uploadKbps = 2000;        // upload budget (configured or estimated)
+  std::size_t neighbours = 10;            // target out-neighbourhood
+  std::int64_t maxQueueDelayUs = 4'000;   // HRC: keep queueing delay below this
+  std::int64_t deadlineUs = 1'000'000;    // a chunk older than this is never sent
+  std::int64_t haveBatchUs = 10'000;      // buffer-map updates are batched this long
+  std::int64_t pullAfterUs = 300'000;     // a chunk a neighbour has and we miss is pulled after this
+  std::int64_t requestTimeoutUs = 200'000;
+  std::size_t window = 512;               // chunks remembered
+  MembershipConfig membership;
+};
+
+struct Delivery {
+  ChunkPtr chunk;
+  std::int64_t injectedUs = 0;
+  std::uint32_t hops = 0;
+};
+
+struct NodeActions {
+  std::vector<std::pair<PeerId, Message>> sends;
+  std::vector<Delivery> delivered;
+  void clear() {
+    sends.clear();
+    delivered.clear();
+  }
+};
+
+struct NodeStats {
+  std::uint64_t chunksReceived = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t chunksSent = 0;
+  std::uint64_t staleDropped = 0;  // queued sends that could no longer be useful
+  std::uint64_t requests = 0;
+  std::uint64_t bytesSent = 0;
+  std::uint64_t payloadBytesSent = 0;
+};
+
+class Node final : private SchedulerHost {
+ public:
+  Node(PeerId self, NodeConfig config, std::uint64_t seed);
+
+  void join(const std::vector<PeerId>& bootstrap, std::int64_t nowUs, NodeActions& out);
+  void leave(std::int64_t nowUs, NodeActions& out);
+  void onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActions& out);
+  void onTick(std::int64_t nowUs, NodeActions& out);
+  /// The uplink has drained (see uplinkFreeAtUs): send what is next.
+  void onUplinkFree(std::int64_t nowUs, NodeActions& out);
+  /// The source streamer injects a chunk (its seq must be set).
+  void onLocalChunk(ChunkPtr chunk, std::int64_t nowUs, NodeActions& out);
+
+  [[nodiscard]] const NodeStats& stats() const { return mStats; }
+  [[nodiscard]] PeerId id() const { return mSelf; }
+  [[nodiscard]] const std::vector<PeerId>& neighbours() const override { return mNeighbours; }
+  [[nodiscard]] const Membership& membership() const { return mMembership; }
+  /// When the node wants its next tick: as soon as its uplink frees up while
+  /// it has something to send; otherwise at the regular tick.
+  [[nodiscard]] std::int64_t uplinkFreeAtUs() const { return mBacklogAtUs + mBacklogUs - mConfig.maxQueueDelayUs; }
+
+ private:
+  struct Held {
+    ChunkPtr chunk;
+    std::int64_t injectedUs;
+    std::uint32_t hops;
+  };
+  struct Queued {
+    PeerId peer;
+    std::uint64_t seq;
+    bool urgent;
+  };
+
+  // SchedulerHost
+  bool isSource() const override { return mConfig.isSource; }
+  std::uint32_t sourceCopies() const override { return mConfig.sourceCopies; }
+  double affordableCopies() const override;
+  std::uint32_t uploadOf(PeerId peer) const override { return mMembership.uploadOf(peer); }
+  bool peerHas(PeerId peer, std::uint64_t seq) const override;
+  bool holds(std::uint64_t seq) const override { return mHeld.count(seq) != 0; }
+  std::vector<std::uint64_t> recentHeld(std::size_t max) const override;
+  void enqueueChunk(PeerId peer, std::uint64_t seq, bool urgent) override;
+  std::size_t copiesSent(std::uint64_t seq) const override;
+  bool sentTo(PeerId peer, std::uint64_t seq) const override;
+  void sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs);
+  void sendControl(PeerId peer, Message m) override;
+  std::mt19937_64& rng() override { return mRng; }
+
+  void accept(PeerId from, const Held& h, std::int64_t nowUs);
+  void markHas(PeerId peer, std::uint64_t seq);
+  void pumpUpload(std::int64_t nowUs);
+  void flushHaves(std::int64_t nowUs);
+  void pull(std::int64_t nowUs);
+  void refreshNeighbours(std::int64_t nowUs);
+  void prune();
+  void emit(PeerId to, Message m);
+
+  PeerId mSelf;
+  NodeConfig mConfig;
+  std::mt19937_64 mRng;
+  Membership mMembership;
+  std::unique_ptr<Scheduler> mScheduler;
+  NodeStats mStats;
+  NodeActions* mOut = nullptr;  // valid during an event
+
+  std::vector<PeerId> mNeighbours;
+  std::unordered_map<PeerId, std::int64_t> mInbound;  // peers that send to us -> last heard
+  std::int64_t mNextNeighbourRefreshUs = 0;
+
+  std::map<std::uint64_t, Held> mHeld;
+  std::uint64_t mNewestKnown = 0;
+  bool mAnyKnown = false;
+  std::unordered_map<PeerId, std::unordered_set<std::uint64_t>> mKnows;
+  std::unordered_map<std::uint64_t, std::int64_t> mFirstHeardOf;  // seq -> when a neighbour first had it
+  std::unordered_map<std::uint64_t, std::int64_t> mRequested;     // seq -> when we asked
+  std::unordered_map<std::uint64_t, std::vector<PeerId>> mSentTo;  // seq -> who we sent it to
+
+  // Stream-rate estimate: payload bytes of new chunks over a sliding window.
+  std::deque<std::pair<std::int64_t, std::size_t>> mRecentChunks;
+  std::size_t mRecentBytes = 0;
+
+  std::vector<Queued> mQueue;
+  std::int64_t mBacklogUs = 0;
+  std::int64_t mBacklogAtUs = 0;
+
+  std::vector<std::uint64_t> mPendingHaves;
+  std::int64_t mNextHaveFlushUs = 0;
+  std::int64_t mNextPullUs = 0;
+};
+
+}  // namespace partyhub::streamer::overlay

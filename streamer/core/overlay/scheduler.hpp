@@ -1,0 +1,59 @@
+// Chunk scheduling policies, chosen by name as GRAPES did: "push" (PartyHub's:
+// push every new chunk at once to the neighbours that lack it, best-provisioned
+// first, the source only k copies) and "offer-accept" (PeerStreamer's: offer
+// the buffer map to a few neighbours periodically, receivers accept the latest
+// useful chunks). Both act through a SchedulerHost and never see a socket.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "message.hpp"
+
+namespace partyhub::streamer::overlay {
+
+/// What a scheduler may see and do; implemented by the Node.
+class SchedulerHost {
+ public:
+  virtual ~SchedulerHost() = default;
+  [[nodiscard]] virtual bool isSource() const = 0;
+  [[nodiscard]] virtual std::uint32_t sourceCopies() const = 0;
+  /// Copies of each chunk our upload affords: upload budget / stream rate.
+  [[nodiscard]] virtual double affordableCopies() const = 0;
+  [[nodiscard]] virtual const std::vector<PeerId>& neighbours() const = 0;
+  [[nodiscard]] virtual std::uint32_t uploadOf(PeerId peer) const = 0;
+  /// Whether `peer` is known to hold `seq` (it said so, sent it, or we sent it).
+  [[nodiscard]] virtual bool peerHas(PeerId peer, std::uint64_t seq) const = 0;
+  [[nodiscard]] virtual bool holds(std::uint64_t seq) const = 0;
+  /// Recent seqs we hold, newest first, at most `max`.
+  [[nodiscard]] virtual std::vector<std::uint64_t> recentHeld(std::size_t max) const = 0;
+  /// Queue `seq` for `peer` on the rate-controlled upload queue.
+  virtual void enqueueChunk(PeerId peer, std::uint64_t seq, bool urgent) = 0;
+  /// Peers we already sent `seq` to.
+  [[nodiscard]] virtual std::size_t copiesSent(std::uint64_t seq) const = 0;
+  [[nodiscard]] virtual bool sentTo(PeerId peer, std::uint64_t seq) const = 0;
+  virtual void sendControl(PeerId peer, Message m) = 0;
+  virtual std::mt19937_64& rng() = 0;
+};
+
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  [[nodiscard]] virtual const char* name() const = 0;
+  /// We just got `seq` (from the source or a peer `from`, 0 for local).
+  virtual void onNewChunk(SchedulerHost& host, std::uint64_t seq, PeerId from, std::int64_t nowUs) = 0;
+  virtual void onTick(SchedulerHost& host, std::int64_t nowUs) = 0;
+  /// The uplink is free: what to send next, if anything ({peer, seq}).
+  virtual std::optional<std::pair<PeerId, std::uint64_t>> nextSend(SchedulerHost& host, std::int64_t nowUs) = 0;
+  /// Offers and accepts (other messages never reach the scheduler).
+  virtual void onMessage(SchedulerHost& host, PeerId from, const Message& m, std::int64_t nowUs) = 0;
+};
+
+/// "push" or "offer-accept"; throws std::invalid_argument for anything else.
+std::unique_ptr<Scheduler> makeScheduler(const std::string& name);
+
+}  // namespace partyhub::streamer::overlay

@@ -1,0 +1,121 @@
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "scheduler.hpp"
+
+namespace partyhub::streamer::overlay {
+
+namespace {
+
+// PartyHub's push scheduler: whenever the uplink is free, send the freshest
+// chunk we hold to a neighbour that lacks it ("latest useful chunk", which
+// Abeni, Kiraly and Lo Cigno show diffuses within a small factor of the
+// optimum), preferring the best-provisioned neighbour so chunks climb to peers
+// that can spread them furthest (seed paper §V-B). Deciding at send time, not
+// at receipt, lets a rich peer send many copies and a poor one few, and uses
+// the freshest knowledge of who has what. The source sends only k copies.
+class PushScheduler final : public Scheduler {
+ public:
+  const char* name() const override { return "push"; }
+
+  void onNewChunk(SchedulerHost&, std::uint64_t, PeerId, std::int64_t) override {}
+  void onTick(SchedulerHost&, std::int64_t) override {}
+  void onMessage(SchedulerHost&, PeerId, const Message&, std::int64_t) override {}
+
+  std::optional<std::pair<PeerId, std::uint64_t>> nextSend(SchedulerHost& host, std::int64_t) override {
+    for (std::uint64_t seq : host.recentHeld(kLookBack)) {
+      if (host.isSource() && host.copiesSent(seq) >= host.sourceCopies()) continue;
+      PeerId best = 0;
+      std::uint32_t bestUpload = 0;
+      std::uint64_t bestTie = 0;
+      for (PeerId n : host.neighbours()) {
+        if (host.peerHas(n, seq) || host.sentTo(n, seq)) continue;
+        const std::uint32_t up = host.uploadOf(n);
+        const std::uint64_t tie = host.rng()();
+        if (best == 0 || up > bestUpload || (up == bestUpload && tie > bestTie)) {
+          best = n;
+          bestUpload = up;
+          bestTie = tie;
+        }
+      }
+      if (best != 0) return std::make_pair(best, seq);
+    }
+    return std::nullopt;
+  }
+
+ private:
+  static constexpr std::size_t kLookBack = 32;  // ~1 s of video chunks
+};
+
+// The PeerStreamer-style baseline: every offer period, offer the recent buffer
+// map to a few random neighbours; a receiver accepts the latest chunks it lacks
+// (up to a few); the offerer then sends them.
+class OfferAcceptScheduler final : public Scheduler {
+ public:
+  const char* name() const override { return "offer-accept"; }
+
+  void onNewChunk(SchedulerHost& host, std::uint64_t seq, PeerId, std::int64_t nowUs) override {
+    // The source has nobody to offer to before it injects: push its copies.
+    if (host.isSource()) {
+      std::vector<PeerId> n(host.neighbours());
+      std::shuffle(n.begin(), n.end(), host.rng());
+      for (std::size_t i = 0; i < n.size() && i < host.sourceCopies(); ++i) host.enqueueChunk(n[i], seq, false);
+    }
+    (void)nowUs;
+  }
+
+  void onTick(SchedulerHost& host, std::int64_t nowUs) override {
+    if (host.isSource() || nowUs < mNextOfferUs) return;  // the source only pushes its k copies
+    mNextOfferUs = nowUs + kOfferPeriodUs;
+    const auto recent = host.recentHeld(kOfferWindow);
+    if (recent.empty()) return;
+    std::vector<PeerId> n(host.neighbours());
+    std::shuffle(n.begin(), n.end(), host.rng());
+    for (std::size_t i = 0; i < n.size() && i < kOffersPerPeriod; ++i) {
+      Message offer;
+      offer.type = MsgType::kOffer;
+      offer.seqs.assign(recent.rbegin(), recent.rend());  // ascending for delta coding
+      host.sendControl(n[i], std::move(offer));
+    }
+  }
+
+  std::optional<std::pair<PeerId, std::uint64_t>> nextSend(SchedulerHost&, std::int64_t) override {
+    return std::nullopt;  // accepted chunks wait on the upload queue
+  }
+
+  void onMessage(SchedulerHost& host, PeerId from, const Message& m, std::int64_t) override {
+    if (m.type == MsgType::kOffer) {
+      Message accept;
+      accept.type = MsgType::kAccept;
+      for (auto it = m.seqs.rbegin(); it != m.seqs.rend() && accept.seqs.size() < kAcceptMax; ++it) {
+        if (!host.holds(*it)) accept.seqs.push_back(*it);
+      }
+      if (!accept.seqs.empty()) {
+        std::sort(accept.seqs.begin(), accept.seqs.end());
+        host.sendControl(from, std::move(accept));
+      }
+    } else if (m.type == MsgType::kAccept) {
+      for (std::uint64_t s : m.seqs) {
+        if (host.holds(s)) host.enqueueChunk(from, s, false);
+      }
+    }
+  }
+
+ private:
+  static constexpr std::int64_t kOfferPeriodUs = 40'000;
+  static constexpr std::size_t kOffersPerPeriod = 2;
+  static constexpr std::size_t kOfferWindow = 32;
+  static constexpr std::size_t kAcceptMax = 3;
+  std::int64_t mNextOfferUs = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Scheduler> makeScheduler(const std::string& name) {
+  if (name == "push") return std::make_unique<PushScheduler>();
+  if (name == "offer-accept") return std::make_unique<OfferAcceptScheduler>();
+  throw std::invalid_argument("unknown scheduler '" + name + "' (expected push|offer-accept)");
+}
+
+}  // namespace partyhub::streamer::overlay

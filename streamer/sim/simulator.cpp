@@ -1,0 +1,329 @@
+#include "simulator.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <queue>
+#include <random>
+
+#include "core/overlay/node.hpp"
+
+namespace partyhub::streamer::sim {
+
+using overlay::Message;
+using overlay::Node;
+using overlay::NodeActions;
+using overlay::PeerId;
+
+double lowerBoundMs(std::size_t n, double chunkUploadMs, double latencyMinMs) {
+  const double hops = std::ceil(std::log2(static_cast<double>(std::max<std::size_t>(2, n))));
+  return (hops + 1) * chunkUploadMs + hops * latencyMinMs;
+}
+
+namespace {
+
+enum class EventKind : std::uint8_t { kTick, kDeliver, kInject, kChurn, kJoin, kWake };
+
+struct Event {
+  std::int64_t at;
+  std::uint64_t order;  // FIFO among equal times: determinism
+  EventKind kind;
+  std::uint32_t peer;
+  std::uint32_t from;
+  std::uint32_t slot;   // message slot for kDeliver
+  bool operator>(const Event& o) const { return at != o.at ? at > o.at : order > o.order; }
+};
+
+struct PeerState {
+  std::unique_ptr<Node> node;
+  double x = 0, y = 0;
+  double uploadKbps = 0;
+  std::int64_t uplinkFreeUs = 0;
+  bool alive = false;
+  bool measured = false;      // present for the whole measured window
+  std::int64_t joinedUs = 0;
+  std::uint64_t inWindow = 0;  // chunks received within 1 s, injected in the window
+  std::uint64_t bytesSent = 0;
+  std::int64_t wakeAtUs = -1;  // a kWake is pending for this time
+};
+
+class Sim {
+ public:
+  explicit Sim(const Scenario& s) : mS(s), mRng(s.seed) {}
+
+  Result run() {
+    const auto wallStart = std::chrono::steady_clock::now();
+    setup();
+    const auto end = static_cast<std::int64_t>(mS.seconds * 1e6);
+    while (!mEvents.empty() && mEvents.top().at <= end) {
+      const Event e = mEvents.top();
+      mEvents.pop();
+      ++mResult.events;
+      mNow = e.at;
+      handle(e);
+    }
+    finish();
+    mResult.wallS = std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
+    return std::move(mResult);
+  }
+
+ private:
+  static PeerId idOf(std::uint32_t index) { return static_cast<PeerId>(index) + 1; }
+  static std::uint32_t indexOf(PeerId id) { return static_cast<std::uint32_t>(id - 1); }
+
+  void push(std::int64_t at, EventKind kind, std::uint32_t peer, std::uint32_t from = 0, std::uint32_t slot = 0) {
+    mEvents.push(Event{at, mOrder++, kind, peer, from, slot});
+  }
+
+  overlay::NodeConfig configFor(std::uint32_t index) const {
+    overlay::NodeConfig c;
+    c.scheduler = mS.scheduler;
+    c.isSource = index == 0;
+    c.sourceCopies = mS.sourceCopies;
+    c.uploadKbps = static_cast<std::uint32_t>(mPeers[index].uploadKbps);
+    c.neighbours = mS.neighbours;
+    return c;
+  }
+
+  void startPeer(std::uint32_t index) {
+    PeerState& p = mPeers[index];
+    p.node = std::make_unique<Node>(idOf(index), configFor(index), mRng());
+    p.alive = true;
+    p.joinedUs = mNow;
+    p.uplinkFreeUs = mNow;
+    // Bootstrap through the source and a few random live peers.
+    std::vector<PeerId> boot{idOf(0)};
+    for (int i = 0; i < 3 && mPeers.size() > 2; ++i) {
+      const auto j = static_cast<std::uint32_t>(1 + mRng() % (mPeers.size() - 1));
+      if (j != index && mPeers[j].alive) boot.push_back(idOf(j));
+    }
+    NodeActions out;
+    p.node->join(boot, mNow, out);
+    apply(index, out);
+    push(mNow + static_cast<std::int64_t>(mRng() % static_cast<std::uint64_t>(mTickUs)) + 1, EventKind::kTick, index);
+  }
+
+  void setup() {
+    mTickUs = static_cast<std::int64_t>(mS.tickMs * 1000);
+    mChunkBytes = static_cast<std::size_t>(mS.streamKbps * 1000 / 8 / mS.chunkRate);
+    mPayload = std::string(mChunkBytes, 'x');
+    std::uniform_real_distribution<double> unit(0, 1);
+    // Upload: poorFraction at poorX, the rest such that the mean is uploadMeanX.
+    const double richX = (mS.uploadMeanX - mS.poorFraction * mS.poorX) / (1 - mS.poorFraction);
+    mPeers.resize(mS.peers + 1);
+    for (std::size_t i = 0; i < mPeers.size(); ++i) {
+      mPeers[i].x = unit(mRng);
+      mPeers[i].y = unit(mRng);
+      const double x = i == 0 ? mS.sourceUploadX : (unit(mRng) < mS.poorFraction ? mS.poorX : richX);
+      mPeers[i].uploadKbps = x * mS.streamKbps;
+    }
+    // The source first, then peers joining over the first second.
+    startPeer(0);
+    for (std::uint32_t i = 1; i < mPeers.size(); ++i) {
+      push(static_cast<std::int64_t>(unit(mRng) * 1e6), EventKind::kJoin, i);
+    }
+    const auto interval = static_cast<std::int64_t>(1e6 / mS.chunkRate);
+    for (std::int64_t t = 1'000'000; t < static_cast<std::int64_t>(mS.seconds * 1e6); t += interval) {
+      push(t, EventKind::kInject, 0);
+    }
+    if (mS.churnPerMin > 0) push(2'000'000, EventKind::kChurn, 0);
+    mWindowStartUs = static_cast<std::int64_t>(std::max(mS.warmupS, 1.0) * 1e6);
+    mWindowEndUs = static_cast<std::int64_t>(mS.seconds * 1e6) - 1'000'000;  // leave 1 s to arrive
+  }
+
+  double latencyUs(std::uint32_t a, std::uint32_t b) const {
+    const double d = std::hypot(mPeers[a].x - mPeers[b].x, mPeers[a].y - mPeers[b].y) / std::sqrt(2.0);
+    return (mS.latencyMinMs + (mS.latencyMaxMs - mS.latencyMinMs) * d) * 1000;
+  }
+
+  void apply(std::uint32_t index, NodeActions& out) {
+    PeerState& p = mPeers[index];
+    for (auto& [to, msg] : out.sends) {
+      const std::size_t bytes = overlay::wireBytes(msg);
+      p.bytesSent += bytes;
+      mTotalBytes += bytes;
+      mPayloadBytes += overlay::payloadBytes(msg);
+      // The uplink serialises: transmission starts when it is free.
+      const std::int64_t start = std::max(mNow, p.uplinkFreeUs);
+      p.uplinkFreeUs = start + static_cast<std::int64_t>(static_cast<double>(bytes) * 8 * 1000 / p.uploadKbps);
+      const std::uint32_t dst = indexOf(to);
+      if (dst >= mPeers.size()) continue;
+      const double datagrams = std::ceil(static_cast<double>(bytes) / 1188.0);
+      const double survive = std::pow(1 - mS.loss, datagrams);
+      if (std::uniform_real_distribution<double>(0, 1)(mRng) > survive) continue;
+      const std::uint32_t slot = store(std::move(msg));
+      push(p.uplinkFreeUs + static_cast<std::int64_t>(latencyUs(index, dst)), EventKind::kDeliver, dst, index, slot);
+    }
+    for (const overlay::Delivery& d : out.delivered) record(index, d);
+    out.clear();
+    // Wake the node when its uplink drains, if that is before its next tick.
+    if (p.node && p.alive) {
+      const std::int64_t at = p.node->uplinkFreeAtUs();
+      if (at > mNow && (p.wakeAtUs <= mNow || at < p.wakeAtUs)) {
+        p.wakeAtUs = at;
+        push(at, EventKind::kWake, index);
+      }
+    }
+  }
+
+  std::uint32_t store(Message&& m) {
+    if (!mFree.empty()) {
+      const std::uint32_t slot = mFree.back();
+      mFree.pop_back();
+      mSlots[slot] = std::move(m);
+      return slot;
+    }
+    mSlots.push_back(std::move(m));
+    return static_cast<std::uint32_t>(mSlots.size() - 1);
+  }
+
+  void record(std::uint32_t index, const overlay::Delivery& d) {
+    if (index == 0) return;
+    const std::int64_t delay = mNow - d.injectedUs;
+    if (d.injectedUs < mWindowStartUs || d.injectedUs >= mWindowEndUs) return;
+    mResult.delay.record(delay);
+    mHopsSum += d.hops;
+    ++mHopsCount;
+    mResult.maxHops = std::max(mResult.maxHops, d.hops);
+    if (delay <= 1'000'000) ++mPeers[index].inWindow;
+  }
+
+  void handle(const Event& e) {
+    PeerState& p = mPeers[e.peer];
+    NodeActions out;
+    switch (e.kind) {
+      case EventKind::kTick:
+        if (!p.alive) return;
+        p.node->onTick(mNow, out);
+        apply(e.peer, out);
+        push(mNow + mTickUs, EventKind::kTick, e.peer);
+        break;
+      case EventKind::kDeliver: {
+        Message m = std::move(mSlots[e.slot]);
+        mFree.push_back(e.slot);
+        if (!p.alive) return;
+        const std::uint64_t dupBefore = p.node->stats().duplicates;
+        p.node->onMessage(idOf(e.from), m, mNow, out);
+        mDuplicates += p.node->stats().duplicates - dupBefore;
+        apply(e.peer, out);
+        break;
+      }
+      case EventKind::kInject: {
+        auto chunk = std::make_shared<v1::Chunk>();
+        chunk->set_channel_id(1);
+        chunk->set_seq(mNextSeq++);
+        chunk->set_kind(v1::MEDIA_KIND_VIDEO);
+        chunk->set_capture_us(mNow);
+        chunk->set_payload(mPayload);
+        if (mNow >= mWindowStartUs && mNow < mWindowEndUs) ++mInjectedInWindow;
+        p.node->onLocalChunk(std::move(chunk), mNow, out);
+        apply(0, out);
+        break;
+      }
+      case EventKind::kChurn: churn(); break;
+      case EventKind::kJoin: startPeer(e.peer); break;
+      case EventKind::kWake:
+        if (!p.alive || e.at != p.wakeAtUs) return;  // superseded
+        p.node->onUplinkFree(mNow, out);
+        apply(e.peer, out);
+        break;
+    }
+  }
+
+  void churn() {
+    // Every second, a share of the peers leaves (half gracefully, half by
+    // crashing) and as many new ones join.
+    const double perSecond = mS.churnPerMin / 60.0 * static_cast<double>(mS.peers);
+    mChurnCarry += perSecond;
+    while (mChurnCarry >= 1) {
+      mChurnCarry -= 1;
+      const auto victim = static_cast<std::uint32_t>(1 + mRng() % (mPeers.size() - 1));
+      if (!mPeers[victim].alive) continue;
+      if (mRng() % 2 == 0) {
+        NodeActions out;
+        mPeers[victim].node->leave(mNow, out);
+        apply(victim, out);
+      }
+      mPeers[victim].alive = false;
+      mPeers[victim].measured = false;
+      mPeers[victim].node.reset();
+      mGone.push_back(victim);
+      // A newcomer takes a fresh slot (new id), so nobody mistakes it for the old peer.
+      PeerState fresh;
+      std::uniform_real_distribution<double> unit(0, 1);
+      fresh.x = unit(mRng);
+      fresh.y = unit(mRng);
+      fresh.uploadKbps = mPeers[victim].uploadKbps;
+      mPeers.push_back(std::move(fresh));
+      startPeer(static_cast<std::uint32_t>(mPeers.size() - 1));
+      mPeers.back().measured = false;
+    }
+    push(mNow + 1'000'000, EventKind::kChurn, 0);
+  }
+
+  void finish() {
+    double minRatio = 1, sum = 0;
+    std::size_t counted = 0;
+    for (std::size_t i = 1; i < mPeers.size(); ++i) {
+      const PeerState& p = mPeers[i];
+      if (!p.alive || p.joinedUs > mWindowStartUs) continue;  // churned or joined late
+      const double ratio = mInjectedInWindow == 0 ? 0 : static_cast<double>(p.inWindow) / static_cast<double>(mInjectedInWindow);
+      minRatio = std::min(minRatio, ratio);
+      sum += ratio;
+      ++counted;
+    }
+    mResult.peers = mS.peers;
+    mResult.survivors = counted;
+    mResult.minDeliveryRatio1s = counted == 0 ? 0 : minRatio;
+    mResult.meanDeliveryRatio1s = counted == 0 ? 0 : sum / static_cast<double>(counted);
+    mResult.meanHops = mHopsCount == 0 ? 0 : static_cast<double>(mHopsSum) / static_cast<double>(mHopsCount);
+    mResult.duplicateRatio = mHopsCount == 0 ? 0 : static_cast<double>(mDuplicates) / static_cast<double>(mHopsCount);
+    mResult.signallingOverhead = mPayloadBytes == 0 ? 0 : static_cast<double>(mTotalBytes - mPayloadBytes) / static_cast<double>(mPayloadBytes);
+    double use = 0;
+    std::size_t users = 0;
+    for (std::size_t i = 1; i < mPeers.size(); ++i) {
+      if (mPeers[i].joinedUs > 1'000'000) continue;
+      use += static_cast<double>(mPeers[i].bytesSent) * 8 / (mPeers[i].uploadKbps * 1000 * mS.seconds);
+      ++users;
+    }
+    mResult.meanUploadUse = users == 0 ? 0 : use / static_cast<double>(users);
+    for (const PeerState& p : mPeers) {
+      if (!p.node) continue;
+      const auto& st = p.node->stats();
+      mResult.chunksSent += st.chunksSent;
+      mResult.requests += st.requests;
+      mResult.staleDropped += st.staleDropped;
+      mResult.received += st.chunksReceived;
+    }
+    const double meanUploadKbps = mS.uploadMeanX * mS.streamKbps;
+    mResult.chunkUploadMs = static_cast<double>(mChunkBytes) * 8 / meanUploadKbps;
+    mResult.lowerBoundMs = lowerBoundMs(mS.peers, mResult.chunkUploadMs, mS.latencyMinMs);
+  }
+
+  Scenario mS;
+  std::mt19937_64 mRng;
+  Result mResult;
+  std::vector<PeerState> mPeers;
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> mEvents;
+  std::vector<Message> mSlots;
+  std::vector<std::uint32_t> mFree;
+  std::vector<std::uint32_t> mGone;
+  std::uint64_t mOrder = 0;
+  std::int64_t mNow = 0;
+  std::int64_t mTickUs = 10'000;
+  std::size_t mChunkBytes = 0;
+  std::string mPayload;
+  std::uint64_t mNextSeq = 0;
+  std::int64_t mWindowStartUs = 0, mWindowEndUs = 0;
+  std::uint64_t mInjectedInWindow = 0;
+  std::uint64_t mHopsSum = 0, mHopsCount = 0, mDuplicates = 0;
+  std::uint64_t mTotalBytes = 0, mPayloadBytes = 0;
+  double mChurnCarry = 0;
+};
+
+}  // namespace
+
+Result run(const Scenario& s) { return Sim(s).run(); }
+
+}  // namespace partyhub::streamer::sim

@@ -1,0 +1,65 @@
+// partyhub-sim's engine: a seeded discrete-event simulation that runs N
+// instances of the very same overlay Node the streamer runs, over a network
+// model with per-peer upload capacity (the uplink serialises what a peer
+// sends), latency from positions in a plane, random datagram loss and churn.
+// Reproducible: the same scenario and seed give the same numbers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "partyhub/common/latency_histogram.hpp"
+
+namespace partyhub::streamer::sim {
+
+struct Scenario {
+  std::size_t peers = 200;           // not counting the source
+  double seconds = 20;
+  double warmupS = 3;                // chunks injected before this are not measured
+  std::string scheduler = "push";
+  std::uint64_t seed = 1;
+  double chunkRate = 30;             // chunks per second
+  double streamKbps = 1000;
+  double uploadMeanX = 2.0;          // mean upload / stream rate
+  double poorFraction = 0.2;         // share of peers at poorX
+  double poorX = 0.5;
+  double sourceUploadX = 5.0;
+  double latencyMinMs = 10;
+  double latencyMaxMs = 80;
+  double loss = 0.01;                // per datagram
+  double churnPerMin = 0;            // share of peers leaving (half crash) per minute, as many joining
+  std::uint32_t sourceCopies = 3;
+  std::size_t neighbours = 10;
+  double tickMs = 10;
+};
+
+struct Result {
+  std::size_t peers = 0;
+  double minDeliveryRatio1s = 0;     // worst peer: chunks within 1 s / chunks it should have had
+  double meanDeliveryRatio1s = 0;
+  LatencyHistogram delay;            // injection -> received, all receptions in the window
+  double meanHops = 0;
+  std::uint32_t maxHops = 0;
+  double duplicateRatio = 0;         // duplicate chunk receptions / useful ones
+  double signallingOverhead = 0;     // non-payload bytes / payload bytes, all peers
+  double meanUploadUse = 0;          // bytes sent / (capacity * time), mean over peers
+  double lowerBoundMs = 0;
+  double chunkUploadMs = 0;
+  double wallS = 0;
+  std::uint64_t events = 0;
+  std::size_t survivors = 0;         // peers present from start to end (churn)
+  std::uint64_t chunksSent = 0, requests = 0, staleDropped = 0, received = 0;
+};
+
+Result run(const Scenario& s);
+
+/// Lower bound on the time for one chunk to reach all N peers when every peer
+/// uploads at the mean rate (Abeni, Kiraly, Lo Cigno, "On the optimal
+/// scheduling of streaming applications in unstructured meshes", 2009):
+/// (ceil(log2 N) + 1) chunk-upload times; extended with link latency: every
+/// one of the ceil(log2 N) hops of the last copy costs at least the smallest
+/// one-way latency.
+double lowerBoundMs(std::size_t n, double chunkUploadMs, double latencyMinMs);
+
+}  // namespace partyhub::streamer::sim
