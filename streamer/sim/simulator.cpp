@@ -83,6 +83,9 @@ class Sim {
     c.sourceCopies = mS.sourceCopies;
     c.uploadKbps = static_cast<std::uint32_t>(mPeers[index].uploadKbps);
     c.neighbours = mS.neighbours;
+    // The group manager knows the member count; twice it covers what loss and
+    // stale knowledge waste (tuned in partyhub-sim, see README).
+    c.overlaySizeHint = static_cast<std::uint32_t>(2 * mS.peers);
     return c;
   }
 

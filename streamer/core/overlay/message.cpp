@@ -32,7 +32,7 @@ std::size_t wireBytes(const Message& m) {
   std::size_t n = 4;                    // message type and length tags
   if (m.type == MsgType::kChunk && m.chunk) {
     const std::size_t body = m.chunk->ByteSizeLong() + 2 + varint(static_cast<std::uint64_t>(m.injectedUs)) + 2 +
-                             m.alsoSentTo.size() * 7;
+                             m.alsoSentTo.size() * 7 + varint(m.budget) + 1;
     n += body;
     return n + kFraming * ((n + 1187) / 1188);
   }

@@ -42,11 +42,11 @@ void Node::leave(std::int64_t /*nowUs*/, NodeActions& out) {
 
 bool Node::peerHas(PeerId peer, std::uint64_t seq) const {
   auto it = mKnows.find(peer);
-  return it != mKnows.end() && it->second.count(seq) != 0;
+  return it != mKnows.end() && it->second.has(seq);
 }
 
 void Node::markHas(PeerId peer, std::uint64_t seq) {
-  if (peer != 0) mKnows[peer].insert(seq);
+  if (peer != 0) mKnows[peer].mark(seq);
 }
 
 std::vector<std::uint64_t> Node::recentHeld(std::size_t max) const {
@@ -88,7 +88,7 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
 
 void Node::onLocalChunk(ChunkPtr chunk, std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
-  accept(0, Held{std::move(chunk), nowUs, 0}, nowUs);
+  accept(0, Held{std::move(chunk), nowUs, 0, mConfig.overlaySizeHint}, nowUs);
   pumpUpload(nowUs);
 }
 
@@ -120,7 +120,8 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
       if (holds(seq)) {
         ++mStats.duplicates;
       } else if (!mAnyKnown || seq + mConfig.window > mNewestKnown) {
-        accept(from, Held{m.chunk, m.injectedUs, m.hops + 1}, nowUs);
+        // Our copy counts for us: the rest of its budget is ours to hand on.
+        accept(from, Held{m.chunk, m.injectedUs, m.hops + 1, m.budget > 0 ? m.budget - 1 : 0}, nowUs);
       }
       break;
     }
@@ -177,14 +178,23 @@ bool Node::sentTo(PeerId peer, std::uint64_t seq) const {
   return it != mSentTo.end() && std::find(it->second.begin(), it->second.end(), peer) != it->second.end();
 }
 
+std::uint32_t Node::budget(std::uint64_t seq) const {
+  auto it = mHeld.find(seq);
+  return it == mHeld.end() ? 0 : it->second.budget;
+}
+
 void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
-  const Held& held = mHeld.at(seq);
+  Held& held = mHeld.at(seq);
+  const std::uint32_t give = std::min(mNextGive, held.budget);
+  held.budget -= give;
+  mNextGive = 0;
   (void)nowUs;
   Message m;
   m.type = MsgType::kChunk;
   m.chunk = held.chunk;
   m.injectedUs = held.injectedUs;
   m.hops = held.hops;
+  m.budget = give;
   // Tell the receiver who else already got this chunk from us, so it does not
   // send it there too: the cheapest duplicate suppression there is.
   auto& sent = mSentTo[seq];
@@ -326,9 +336,6 @@ void Node::refreshNeighbours(std::int64_t nowUs) {
 void Node::prune() {
   if (!mAnyKnown) return;
   const std::uint64_t floor = mNewestKnown > mConfig.window ? mNewestKnown - mConfig.window : 0;
-  for (auto& [peer, seqs] : mKnows) {
-    for (auto it = seqs.begin(); it != seqs.end();) it = *it < floor ? seqs.erase(it) : std::next(it);
-  }
   for (auto it = mRequested.begin(); it != mRequested.end();) it = it->first < floor ? mRequested.erase(it) : std::next(it);
   for (auto it = mSentTo.begin(); it != mSentTo.end();) it = it->first < floor ? mSentTo.erase(it) : std::next(it);
 }

@@ -18,6 +18,7 @@
 #include "membership.hpp"
 #include "message.hpp"
 #include "scheduler.hpp"
+#include "seq_window.hpp"
 
 namespace partyhub::streamer::overlay {
 
@@ -33,6 +34,7 @@ struct NodeConfig {
   std::int64_t pullAfterUs = 300'000;     // a chunk a neighbour has and we miss is pulled after this
   std::int64_t requestTimeoutUs = 200'000;
   std::size_t window = 512;               // chunks remembered
+  std::uint32_t overlaySizeHint = 1000;   // the source's push budget: about how many peers to reach
   MembershipConfig membership;
 };
 
@@ -87,6 +89,7 @@ class Node final : private SchedulerHost {
     ChunkPtr chunk;
     std::int64_t injectedUs;
     std::uint32_t hops;
+    std::uint32_t budget = 0;  // peers still to reach through our pushes
   };
   struct Queued {
     PeerId peer;
@@ -106,6 +109,9 @@ class Node final : private SchedulerHost {
   std::size_t copiesSent(std::uint64_t seq) const override;
   bool sentTo(PeerId peer, std::uint64_t seq) const override;
   void sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs);
+  std::uint32_t budget(std::uint64_t seq) const override;
+  void handOn(std::uint64_t seq, std::uint32_t give) override { mNextGive = give; (void)seq; }
+  std::uint32_t ownUploadKbps() const override { return mConfig.uploadKbps; }
   void sendControl(PeerId peer, Message m) override;
   std::mt19937_64& rng() override { return mRng; }
 
@@ -133,7 +139,7 @@ class Node final : private SchedulerHost {
   std::map<std::uint64_t, Held> mHeld;
   std::uint64_t mNewestKnown = 0;
   bool mAnyKnown = false;
-  std::unordered_map<PeerId, std::unordered_set<std::uint64_t>> mKnows;
+  std::unordered_map<PeerId, SeqWindow> mKnows;  // what each peer is known to hold
   std::unordered_map<std::uint64_t, std::int64_t> mFirstHeardOf;  // seq -> when a neighbour first had it
   std::unordered_map<std::uint64_t, std::int64_t> mRequested;     // seq -> when we asked
   std::unordered_map<std::uint64_t, std::vector<PeerId>> mSentTo;  // seq -> who we sent it to
@@ -141,6 +147,8 @@ class Node final : private SchedulerHost {
   // Stream-rate estimate: payload bytes of new chunks over a sliding window.
   std::deque<std::pair<std::int64_t, std::size_t>> mRecentChunks;
   std::size_t mRecentBytes = 0;
+
+  std::uint32_t mNextGive = 0;  // budget for the copy about to be sent
 
   std::vector<Queued> mQueue;
   std::int64_t mBacklogUs = 0;

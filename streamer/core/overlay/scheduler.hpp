@@ -36,6 +36,12 @@ class SchedulerHost {
   /// Peers we already sent `seq` to.
   [[nodiscard]] virtual std::size_t copiesSent(std::uint64_t seq) const = 0;
   [[nodiscard]] virtual bool sentTo(PeerId peer, std::uint64_t seq) const = 0;
+  /// Push budget: how many more peers we are responsible for reaching with
+  /// `seq` (through the copies we send and the budgets we hand on).
+  [[nodiscard]] virtual std::uint32_t budget(std::uint64_t seq) const = 0;
+  /// Hands `give` of our budget for `seq` to the next copy we send.
+  virtual void handOn(std::uint64_t seq, std::uint32_t give) = 0;
+  [[nodiscard]] virtual std::uint32_t ownUploadKbps() const = 0;
   virtual void sendControl(PeerId peer, Message m) = 0;
   virtual std::mt19937_64& rng() = 0;
 };

@@ -25,21 +25,41 @@ class PushScheduler final : public Scheduler {
 
   std::optional<std::pair<PeerId, std::uint64_t>> nextSend(SchedulerHost& host, std::int64_t) override {
     for (std::uint64_t seq : host.recentHeld(kLookBack)) {
+      const std::uint32_t budget = host.budget(seq);
+      if (budget == 0) continue;  // our part of this chunk's diffusion is done
       if (host.isSource() && host.copiesSent(seq) >= host.sourceCopies()) continue;
+      // A random lacking neighbour, weighted by upload: chunks lean towards
+      // peers that can spread them, without piling every chunk's subtree
+      // onto the same few rich peers (their uplinks would become the queue).
       PeerId best = 0;
       std::uint32_t bestUpload = 0;
-      std::uint64_t bestTie = 0;
+      double total = 0;
       for (PeerId n : host.neighbours()) {
         if (host.peerHas(n, seq) || host.sentTo(n, seq)) continue;
-        const std::uint32_t up = host.uploadOf(n);
-        const std::uint64_t tie = host.rng()();
-        if (best == 0 || up > bestUpload || (up == bestUpload && tie > bestTie)) {
-          best = n;
-          bestUpload = up;
-          bestTie = tie;
-        }
+        total += std::max(1u, host.uploadOf(n));
       }
-      if (best != 0) return std::make_pair(best, seq);
+      if (total <= 0) continue;
+      double pick = std::uniform_real_distribution<double>(0, total)(host.rng());
+      for (PeerId n : host.neighbours()) {
+        if (host.peerHas(n, seq) || host.sentTo(n, seq)) continue;
+        pick -= std::max(1u, host.uploadOf(n));
+        best = n;
+        bestUpload = host.uploadOf(n);
+        if (pick <= 0) break;
+      }
+      // Split the budget like a binomial tree (each copy doubles the holders),
+      // weighted by upload: a poor peer hands nearly all of it to a rich one.
+      std::uint32_t give = budget;
+      if (host.isSource()) {
+        const std::size_t left = host.sourceCopies() - host.copiesSent(seq);
+        give = static_cast<std::uint32_t>((budget + left - 1) / std::max<std::size_t>(1, left));
+      } else {
+        const double mine = std::max(1u, host.ownUploadKbps());
+        const double theirs = std::max(1u, bestUpload == 0 ? host.ownUploadKbps() : bestUpload);
+        give = static_cast<std::uint32_t>(std::ceil(budget * theirs / (mine + theirs)));
+      }
+      host.handOn(seq, std::min(give, budget));
+      return std::make_pair(best, seq);
     }
     return std::nullopt;
   }

@@ -172,3 +172,22 @@ TEST_CASE("wire size: a chunk message costs little more than its payload") {
   CHECK(payloadBytes(have) == 0);
   CHECK(wireBytes(have) < 30);
 }
+
+TEST_CASE("SeqWindow: marks, slides and forgets") {
+  SeqWindow w;
+  CHECK_FALSE(w.has(0));
+  w.mark(10);
+  w.mark(12);
+  CHECK(w.has(10));
+  CHECK_FALSE(w.has(11));
+  CHECK(w.has(12));
+  w.mark(10 + SeqWindow::kBits);  // slides: 10 falls out, 12 stays
+  CHECK_FALSE(w.has(10));
+  CHECK(w.has(12));
+  CHECK(w.has(10 + SeqWindow::kBits));
+  w.mark(5);  // far too old: ignored
+  CHECK_FALSE(w.has(5));
+  w.mark(100'000);  // a jump clears everything
+  CHECK_FALSE(w.has(12));
+  CHECK(w.has(100'000));
+}

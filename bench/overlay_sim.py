@@ -1,0 +1,106 @@
+"""bench/run overlay-sim: the overlay core at scale in partyhub-sim.
+
+Scenario (the overlay issue's): one source, 1 Mbit/s in 30 chunks/s; N = 2000;
+upload heterogeneous with mean 2x the stream rate (20 % of peers at 0.5x);
+one-way latency 10-80 ms; 1 % datagram loss. PartyHub's push scheduler and the
+PeerStreamer-style offer/accept baseline in the same run, then a delay-vs-N
+series with the push scheduler, then a churn run. Writes
+build/bench/overlay-sim.json (and overlay-sim.png when matplotlib is there).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def sim(bin_dir, **kw):
+    out = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
+    args = [f"{bin_dir}/partyhub-sim", "--json", out]
+    for k, v in kw.items():
+        args += [f"--{k.replace('_', '-')}", str(v)]
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    with open(out) as f:
+        r = json.load(f)
+    os.unlink(out)
+    return r
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--peers", type=int, default=2000)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--series", default="100,200,500,1000,2000,5000")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    bin_dir = os.path.join(args.root, "build", "bin")
+    common = dict(seconds=args.seconds, seed=args.seed, loss=0.01, upload_mean=2.0, poor_fraction=0.2,
+                  poor_upload=0.5, latency_min_ms=10, latency_max_ms=80, stream_kbps=1000, chunk_rate=30)
+
+    push = sim(bin_dir, peers=args.peers, scheduler="push", **common)
+    base = sim(bin_dir, peers=args.peers, scheduler="offer-accept", **common)
+    series = []
+    for n in [int(x) for x in args.series.split(",") if x]:
+        r = push if n == args.peers else sim(bin_dir, peers=n, scheduler="push", **common)
+        series.append({"n_peers": n, "p99_delay_ms": r["p99_delay_ms"], "lower_bound_ms": r["lower_bound_ms"],
+                       "min_peer_delivery_ratio_1s": r["min_peer_delivery_ratio_1s"], "sim_wall_s": r["sim_wall_s"]})
+    churn = sim(bin_dir, peers=args.peers, scheduler="push", churn=0.1, **common)
+
+    result = {
+        "n_peers": push["n_peers"],
+        "min_peer_delivery_ratio_1s": push["min_peer_delivery_ratio_1s"],
+        "mean_peer_delivery_ratio_1s": push["mean_peer_delivery_ratio_1s"],
+        "p50_delay_ms": push["p50_delay_ms"],
+        "p99_delay_ms": push["p99_delay_ms"],
+        "lower_bound_ms": push["lower_bound_ms"],
+        "ratio_to_bound": push["ratio_to_bound"],
+        "baseline_p99_delay_ms": base["p99_delay_ms"],
+        "baseline_min_peer_delivery_ratio_1s": base["min_peer_delivery_ratio_1s"],
+        "p99_vs_baseline": round(push["p99_delay_ms"] / max(1e-9, base["p99_delay_ms"]), 3),
+        "duplicate_ratio": push["duplicate_ratio"],
+        "signalling_overhead": push["signalling_overhead"],
+        "upload_use": push["upload_use"],
+        "mean_hops": push["mean_hops"],
+        "sim_wall_s": push["sim_wall_s"],
+        "churn_min_delivery_ratio_1s": churn["min_peer_delivery_ratio_1s"],
+        "churn_mean_delivery_ratio_1s": churn["mean_peer_delivery_ratio_1s"],
+        "series": series,
+        "scenario": common,
+    }
+    print(f"{'':22}{'p50 ms':>9}{'p99 ms':>9}{'min deliv 1s':>14}{'wall s':>9}")
+    print(f"{'push':22}{push['p50_delay_ms']:>9.1f}{push['p99_delay_ms']:>9.1f}"
+          f"{push['min_peer_delivery_ratio_1s']:>14.4f}{push['sim_wall_s']:>9.1f}")
+    print(f"{'offer-accept':22}{base['p50_delay_ms']:>9.1f}{base['p99_delay_ms']:>9.1f}"
+          f"{base['min_peer_delivery_ratio_1s']:>14.4f}{base['sim_wall_s']:>9.1f}")
+    print(f"lower bound {push['lower_bound_ms']:.1f} ms, ratio {push['ratio_to_bound']:.2f}; "
+          f"churn min delivery {churn['min_peer_delivery_ratio_1s']:.4f}")
+    for s in series:
+        print(f"  N={s['n_peers']:>5}  p99 {s['p99_delay_ms']:8.1f} ms  bound {s['lower_bound_ms']:7.1f} ms  "
+              f"wall {s['sim_wall_s']:6.1f} s")
+    out_dir = os.path.join(args.root, "build", "bench")
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "overlay-sim.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        xs = [s["n_peers"] for s in series]
+        plt.figure(figsize=(6, 4))
+        plt.semilogx(xs, [s["p99_delay_ms"] for s in series], "o-", label="PartyHub push, p99")
+        plt.semilogx(xs, [s["lower_bound_ms"] for s in series], "s--", label="lower bound")
+        plt.xlabel("peers")
+        plt.ylabel("delay (ms)")
+        plt.legend()
+        plt.grid(True, which="both", alpha=0.3)
+        plt.savefig(os.path.join(out_dir, "overlay-sim.png"), dpi=100, bbox_inches="tight")
+    except ImportError:
+        print("matplotlib not installed: no plot")
+    print(f"wrote {os.path.join(out_dir, 'overlay-sim.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
