@@ -12,6 +12,8 @@ const char* toString(MsgType t) {
     case MsgType::kOffer: return "offer";
     case MsgType::kAccept: return "accept";
     case MsgType::kRequest: return "request";
+    case MsgType::kPing: return "ping";
+    case MsgType::kPong: return "pong";
   }
   return "?";
 }
@@ -44,6 +46,7 @@ std::size_t wireBytes(const Message& m) {
     prev = s;
   }
   n += m.peers.size() * 14;
+  if (m.echoUs != 0) n += 9;
   return n + kFraming;
 }
 

@@ -23,6 +23,8 @@ enum class MsgType : std::uint8_t {
   kOffer,        // offer/accept baseline: my recent buffer map
   kAccept,       // offer/accept baseline: send me these
   kRequest,      // pull: send me these (I miss them, you have them)
+  kPing,         // active monitoring: RTT probe
+  kPong,         // its echo
 };
 const char* toString(MsgType t);
 
@@ -44,6 +46,7 @@ struct Message {
   std::vector<std::uint64_t> seqs;  // kHave, kOffer, kAccept, kRequest
   std::vector<Descriptor> peers;    // kGossip, kGossipReply
   std::uint32_t uploadKbps = 0;     // the sender's, on every message but chunks
+  std::int64_t echoUs = 0;          // kPing: the sender's clock; kPong: echoed back
 };
 
 /// Bytes on the wire (protobuf encoding, as the transport sends it), and the

@@ -145,6 +145,16 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
       mScheduler->onMessage(*this, from, m, nowUs);
       break;
     case MsgType::kAccept: mScheduler->onMessage(*this, from, m, nowUs); break;
+    case MsgType::kPing: {
+      Message pong;
+      pong.type = MsgType::kPong;
+      pong.echoUs = m.echoUs;
+      emit(from, std::move(pong));
+      break;
+    }
+    case MsgType::kPong:
+      if (m.echoUs > 0 && m.echoUs <= nowUs) mRtt[from] = nowUs - m.echoUs;
+      break;
     default: break;
   }
   // Tell neighbours about a new chunk at once (unless a batch went out just
@@ -297,8 +307,28 @@ void Node::pull(std::int64_t nowUs) {
   }
 }
 
+std::int64_t Node::rttOf(PeerId peer) const {
+  auto it = mRtt.find(peer);
+  return it == mRtt.end() ? 0 : it->second;
+}
+
+void Node::probe(std::int64_t nowUs) {
+  // Active monitoring: measure the RTT to a few view members we know nothing of.
+  int sent = 0;
+  for (const Descriptor& d : mMembership.view()) {
+    if (sent >= 4) break;
+    if (mRtt.count(d.id) != 0) continue;
+    Message ping;
+    ping.type = MsgType::kPing;
+    ping.echoUs = nowUs;
+    emit(d.id, std::move(ping));
+    ++sent;
+  }
+}
+
 void Node::refreshNeighbours(std::int64_t nowUs) {
   mNextNeighbourRefreshUs = nowUs + mConfig.membership.periodUs;
+  probe(nowUs);
   // Bandwidth-aware: half the neighbourhood is the best-provisioned peers we
   // know (so chunks climb to them early), half random (to keep the mesh
   // connected and the load spread).
@@ -308,10 +338,22 @@ void Node::refreshNeighbours(std::int64_t nowUs) {
   std::vector<Descriptor> byUpload = view;
   std::stable_sort(byUpload.begin(), byUpload.end(),
                    [](const Descriptor& a, const Descriptor& b) { return a.uploadKbps > b.uploadKbps; });
-  const std::size_t best = (mConfig.neighbours + 1) / 2;
+  // Locality first: the closest half (by measured RTT; unmeasured last), then
+  // the best-provisioned, then random.
+  std::vector<Descriptor> byRtt = view;
+  std::stable_sort(byRtt.begin(), byRtt.end(), [&](const Descriptor& a, const Descriptor& b) {
+    const auto ra = rttOf(a.id), rb = rttOf(b.id);
+    return (ra == 0 ? INT64_MAX : ra) < (rb == 0 ? INT64_MAX : rb);
+  });
+  const std::size_t close = mConfig.neighbours / 2;
+  for (const Descriptor& d : byRtt) {
+    if (next.size() >= close || rttOf(d.id) == 0) break;
+    next.push_back(d.id);
+  }
+  const std::size_t best = close + (mConfig.neighbours - close + 1) / 2;
   for (const Descriptor& d : byUpload) {
     if (next.size() >= best) break;
-    next.push_back(d.id);
+    if (std::find(next.begin(), next.end(), d.id) == next.end()) next.push_back(d.id);
   }
   for (const Descriptor& d : view) {
     if (next.size() >= mConfig.neighbours) break;

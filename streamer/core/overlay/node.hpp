@@ -112,6 +112,8 @@ class Node final : private SchedulerHost {
   std::uint32_t budget(std::uint64_t seq) const override;
   void handOn(std::uint64_t seq, std::uint32_t give) override { mNextGive = give; (void)seq; }
   std::uint32_t ownUploadKbps() const override { return mConfig.uploadKbps; }
+  std::int64_t rttOf(PeerId peer) const override;
+  void probe(std::int64_t nowUs);
   void sendControl(PeerId peer, Message m) override;
   std::mt19937_64& rng() override { return mRng; }
 
@@ -149,6 +151,7 @@ class Node final : private SchedulerHost {
   std::size_t mRecentBytes = 0;
 
   std::uint32_t mNextGive = 0;  // budget for the copy about to be sent
+  std::unordered_map<PeerId, std::int64_t> mRtt;  // measured round-trip times, µs
 
   std::vector<Queued> mQueue;
   std::int64_t mBacklogUs = 0;

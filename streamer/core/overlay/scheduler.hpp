@@ -42,6 +42,8 @@ class SchedulerHost {
   /// Hands `give` of our budget for `seq` to the next copy we send.
   virtual void handOn(std::uint64_t seq, std::uint32_t give) = 0;
   [[nodiscard]] virtual std::uint32_t ownUploadKbps() const = 0;
+  /// Measured round-trip time to `peer`, µs; 0 when not measured yet.
+  [[nodiscard]] virtual std::int64_t rttOf(PeerId peer) const = 0;
   virtual void sendControl(PeerId peer, Message m) = 0;
   virtual std::mt19937_64& rng() = 0;
 };

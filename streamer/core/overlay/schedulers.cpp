@@ -34,15 +34,20 @@ class PushScheduler final : public Scheduler {
       PeerId best = 0;
       std::uint32_t bestUpload = 0;
       double total = 0;
+      // (and, locality, inversely with RTT: a close peer passes it on sooner).
+      auto weight = [&](PeerId n) {
+        const double rttMs = static_cast<double>(host.rttOf(n)) / 1000.0;
+        return std::max(1u, host.uploadOf(n)) / (10.0 + (rttMs > 0 ? rttMs : 100.0));
+      };
       for (PeerId n : host.neighbours()) {
         if (host.peerHas(n, seq) || host.sentTo(n, seq)) continue;
-        total += std::max(1u, host.uploadOf(n));
+        total += weight(n);
       }
       if (total <= 0) continue;
       double pick = std::uniform_real_distribution<double>(0, total)(host.rng());
       for (PeerId n : host.neighbours()) {
         if (host.peerHas(n, seq) || host.sentTo(n, seq)) continue;
-        pick -= std::max(1u, host.uploadOf(n));
+        pick -= weight(n);
         best = n;
         bestUpload = host.uploadOf(n);
         if (pick <= 0) break;
