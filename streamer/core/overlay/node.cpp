@@ -75,6 +75,7 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
     mRecentChunks.pop_front();
   }
   mHeld.emplace(seq, h);
+  if (h.budget > 0) mBudgeted.insert(std::upper_bound(mBudgeted.begin(), mBudgeted.end(), seq), seq);
   ++mStats.chunksReceived;
   mRequested.erase(seq);
   mFirstHeardOf.erase(seq);
@@ -170,6 +171,7 @@ void Node::onUplinkFree(std::int64_t nowUs, NodeActions& out) {
 
 void Node::onTick(std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
+  dropSpentBudgets(nowUs);
   for (auto& [to, m] : mMembership.onTick(nowUs, mRng)) emit(to, std::move(m));
   if (nowUs >= mNextNeighbourRefreshUs) refreshNeighbours(nowUs);
   mScheduler->onTick(*this, nowUs);
@@ -198,6 +200,7 @@ void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
   const std::uint32_t give = std::min(mNextGive, held.budget);
   held.budget -= give;
   mNextGive = 0;
+  if (held.budget == 0 && give > 0) mBudgeted.erase(std::remove(mBudgeted.begin(), mBudgeted.end(), seq), mBudgeted.end());
   (void)nowUs;
   Message m;
   m.type = MsgType::kChunk;
@@ -213,6 +216,17 @@ void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
   sent.push_back(peer);
   ++mStats.chunksSent;
   emit(peer, std::move(m));
+}
+
+void Node::dropSpentBudgets(std::int64_t nowUs) {
+  // Budgets of chunks past their deadline (or gone from the buffer) are void.
+  mBudgeted.erase(std::remove_if(mBudgeted.begin(), mBudgeted.end(),
+                                 [&](std::uint64_t s) {
+                                   auto it = mHeld.find(s);
+                                   return it == mHeld.end() || it->second.budget == 0 ||
+                                          nowUs - it->second.injectedUs > mConfig.deadlineUs;
+                                 }),
+                  mBudgeted.end());
 }
 
 void Node::pumpUpload(std::int64_t nowUs) {

@@ -110,6 +110,7 @@ class Node final : private SchedulerHost {
   bool sentTo(PeerId peer, std::uint64_t seq) const override;
   void sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs);
   std::uint32_t budget(std::uint64_t seq) const override;
+  const std::vector<std::uint64_t>& budgeted() const override { return mBudgeted; }
   void handOn(std::uint64_t seq, std::uint32_t give) override { mNextGive = give; (void)seq; }
   std::uint32_t ownUploadKbps() const override { return mConfig.uploadKbps; }
   std::int64_t rttOf(PeerId peer) const override;
@@ -120,6 +121,7 @@ class Node final : private SchedulerHost {
   void accept(PeerId from, const Held& h, std::int64_t nowUs);
   void markHas(PeerId peer, std::uint64_t seq);
   void pumpUpload(std::int64_t nowUs);
+  void dropSpentBudgets(std::int64_t nowUs);
   void flushHaves(std::int64_t nowUs);
   void pull(std::int64_t nowUs);
   void refreshNeighbours(std::int64_t nowUs);
@@ -151,6 +153,7 @@ class Node final : private SchedulerHost {
   std::size_t mRecentBytes = 0;
 
   std::uint32_t mNextGive = 0;  // budget for the copy about to be sent
+  std::vector<std::uint64_t> mBudgeted;  // held seqs with push budget left, ascending
   std::unordered_map<PeerId, std::int64_t> mRtt;  // measured round-trip times, µs
 
   std::vector<Queued> mQueue;

@@ -39,6 +39,8 @@ class SchedulerHost {
   /// Push budget: how many more peers we are responsible for reaching with
   /// `seq` (through the copies we send and the budgets we hand on).
   [[nodiscard]] virtual std::uint32_t budget(std::uint64_t seq) const = 0;
+  /// Seqs we still hold push budget for, oldest first (a short list).
+  [[nodiscard]] virtual const std::vector<std::uint64_t>& budgeted() const = 0;
   /// Hands `give` of our budget for `seq` to the next copy we send.
   virtual void handOn(std::uint64_t seq, std::uint32_t give) = 0;
   [[nodiscard]] virtual std::uint32_t ownUploadKbps() const = 0;

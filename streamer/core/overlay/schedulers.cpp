@@ -24,7 +24,9 @@ class PushScheduler final : public Scheduler {
   void onMessage(SchedulerHost&, PeerId, const Message&, std::int64_t) override {}
 
   std::optional<std::pair<PeerId, std::uint64_t>> nextSend(SchedulerHost& host, std::int64_t) override {
-    for (std::uint64_t seq : host.recentHeld(kLookBack)) {
+    const auto& budgeted = host.budgeted();
+    for (auto it = budgeted.rbegin(); it != budgeted.rend(); ++it) {  // freshest first
+      const std::uint64_t seq = *it;
       const std::uint32_t budget = host.budget(seq);
       if (budget == 0) continue;  // our part of this chunk's diffusion is done
       if (host.isSource() && host.copiesSent(seq) >= host.sourceCopies()) continue;
