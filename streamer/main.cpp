@@ -15,6 +15,7 @@
 #include "partyhub/common/run_options.hpp"
 #include "partyhub/common/zmq_util.hpp"
 #include "partyhub/v1/local.pb.h"
+#include "transport/overlay_adapter.hpp"
 #include "transport/udp_socket.hpp"
 
 using namespace partyhub;
@@ -29,14 +30,26 @@ struct Options {
   std::string sourceEndpoint;
   std::string playersEndpoint = "ipc:///tmp/partyhub-players.ipc";
   std::uint32_t channel = 1;
+  std::string overlay;  // empty: first-version relay to --peer; else a scheduler name
+  std::vector<std::string> bootstrap;
+  std::uint32_t uploadKbps = 20000;
+  std::uint32_t sourceCopies = 3;
+  std::uint32_t overlaySize = 64;
+  std::size_t neighbours = 10;
+  double pullAfterMs = 40;
   RunOptions run;
 };
 
 class StreamerApp {
  public:
-  StreamerApp(const Options& o, RelayConfig relayConfig)
+  StreamerApp(const Options& o, RelayConfig relayConfig, std::optional<OverlayAdapterConfig> overlayConfig)
       : mOptions(o), mLog(logger("streamer")), mUdp(o.listen), mRelay(std::move(relayConfig)),
         mPlayers(mCtx, zmq::socket_type::router) {
+    if (overlayConfig) {
+      const PeerId self = resolvePeer(o.listen);
+      if ((self >> 16) == 0) throw std::invalid_argument("--overlay needs a concrete --listen address (peers gossip it)");
+      mOverlay = std::make_unique<OverlayAdapter>(self, std::move(*overlayConfig), self ^ static_cast<PeerId>(wallNowUs()));
+    }
     mPlayers.set(zmq::sockopt::linger, 0);
     mPlayers.set(zmq::sockopt::sndhwm, 2000);
     bindOrThrow(mPlayers, o.playersEndpoint);
@@ -60,10 +73,24 @@ class StreamerApp {
       housekeeping(wallNowUs());
       return true;
     });
+    if (mOverlay) {
+      mOverlay->start(wallNowUs(), mActions);
+      apply();
+      // The core's clock: gossip, buffer-map batches, pull, and the paced uplink.
+      mLoop.addTimer(std::chrono::milliseconds(5), [this] {
+        mOverlay->onTick(wallNowUs(), mActions);
+        apply();
+        return true;
+      });
+    }
     scheduleRun(mLoop, mOptions.run, [this] { printStats(); });
     mLog->info("listening on UDP port {}, players at {}{}", mUdp.localPort(), mOptions.playersEndpoint,
                mSource ? ", source at " + mOptions.sourceEndpoint : std::string());
     mLoop.run();
+    if (mOverlay) {
+      mOverlay->stop(wallNowUs(), mActions);  // graceful leave
+      apply();
+    }
     printStats();
     mLog->info("stopped");
     return 0;
@@ -82,7 +109,11 @@ class StreamerApp {
         ++mMalformed;
         return;
       }
-      mRelay.onPeerMessage(from, msg, now, mActions);
+      if (mOverlay) {
+        mOverlay->onPeerMessage(from, std::move(msg), now, mActions);
+      } else {
+        mRelay.onPeerMessage(from, msg, now, mActions);
+      }
       apply();
     });
   }
@@ -97,7 +128,11 @@ class StreamerApp {
     }
     mSourceIds[received->routingId] = wallNowUs();
     if (msg.has_chunk()) {
-      mRelay.onLocalChunk(msg.chunk(), wallNowUs(), mActions);
+      if (mOverlay) {
+        mOverlay->onLocalChunk(msg.chunk(), wallNowUs(), mActions);
+      } else {
+        mRelay.onLocalChunk(msg.chunk(), wallNowUs(), mActions);
+      }
       apply();
     }
   }
@@ -121,7 +156,11 @@ class StreamerApp {
         break;
       case v1::PlayerToStreamer::kUnsubscribe: mSubscribers.erase(received->routingId); break;
       case v1::PlayerToStreamer::kControl:
-        mRelay.onPlayerControl(msg.control(), now, mActions);
+        if (mOverlay) {
+          mOverlay->onPlayerControl(msg.control(), now, mActions);
+        } else {
+          mRelay.onPlayerControl(msg.control(), now, mActions);
+        }
         apply();
         break;
       case v1::PlayerToStreamer::kStatsRequest: {
@@ -191,7 +230,7 @@ class StreamerApp {
     v1::Stats out;
     out.set_wall_us(wallNowUs());
     auto* s = out.mutable_streamer();
-    const auto& r = mRelay.stats();
+    const auto& r = mOverlay ? mOverlay->stats() : mRelay.stats();
     const auto& f = mReassembler.stats();
     s->set_name(mOptions.name);
     s->set_chunks_from_source(r.chunksFromSource);
@@ -210,7 +249,7 @@ class StreamerApp {
     s->set_messages_evicted(f.evicted);
     s->set_local_malformed(mLocalMalformed);
     s->set_players(static_cast<std::uint32_t>(mSubscribers.size()));
-    s->set_peers(static_cast<std::uint32_t>(mRelay.knownPeers()));
+    s->set_peers(static_cast<std::uint32_t>(mOverlay ? mOverlay->knownPeers() : mRelay.knownPeers()));
     s->set_keyframe_requests_forwarded(r.keyframeRequestsForwarded);
     s->set_send_errors(mSendErrors);
     s->set_cpu_us(cpuTimeUs());
@@ -237,6 +276,7 @@ class StreamerApp {
   zmq::context_t mCtx{1};
   UdpSocket mUdp;
   Relay mRelay;
+  std::unique_ptr<OverlayAdapter> mOverlay;
   Reassembler mReassembler;
   RelayActions mActions;
   zmq::socket_t mPlayers;
@@ -263,6 +303,19 @@ int main(int argc, char** argv) {
                  "ZeroMQ endpoint to bind for a local source; makes this the channel's source streamer");
   app.add_option("--players", o.playersEndpoint, "ZeroMQ endpoint to bind for players and statistics");
   app.add_option("--channel", o.channel, "Channel id");
+  app.add_option("--overlay", o.overlay, "Run the epidemic overlay with this scheduler (push | offer-accept) "
+                                         "instead of relaying to --peer")
+      ->check(CLI::IsMember({"push", "offer-accept"}));
+  app.add_option("--bootstrap", o.bootstrap, "Overlay: a peer to join through, HOST:PORT (repeatable)");
+  app.add_option("--upload-kbps", o.uploadKbps, "Overlay: upload budget")->check(CLI::Range(64u, 10'000'000u));
+  app.add_option("--source-copies", o.sourceCopies, "Overlay: copies the source injects")->check(CLI::Range(1u, 16u));
+  app.add_option("--overlay-size", o.overlaySize, "Overlay: about how many peers the channel has")
+      ->check(CLI::Range(1u, 1'000'000u));
+  app.add_option("--neighbours", o.neighbours, "Overlay: target neighbourhood size")->check(CLI::Range(1, 200));
+  app.add_option("--pull-after-ms", o.pullAfterMs,
+                 "Overlay: pull a chunk a neighbour has and we miss after this long (conference groups are "
+                 "small and players' playout delays short: pull early)")
+      ->check(CLI::Range(1.0, 10000.0));
   addRunOptions(app, o.run);
   try {
     app.parse(argc, argv);
@@ -282,8 +335,26 @@ int main(int argc, char** argv) {
   logger("streamer")->info("name={} listen={} peers={} source={} players={} channel={}", o.name, o.listen,
                            o.peers.size(), o.sourceEndpoint.empty() ? "-" : o.sourceEndpoint,
                            o.playersEndpoint, o.channel);
+  std::optional<OverlayAdapterConfig> oc;
+  if (!o.overlay.empty()) {
+    oc.emplace();
+    oc->channelId = o.channel;
+    oc->node.scheduler = o.overlay;
+    oc->node.isSource = rc.isSource;
+    oc->node.uploadKbps = o.uploadKbps;
+    oc->node.sourceCopies = o.sourceCopies;
+    oc->node.overlaySizeHint = 2 * o.overlaySize;
+    oc->node.neighbours = o.neighbours;
+    oc->node.pullAfterUs = static_cast<std::int64_t>(o.pullAfterMs * 1000);
+    try {
+      for (const std::string& b : o.bootstrap) oc->bootstrap.push_back(resolvePeer(b));
+    } catch (const std::exception& e) {
+      std::cerr << "partyhub-streamer: --bootstrap: " << e.what() << "\n";
+      return static_cast<int>(ExitCode::kUsage);
+    }
+  }
   try {
-    StreamerApp appInstance(o, rc);
+    StreamerApp appInstance(o, rc, std::move(oc));
     return appInstance.run();
   } catch (const std::invalid_argument& e) {
     std::cerr << "partyhub-streamer: " << e.what() << "\n";

@@ -101,9 +101,12 @@ void PlayoutBuffer::poll(std::int64_t nowUs, std::int64_t delayUs, std::vector<v
           continue;
         }
       }
-      // Wait for the missing chunk until the next present one is due.
+      // Wait for the missing chunk (a retransmission or an overlay repair may
+      // bring it) until the next present one would be late beyond tolerance:
+      // a short stall beats skipping to the next anchor, which freezes video
+      // until a keyframe comes.
       const v1::Chunk& after = mPending.begin()->second;
-      if (nowUs < after.capture_us() + delayUs) return;
+      if (nowUs < after.capture_us() + delayUs + mConfig.lateToleranceUs) return;
       declareLost(mPending.begin()->first);
       continue;
     }

@@ -3,8 +3,8 @@
 //
 // Deadlines: a chunk is presented at (capture + D); it must reach us before
 // its deadline (capture + D + lateTolerance) or it is dropped as late. A gap
-// (a missing chunk) is waited for until the next chunk present after it is due
-// to be presented; then it is declared lost. After a loss inside a video GOP
+// (a missing chunk) is waited for until the next chunk present after it
+// reaches that deadline; then it is declared lost. After a loss inside a video GOP
 // nothing decodes until the next anchor, so the buffer skips to it and asks
 // the source for a keyframe. Video also starts on an anchor.
 // Pure: every call takes `now` (wall clock µs) and the current delay D.

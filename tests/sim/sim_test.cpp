@@ -5,7 +5,7 @@
 
 using namespace partyhub::streamer::sim;
 
-TEST_CASE("the same scenario and seed give the same numbers; another seed does not") {
+TEST_CASE("the same scenario and seed give the same numbers: another seed does not") {
   Scenario s;
   s.peers = 40;
   s.seconds = 8;

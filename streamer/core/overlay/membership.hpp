@@ -39,6 +39,11 @@ class Membership {
   [[nodiscard]] const std::vector<Descriptor>& view() const { return mView; }
   [[nodiscard]] std::uint32_t uploadOf(PeerId peer) const;
   [[nodiscard]] bool alive(PeerId peer, std::int64_t nowUs) const;
+  /// When we last heard from `peer` (any message); 0 if never.
+  [[nodiscard]] std::int64_t lastHeard(PeerId peer) const {
+    auto it = mLastHeard.find(peer);
+    return it == mLastHeard.end() ? 0 : it->second;
+  }
 
  private:
   Message shuffleMessage(MsgType type, std::mt19937_64& rng, PeerId exclude, bool includeSelf);

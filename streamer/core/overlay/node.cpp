@@ -321,6 +321,13 @@ void Node::pull(std::int64_t nowUs) {
   }
 }
 
+bool Node::responsive(PeerId peer, std::int64_t nowUs) const {
+  const std::int64_t last = mMembership.lastHeard(peer);
+  // Only judge while the stream flows (a quiet channel makes everyone quiet).
+  const bool flowing = !mRecentChunks.empty() && nowUs - mRecentChunks.back().first < mConfig.suspectAfterUs;
+  return !flowing || last == 0 || nowUs - last <= mConfig.suspectAfterUs;
+}
+
 std::int64_t Node::rttOf(PeerId peer) const {
   auto it = mRtt.find(peer);
   return it == mRtt.end() ? 0 : it->second;

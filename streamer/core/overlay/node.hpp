@@ -33,6 +33,7 @@ struct NodeConfig {
   std::int64_t haveBatchUs = 10'000;      // buffer-map updates are batched this long
   std::int64_t pullAfterUs = 300'000;     // a chunk a neighbour has and we miss is pulled after this
   std::int64_t requestTimeoutUs = 200'000;
+  std::int64_t suspectAfterUs = 500'000;  // a neighbour silent this long while chunks flow gets no pushes
   std::size_t window = 512;               // chunks remembered
   std::uint32_t overlaySizeHint = 1000;   // the source's push budget: about how many peers to reach
   MembershipConfig membership;
@@ -114,6 +115,7 @@ class Node final : private SchedulerHost {
   void handOn(std::uint64_t seq, std::uint32_t give) override { mNextGive = give; (void)seq; }
   std::uint32_t ownUploadKbps() const override { return mConfig.uploadKbps; }
   std::int64_t rttOf(PeerId peer) const override;
+  bool responsive(PeerId peer, std::int64_t nowUs) const override;
   void probe(std::int64_t nowUs);
   void sendControl(PeerId peer, Message m) override;
   std::mt19937_64& rng() override { return mRng; }

@@ -46,6 +46,9 @@ class SchedulerHost {
   [[nodiscard]] virtual std::uint32_t ownUploadKbps() const = 0;
   /// Measured round-trip time to `peer`, µs; 0 when not measured yet.
   [[nodiscard]] virtual std::int64_t rttOf(PeerId peer) const = 0;
+  /// False for a neighbour that has gone quiet while chunks flow: likely dead,
+  /// so a push to it (and the budget it carries) would be lost.
+  [[nodiscard]] virtual bool responsive(PeerId peer, std::int64_t nowUs) const = 0;
   virtual void sendControl(PeerId peer, Message m) = 0;
   virtual std::mt19937_64& rng() = 0;
 };

@@ -23,7 +23,7 @@ class PushScheduler final : public Scheduler {
   void onTick(SchedulerHost&, std::int64_t) override {}
   void onMessage(SchedulerHost&, PeerId, const Message&, std::int64_t) override {}
 
-  std::optional<std::pair<PeerId, std::uint64_t>> nextSend(SchedulerHost& host, std::int64_t) override {
+  std::optional<std::pair<PeerId, std::uint64_t>> nextSend(SchedulerHost& host, std::int64_t nowUs) override {
     const auto& budgeted = host.budgeted();
     for (auto it = budgeted.rbegin(); it != budgeted.rend(); ++it) {  // freshest first
       const std::uint64_t seq = *it;
@@ -41,14 +41,16 @@ class PushScheduler final : public Scheduler {
         const double rttMs = static_cast<double>(host.rttOf(n)) / 1000.0;
         return std::max(1u, host.uploadOf(n)) / (10.0 + (rttMs > 0 ? rttMs : 100.0));
       };
+      auto eligible = [&](PeerId n) {
+        return !host.peerHas(n, seq) && !host.sentTo(n, seq) && host.responsive(n, nowUs);
+      };
       for (PeerId n : host.neighbours()) {
-        if (host.peerHas(n, seq) || host.sentTo(n, seq)) continue;
-        total += weight(n);
+        if (eligible(n)) total += weight(n);
       }
       if (total <= 0) continue;
       double pick = std::uniform_real_distribution<double>(0, total)(host.rng());
       for (PeerId n : host.neighbours()) {
-        if (host.peerHas(n, seq) || host.sentTo(n, seq)) continue;
+        if (!eligible(n)) continue;
         pick -= weight(n);
         best = n;
         bestUpload = host.uploadOf(n);

@@ -62,7 +62,7 @@ TEST_CASE("reordering within the delay is repaired") {
   CHECK(seqs(out) == std::vector<std::uint64_t>{0, 1, 2});
 }
 
-TEST_CASE("a gap is waited for until the next chunk is due, then skipped to the next anchor") {
+TEST_CASE("a gap is waited for until the next chunk would be late beyond tolerance, then skipped to the next anchor") {
   PlayoutBuffer b(v1::MEDIA_KIND_VIDEO);
   std::vector<v1::Chunk> out;
   // Chunk 2 never arrives; 3..12 do (anchor at 10).
@@ -72,7 +72,7 @@ TEST_CASE("a gap is waited for until the next chunk is due, then skipped to the 
     (void)b.push(video(n), now, kDelay);
     b.poll(now, kDelay, out);
     if (n == 3) {
-      // Chunk 3 is due at 3*kFrame + kDelay: still waiting for 2.
+      // Chunk 3 is due at 3*kFrame + kDelay (+ tolerance): still waiting for 2.
       CHECK(seqs(out) == std::vector<std::uint64_t>{0, 1});
       CHECK_FALSE(b.takeKeyframeRequest(now));
     }
@@ -92,7 +92,7 @@ TEST_CASE("after a loss the buffer asks for a keyframe, rate-limited") {
   std::vector<v1::Chunk> out;
   (void)b.push(video(0), 1'000, kDelay);
   (void)b.push(video(2), 2 * kFrame, kDelay);
-  const std::int64_t later = 2 * kFrame + kDelay;
+  const std::int64_t later = 2 * kFrame + kDelay + cfg.lateToleranceUs;  // chunk 2 now late beyond tolerance
   b.poll(later, kDelay, out);
   CHECK(b.waitingForAnchor());
   CHECK(b.takeKeyframeRequest(later));
@@ -104,7 +104,7 @@ TEST_CASE("after a loss the buffer asks for a keyframe, rate-limited") {
   CHECK_FALSE(b.takeKeyframeRequest(later + 2'000'000));
 }
 
-TEST_CASE("video starts on an anchor; a join mid-GOP asks for a keyframe") {
+TEST_CASE("video starts on an anchor: a join mid-GOP asks for a keyframe") {
   PlayoutBuffer b(v1::MEDIA_KIND_VIDEO);
   std::vector<v1::Chunk> out;
   for (std::uint64_t n = 5; n < 8; ++n) {
@@ -137,9 +137,10 @@ TEST_CASE("a chunk arriving after its gap was given up is late") {
   std::vector<v1::Chunk> out;
   (void)b.push(audio(0), 0, kDelay);
   (void)b.push(audio(2), 2 * kFrame, kDelay);
-  b.poll(2 * kFrame + kDelay, kDelay, out);
+  const std::int64_t givenUp = 2 * kFrame + kDelay + PlayoutBufferConfig{}.lateToleranceUs;
+  b.poll(givenUp, kDelay, out);
   CHECK(seqs(out) == std::vector<std::uint64_t>{0, 2});  // audio needs no anchor
-  CHECK((b.push(audio(1), 2 * kFrame + kDelay + 1, kDelay) == PushResult::kDuplicate));
+  CHECK((b.push(audio(1), givenUp + 1, kDelay) == PushResult::kDuplicate));
   CHECK(b.stats().lost == 1);
 }
 
@@ -154,4 +155,21 @@ TEST_CASE("memory is bounded behind a gap") {
     (void)b.push(audio(n), 0, 10'000'000);  // chunk 1 missing, huge delay
     CHECK(b.pending() <= 16);
   }
+}
+
+TEST_CASE("a repair that arrives within the late tolerance fills the gap: a stall, not a loss") {
+  PlayoutBuffer b(v1::MEDIA_KIND_VIDEO);
+  std::vector<v1::Chunk> out;
+  for (std::uint64_t n : {0u, 1u, 3u, 4u}) {
+    const std::int64_t now = static_cast<std::int64_t>(n) * kFrame + 1'000;
+    (void)b.push(video(n), now, kDelay);
+    b.poll(now, kDelay, out);
+  }
+  CHECK(seqs(out) == std::vector<std::uint64_t>{0, 1});
+  const std::int64_t repairAt = 3 * kFrame + kDelay + 100'000;  // 100 ms after chunk 3 was due
+  CHECK((b.push(video(2), repairAt, kDelay) == PushResult::kAccepted));
+  b.poll(repairAt, kDelay, out);
+  CHECK(seqs(out) == std::vector<std::uint64_t>{0, 1, 2, 3, 4});
+  CHECK(b.stats().lost == 0);
+  CHECK(b.stats().skipped == 0);
 }

@@ -136,7 +136,7 @@ TEST_CASE("Opus frames are packed up to the audio chunk duration") {
   CHECK(out[0].sample_rate() == 48000);
 }
 
-TEST_CASE("audio and video keep separate media sequences; empty frames are ignored") {
+TEST_CASE("audio and video keep separate media sequences: empty frames are ignored") {
   Chunkizer ck({});
   (void)ck.push(video(t::keyAu(), 0));
   auto a0 = ck.push(audio("xx", 0));

@@ -93,13 +93,13 @@ void stream(Net& net, int chunks) {
 
 }  // namespace
 
-TEST_CASE("schedulers are chosen by name; unknown names are refused") {
+TEST_CASE("schedulers are chosen by name: unknown names are refused") {
   CHECK(std::string(makeScheduler("push")->name()) == "push");
   CHECK(std::string(makeScheduler("offer-accept")->name()) == "offer-accept");
   CHECK_THROWS_AS(makeScheduler("flood"), std::invalid_argument);
 }
 
-TEST_CASE("every peer gets every chunk; the source sends at most k copies of each") {
+TEST_CASE("every peer gets every chunk: the source sends at most k copies of each") {
   for (const std::string scheduler : {"push", "offer-accept"}) {
     CAPTURE(scheduler);
     auto net = makeNet(scheduler, 8);
@@ -117,7 +117,7 @@ TEST_CASE("every peer gets every chunk; the source sends at most k copies of eac
   }
 }
 
-TEST_CASE("membership: gossip fills views beyond the bootstrap; silent peers are dropped") {
+TEST_CASE("membership: gossip fills views beyond the bootstrap: silent peers are dropped") {
   auto net = makeNet("push", 8);
   for (int t = 0; t < 300; ++t) {
     net->now += 10'000;

@@ -1,0 +1,54 @@
+// The epidemic overlay in real streamers on loopback: one source streamer,
+// peers that know only a bootstrap address, one player each.
+#include <doctest/doctest.h>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "partyhub/v1/stats.pb.h"
+#include "process.hpp"
+
+using namespace partyhub;
+using namespace std::chrono_literals;
+using partyhub::test::Process;
+
+TEST_CASE("peers joining through a bootstrap address all play the stream: a crashed peer does not hurt the rest") {
+  const std::string dir = test::tempDir();
+  const int base = test::portBase() + 30;
+  const std::string boot = "127.0.0.1:" + std::to_string(base);
+  const std::string src = "ipc://" + dir + "/ov-src.ipc";
+  constexpr int kPeers = 4;
+  Process s("partyhub-streamer", {"--name", "S", "--listen", boot, "--overlay", "push", "--source", src, "--players",
+                                  "ipc://" + dir + "/ov-s.ipc", "--overlay-size", "4", "--duration", "22"}, "ov-s");
+  std::vector<std::unique_ptr<Process>> peers, players;
+  for (int i = 1; i <= kPeers; ++i) {
+    const std::string play = "ipc://" + dir + "/ov-p" + std::to_string(i) + ".ipc";
+    peers.push_back(std::make_unique<Process>(
+        "partyhub-streamer",
+        std::vector<std::string>{"--name", "P" + std::to_string(i), "--listen", "127.0.0.1:" + std::to_string(base + i),
+                                 "--overlay", "push", "--bootstrap", boot, "--players", play, "--overlay-size", "4",
+                                 "--duration", "22"},
+        "ov-p" + std::to_string(i)));
+    players.push_back(std::make_unique<Process>(
+        "partyhub-player",
+        std::vector<std::string>{"--name", "v" + std::to_string(i), "--streamer", play, "--sink", "fake", "--duration",
+                                 "18", "--stats-json"},
+        "ov-v" + std::to_string(i)));
+  }
+  std::this_thread::sleep_for(1s);
+  Process source("partyhub-source", {"--name", "Ov", "--streamer", src, "--duration", "16"}, "ov-source");
+  std::this_thread::sleep_for(6s);
+  peers.back().reset();  // P4 crashes (SIGKILL): its neighbours must route around it
+  players.back().reset();
+  REQUIRE(source.wait(40s) == 0);
+  for (int i = 0; i < kPeers - 1; ++i) {
+    CAPTURE(i + 1);
+    REQUIRE(players[static_cast<std::size_t>(i)]->wait(40s) == 0);
+    v1::Stats st;
+    const std::string line = test::lastLineWith(players[static_cast<std::size_t>(i)]->out(), "\"player\"");
+    REQUIRE(google::protobuf::util::JsonStringToMessage(line, &st).ok());
+    const auto& p = st.player();
+    CHECK(p.frames_expected() >= 400);
+    CHECK(static_cast<double>(p.frames_rendered()) >= 0.99 * static_cast<double>(p.frames_expected()));
+    CHECK(p.frames_lost() <= 2);
+  }
+}
