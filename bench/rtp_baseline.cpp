@@ -34,8 +34,6 @@ GstPadProbeReturn onCapture(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
   auto* m = static_cast<Measure*>(data);
   GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
   gst::Ptr<GstElement> parent(gst_pad_get_parent_element(pad));
-  GstSegment* seg = nullptr;
-  (void)seg;
   const std::int64_t capture = gst::runningNsToWallUs(parent.get(), GST_BUFFER_PTS(buf));
   std::lock_guard lock(m->mutex);
   m->captures.push_back(capture);
@@ -80,7 +78,6 @@ int main(int argc, char** argv) {
   std::string desc = source::SourcePipeline::describe(cfg);
   const auto tail = desc.find(" ! appsink name=vsink");
   desc = desc.substr(0, tail);
-  const std::string encCaps = "alignment=au";
   desc += " ! rtph264pay config-interval=-1 pt=96 mtu=1200 ! udpsink host=127.0.0.1 port=" + std::to_string(port) +
           " sync=false async=false  udpsrc port=" + std::to_string(port) +
           " caps=\"application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=96\" ! rtph264depay ! "

@@ -286,6 +286,7 @@ class PlayerApp {
     s->set_bitrate_kbps(mLastStatsUs == 0 || seconds <= 0 ? 0.0 : static_cast<double>(mBytesThisInterval) * 8 / 1000 / seconds);
     s->set_playout_delay_ms(static_cast<double>(d) / 1000.0);
     s->set_snapshots(mSnapshots);
+    s->set_messages_malformed(mMalformed);
     mBytesThisInterval = 0;
     mLastStatsUs = now;
     if (mOptions.run.statsJson) {

@@ -96,6 +96,15 @@ int run(const Options& o) {
     return static_cast<int>(ExitCode::kStartup);
   }
 
+  // A pending request is honoured as soon as the policy allows (now, or when
+  // the minimum gap since the last keyframe has passed: see the 20 ms timer).
+  auto forceIfDue = [&](std::int64_t now) {
+    if (keyframes.pendingRequest() && keyframes.shouldForce(now)) {
+      pipeline->forceKeyframe();
+      keyframes.onKeyframe(now);
+      ++keyframesForced;
+    }
+  };
   auto watch = loop.addZmq(publisher.socket(), [&] {
     for (const v1::Control& control : publisher.receiveControl()) {
       if (control.has_keyframe()) {
@@ -106,21 +115,13 @@ int run(const Options& o) {
         pipeline->setVideoBitrate(static_cast<int>(control.bitrate().video_kbps()));
       }
     }
-    if (keyframes.pendingRequest() && keyframes.shouldForce(wallNowUs())) {
-      pipeline->forceKeyframe();
-      keyframes.onKeyframe(wallNowUs());
-      ++keyframesForced;
-    }
+    forceIfDue(wallNowUs());
   });
   watchPtr = watch.get();
   loop.addTimer(std::chrono::milliseconds(20), [&] {
     const auto now = wallNowUs();
     publisher.flush(now);
-    if (keyframes.pendingRequest() && keyframes.shouldForce(now)) {
-      pipeline->forceKeyframe();
-      keyframes.onKeyframe(now);
-      ++keyframesForced;
-    }
+    forceIfDue(now);
     return true;
   });
   auto printStats = [&] {

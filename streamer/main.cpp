@@ -182,12 +182,14 @@ class StreamerApp {
         ++mSendErrors;
         continue;
       }
-      for (const std::string& d : mScratch) {
-        if (mUdp.sendTo(send.peer, d)) {
-          ++mDatagramsOut;
-          mBytesOut += d.size();
-        } else {
-          ++mSendErrors;
+      for (PeerId peer : send.peers) {
+        for (const std::string& d : mScratch) {
+          if (mUdp.sendTo(peer, d)) {
+            ++mDatagramsOut;
+            mBytesOut += d.size();
+          } else {
+            ++mSendErrors;
+          }
         }
       }
     }

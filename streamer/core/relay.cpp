@@ -4,7 +4,7 @@
 
 namespace partyhub::streamer {
 
-Relay::Relay(RelayConfig config) : mConfig(std::move(config)) {}
+Relay::Relay(RelayConfig config) : mConfig(std::move(config)), mControl(mConfig.keyframeRequestGapUs) {}
 
 bool Relay::markSeen(std::uint32_t channel, std::uint64_t seq) {
   Seen& seen = mSeen[channel];
@@ -22,14 +22,14 @@ void Relay::onLocalChunk(v1::Chunk chunk, std::int64_t nowUs, RelayActions& out)
   chunk.set_channel_id(mConfig.channelId);
   chunk.set_seq(mNextSeq++);
   markSeen(chunk.channel_id(), chunk.seq());
-  for (PeerId peer : mConfig.peers) {
-    v1::PeerMessage msg;
-    auto* pc = msg.mutable_chunk();
+  if (!mConfig.peers.empty()) {
+    RelayActions::Send send{mConfig.peers, {}};
+    auto* pc = send.message.mutable_chunk();
     *pc->mutable_chunk() = chunk;
     pc->set_injected_us(nowUs);
     pc->set_hops(1);
-    out.toPeers.push_back({peer, std::move(msg)});
-    ++mStats.chunksToPeers;
+    mStats.chunksToPeers += mConfig.peers.size();
+    out.toPeers.push_back(std::move(send));
   }
   out.toPlayers.push_back(std::move(chunk));
 }
@@ -48,12 +48,15 @@ void Relay::onPeerMessage(PeerId from, const v1::PeerMessage& msg, std::int64_t 
     ++mStats.chunksFromPeers;
     mUpstream[chunk.channel_id()] = from;
     mStats.overlayDelay.record(nowUs - pc.injected_us());
+    RelayActions::Send fwd;
     for (PeerId peer : mConfig.peers) {
-      if (peer == from) continue;
-      v1::PeerMessage fwd = msg;
-      fwd.mutable_chunk()->set_hops(pc.hops() + 1);
-      out.toPeers.push_back({peer, std::move(fwd)});
-      ++mStats.chunksToPeers;
+      if (peer != from) fwd.peers.push_back(peer);
+    }
+    if (!fwd.peers.empty()) {
+      fwd.message = msg;
+      fwd.message.mutable_chunk()->set_hops(pc.hops() + 1);
+      mStats.chunksToPeers += fwd.peers.size();
+      out.toPeers.push_back(std::move(fwd));
     }
     out.toPlayers.push_back(chunk);
   } else if (msg.has_control()) {
@@ -65,38 +68,20 @@ void Relay::onPlayerControl(const v1::Control& control, std::int64_t nowUs, Rela
   forwardControl(control, /*from=*/0, nowUs, out);
 }
 
+std::vector<PeerId> Relay::knownPeerList() const {
+  std::vector<PeerId> known(mConfig.peers);
+  known.insert(known.end(), mLearned.begin(), mLearned.end());
+  return known;
+}
+
 void Relay::forwardControl(const v1::Control& control, PeerId from, std::int64_t nowUs, RelayActions& out) {
   std::uint32_t channel = mConfig.channelId;
-  if (control.has_keyframe()) {
-    channel = control.keyframe().channel_id() != 0 ? control.keyframe().channel_id() : channel;
-    // Many players see the same loss: pass one request on per gap, which also
-    // stops a request from circling in a mesh.
-    auto& last = mLastKeyframeRequestUs[channel];
-    if (last != 0 && nowUs - last < mConfig.keyframeRequestGapUs) {
-      ++mStats.keyframeRequestsSuppressed;
-      return;
-    }
-    last = nowUs;
-    ++mStats.keyframeRequestsForwarded;
-  }
-  if (mConfig.isSource) {
-    out.toSource.push_back(control);
-    return;
-  }
-  v1::PeerMessage msg;
-  *msg.mutable_control() = control;
+  if (control.has_keyframe() && control.keyframe().channel_id() != 0) channel = control.keyframe().channel_id();
   auto up = mUpstream.find(channel);
-  if (up != mUpstream.end() && up->second != from) {
-    out.toPeers.push_back({up->second, std::move(msg)});
-    return;
-  }
-  // No chunk seen yet on this channel: ask every peer we know but the sender.
-  for (PeerId peer : mConfig.peers) {
-    if (peer != from) out.toPeers.push_back({peer, msg});
-  }
-  for (PeerId peer : mLearned) {
-    if (peer != from) out.toPeers.push_back({peer, msg});
-  }
+  mControl.route(control, mConfig.channelId, from, nowUs, mConfig.isSource, up == mUpstream.end() ? 0 : up->second,
+                 knownPeerList(), out);
+  mStats.keyframeRequestsForwarded = mControl.forwarded();
+  mStats.keyframeRequestsSuppressed = mControl.suppressed();
 }
 
 }  // namespace partyhub::streamer

@@ -13,28 +13,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include "control_router.hpp"
 #include "partyhub/common/latency_histogram.hpp"
+#include "peer_actions.hpp"
 #include "partyhub/v1/peer.pb.h"
 
 namespace partyhub::streamer {
-
-/// An opaque peer address; the transport maps it to a socket address.
-using PeerId = std::uint64_t;
-
-struct RelayActions {
-  struct Send {
-    PeerId peer;
-    v1::PeerMessage message;
-  };
-  std::vector<Send> toPeers;
-  std::vector<v1::Chunk> toPlayers;
-  std::vector<v1::Control> toSource;
-  void clear() {
-    toPeers.clear();
-    toPlayers.clear();
-    toSource.clear();
-  }
-};
 
 struct RelayStats {
   std::uint64_t chunksFromSource = 0;
@@ -68,6 +52,7 @@ class Relay {
  private:
   bool markSeen(std::uint32_t channel, std::uint64_t seq);
   void forwardControl(const v1::Control& control, PeerId from, std::int64_t nowUs, RelayActions& out);
+  [[nodiscard]] std::vector<PeerId> knownPeerList() const;
 
   RelayConfig mConfig;
   RelayStats mStats;
@@ -79,7 +64,7 @@ class Relay {
   std::map<std::uint32_t, Seen> mSeen;
   std::map<std::uint32_t, PeerId> mUpstream;  // last peer a channel's chunk came from
   std::set<PeerId> mLearned;                   // peers that talked to us first
-  std::map<std::uint32_t, std::int64_t> mLastKeyframeRequestUs;
+  ControlRouter mControl;
 };
 
 }  // namespace partyhub::streamer

@@ -41,7 +41,6 @@ struct PeerState {
   double uploadKbps = 0;
   std::int64_t uplinkFreeUs = 0;
   bool alive = false;
-  bool measured = false;      // present for the whole measured window
   std::int64_t joinedUs = 0;
   std::uint64_t inWindow = 0;  // chunks received within 1 s, injected in the window
   std::uint64_t bytesSent = 0;
@@ -249,9 +248,7 @@ class Sim {
         apply(victim, out);
       }
       mPeers[victim].alive = false;
-      mPeers[victim].measured = false;
       mPeers[victim].node.reset();
-      mGone.push_back(victim);
       // A newcomer takes a fresh slot (new id), so nobody mistakes it for the old peer.
       PeerState fresh;
       std::uniform_real_distribution<double> unit(0, 1);
@@ -260,7 +257,6 @@ class Sim {
       fresh.uploadKbps = mPeers[victim].uploadKbps;
       mPeers.push_back(std::move(fresh));
       startPeer(static_cast<std::uint32_t>(mPeers.size() - 1));
-      mPeers.back().measured = false;
     }
     push(mNow + 1'000'000, EventKind::kChurn, 0);
   }
@@ -311,7 +307,6 @@ class Sim {
   std::priority_queue<Event, std::vector<Event>, std::greater<>> mEvents;
   std::vector<Message> mSlots;
   std::vector<std::uint32_t> mFree;
-  std::vector<std::uint32_t> mGone;
   std::uint64_t mOrder = 0;
   std::int64_t mNow = 0;
   std::int64_t mTickUs = 10'000;

@@ -5,12 +5,12 @@
 namespace partyhub::streamer {
 
 OverlayAdapter::OverlayAdapter(PeerId self, OverlayAdapterConfig config, std::uint64_t seed)
-    : mConfig(std::move(config)), mNode(self, mConfig.node, seed) {}
+    : mConfig(std::move(config)), mNode(self, mConfig.node, seed), mControl(mConfig.keyframeRequestGapUs) {}
 
 void OverlayAdapter::convert(PeerId from, std::int64_t nowUs, RelayActions& out) {
   for (auto& [to, m] : mScratch.sends) {
     if (m.type == overlay::MsgType::kChunk) ++mStats.chunksToPeers;
-    out.toPeers.push_back({to, encodeOverlay(m)});
+    out.toPeers.push_back({{to}, encodeOverlay(m)});
   }
   for (const overlay::Delivery& d : mScratch.delivered) {
     if (from != 0) {
@@ -64,32 +64,13 @@ void OverlayAdapter::onTick(std::int64_t nowUs, RelayActions& out) {
 }
 
 void OverlayAdapter::forwardControl(const v1::Control& control, PeerId from, std::int64_t nowUs, RelayActions& out) {
-  if (control.has_keyframe()) {
-    // One request per gap, whoever asks: also stops requests circling.
-    if (mLastKeyframeRequestUs != 0 && nowUs - mLastKeyframeRequestUs < mConfig.keyframeRequestGapUs) {
-      ++mStats.keyframeRequestsSuppressed;
-      return;
-    }
-    mLastKeyframeRequestUs = nowUs;
-    ++mStats.keyframeRequestsForwarded;
-  }
-  if (mConfig.node.isSource) {
-    out.toSource.push_back(control);
-    return;
-  }
-  v1::PeerMessage msg;
-  *msg.mutable_control() = control;
-  if (mUpstream != 0 && mUpstream != from) {
-    out.toPeers.push_back({mUpstream, std::move(msg)});
-    return;
-  }
-  for (PeerId b : mConfig.bootstrap) {
-    if (b != from) out.toPeers.push_back({b, msg});
-  }
+  mControl.route(control, mConfig.channelId, from, nowUs, mConfig.node.isSource, mUpstream, mConfig.bootstrap, out);
 }
 
 const RelayStats& OverlayAdapter::stats() const {
   mStats.duplicates = mNode.stats().duplicates;
+  mStats.keyframeRequestsForwarded = mControl.forwarded();
+  mStats.keyframeRequestsSuppressed = mControl.suppressed();
   return mStats;
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "core/control_router.hpp"
 #include "core/overlay/node.hpp"
 #include "core/relay.hpp"
 
@@ -45,7 +46,7 @@ class OverlayAdapter {
   mutable RelayStats mStats;
   std::uint64_t mNextSeq = 0;
   PeerId mUpstream = 0;
-  std::int64_t mLastKeyframeRequestUs = 0;
+  ControlRouter mControl;
 };
 
 }  // namespace partyhub::streamer

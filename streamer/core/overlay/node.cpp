@@ -57,23 +57,9 @@ std::vector<std::uint64_t> Node::recentHeld(std::size_t max) const {
 
 void Node::enqueueChunk(PeerId peer, std::uint64_t seq, bool urgent) { mQueue.push_back({peer, seq, urgent}); }
 
-double Node::affordableCopies() const {
-  if (mRecentChunks.size() < 2) return 2.0;
-  const auto spanUs = std::max<std::int64_t>(1, mRecentChunks.back().first - mRecentChunks.front().first);
-  const double streamKbps = static_cast<double>(mRecentBytes) * 8 * 1000 / static_cast<double>(spanUs);
-  // Leave a quarter of the upload for repairs and signalling: a full uplink
-  // queues, and queueing is what makes diffusion slow.
-  return streamKbps <= 0 ? 2.0 : 0.75 * static_cast<double>(mConfig.uploadKbps) / streamKbps;
-}
-
 void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   const std::uint64_t seq = h.chunk->seq();
-  mRecentChunks.emplace_back(nowUs, h.chunk->payload().size());
-  mRecentBytes += h.chunk->payload().size();
-  while (mRecentChunks.size() > 2 && nowUs - mRecentChunks.front().first > 2'000'000) {
-    mRecentBytes -= mRecentChunks.front().second;
-    mRecentChunks.pop_front();
-  }
+  mLastNewChunkUs = nowUs;
   mHeld.emplace(seq, h);
   if (h.budget > 0) mBudgeted.insert(std::upper_bound(mBudgeted.begin(), mBudgeted.end(), seq), seq);
   ++mStats.chunksReceived;
@@ -324,7 +310,7 @@ void Node::pull(std::int64_t nowUs) {
 bool Node::responsive(PeerId peer, std::int64_t nowUs) const {
   const std::int64_t last = mMembership.lastHeard(peer);
   // Only judge while the stream flows (a quiet channel makes everyone quiet).
-  const bool flowing = !mRecentChunks.empty() && nowUs - mRecentChunks.back().first < mConfig.suspectAfterUs;
+  const bool flowing = mLastNewChunkUs >= 0 && nowUs - mLastNewChunkUs < mConfig.suspectAfterUs;
   return !flowing || last == 0 || nowUs - last <= mConfig.suspectAfterUs;
 }
 

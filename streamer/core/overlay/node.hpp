@@ -101,7 +101,6 @@ class Node final : private SchedulerHost {
   // SchedulerHost
   bool isSource() const override { return mConfig.isSource; }
   std::uint32_t sourceCopies() const override { return mConfig.sourceCopies; }
-  double affordableCopies() const override;
   std::uint32_t uploadOf(PeerId peer) const override { return mMembership.uploadOf(peer); }
   bool peerHas(PeerId peer, std::uint64_t seq) const override;
   bool holds(std::uint64_t seq) const override { return mHeld.count(seq) != 0; }
@@ -150,9 +149,7 @@ class Node final : private SchedulerHost {
   std::unordered_map<std::uint64_t, std::int64_t> mRequested;     // seq -> when we asked
   std::unordered_map<std::uint64_t, std::vector<PeerId>> mSentTo;  // seq -> who we sent it to
 
-  // Stream-rate estimate: payload bytes of new chunks over a sliding window.
-  std::deque<std::pair<std::int64_t, std::size_t>> mRecentChunks;
-  std::size_t mRecentBytes = 0;
+  std::int64_t mLastNewChunkUs = -1;  // when the stream last brought us something new
 
   std::uint32_t mNextGive = 0;  // budget for the copy about to be sent
   std::vector<std::uint64_t> mBudgeted;  // held seqs with push budget left, ascending

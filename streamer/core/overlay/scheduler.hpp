@@ -22,8 +22,6 @@ class SchedulerHost {
   virtual ~SchedulerHost() = default;
   [[nodiscard]] virtual bool isSource() const = 0;
   [[nodiscard]] virtual std::uint32_t sourceCopies() const = 0;
-  /// Copies of each chunk our upload affords: upload budget / stream rate.
-  [[nodiscard]] virtual double affordableCopies() const = 0;
   [[nodiscard]] virtual const std::vector<PeerId>& neighbours() const = 0;
   [[nodiscard]] virtual std::uint32_t uploadOf(PeerId peer) const = 0;
   /// Whether `peer` is known to hold `seq` (it said so, sent it, or we sent it).

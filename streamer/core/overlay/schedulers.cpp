@@ -73,8 +73,6 @@ class PushScheduler final : public Scheduler {
     return std::nullopt;
   }
 
- private:
-  static constexpr std::size_t kLookBack = 32;  // ~1 s of video chunks
 };
 
 // The PeerStreamer-style baseline: every offer period, offer the recent buffer

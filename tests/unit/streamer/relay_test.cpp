@@ -32,12 +32,13 @@ TEST_CASE("the source streamer stamps sequence numbers and pushes to every peer"
   RelayActions out;
   relay.onLocalChunk(chunk(0), 1000, out);
   relay.onLocalChunk(chunk(1), 2000, out);
-  REQUIRE(out.toPeers.size() == 4);
-  CHECK(out.toPeers[0].peer == 10);
-  CHECK(out.toPeers[1].peer == 11);
-  CHECK(out.toPeers[2].message.chunk().chunk().seq() == 1);
-  CHECK(out.toPeers[2].message.chunk().injected_us() == 2000);
-  CHECK(out.toPeers[2].message.chunk().chunk().channel_id() == 3);
+  // One message per chunk, addressed to every peer: serialised once.
+  REQUIRE(out.toPeers.size() == 2);
+  CHECK(out.toPeers[0].peers == std::vector<PeerId>{10, 11});
+  CHECK(out.toPeers[1].message.chunk().chunk().seq() == 1);
+  CHECK(out.toPeers[1].message.chunk().injected_us() == 2000);
+  CHECK(out.toPeers[1].message.chunk().chunk().channel_id() == 3);
+  CHECK(relay.stats().chunksToPeers == 4);
   REQUIRE(out.toPlayers.size() == 2);
   CHECK(out.toPlayers[1].seq() == 1);
 }
@@ -54,8 +55,8 @@ TEST_CASE("a peer delivers new chunks, forwards them on, and drops duplicates") 
   RelayActions out;
   relay.onPeerMessage(20, m, 1500, out);
   CHECK(out.toPlayers.size() == 1);
-  REQUIRE(out.toPeers.size() == 1);  // not back to the sender
-  CHECK(out.toPeers[0].peer == 21);
+  REQUIRE(out.toPeers.size() == 1);
+  CHECK(out.toPeers[0].peers == std::vector<PeerId>{21});  // not back to the sender
   CHECK(out.toPeers[0].message.chunk().hops() == 2);
   out.clear();
   relay.onPeerMessage(21, m, 1600, out);
@@ -79,7 +80,7 @@ TEST_CASE("keyframe requests travel upstream, once per gap, and reach the source
     v1::Control c = keyframeRequest().control();
     relay.onPlayerControl(c, 1'000'000, out);
     REQUIRE(out.toPeers.size() == 1);
-    CHECK(out.toPeers[0].peer == 31);
+    CHECK(out.toPeers[0].peers == std::vector<PeerId>{31});
     CHECK(out.toPeers[0].message.has_control());
     out.clear();
     relay.onPlayerControl(c, 1'050'000, out);  // a second player, same loss
