@@ -151,13 +151,24 @@ class PlayerApp {
     mBytesThisInterval += chunk.payload().size();
     if (chunk.kind() == v1::MEDIA_KIND_VIDEO) {
       mSawVideo = true;
+      const std::uint64_t seq = chunk.media_seq();
+      const std::int64_t age = now - chunk.capture_us();
       {
         std::lock_guard lock(mStatsMutex);
-        mArrival.record(now - chunk.capture_us());
+        mArrival.record(age);
+        mVideoDelay.addArrival(age);
       }
-      (void)mVideo.push(std::move(chunk), now, delay(now));
+      const std::int64_t d = delay(now);
+      if (mVideo.push(std::move(chunk), now, d) == PushResult::kLate) {
+        mLog->info("video: frame {} came {:.1f} ms after capture, too late (delay {:.1f} ms)", seq,
+                   static_cast<double>(age) / 1000.0, static_cast<double>(d) / 1000.0);
+      }
     } else if (chunk.kind() == v1::MEDIA_KIND_AUDIO) {
       mSawAudio = true;
+      {
+        std::lock_guard lock(mStatsMutex);
+        mAudioDelay.addArrival(now - chunk.capture_us());
+      }
       (void)mAudio.push(std::move(chunk), now, delay(now));
     } else {
       ++mMalformed;
@@ -168,8 +179,10 @@ class PlayerApp {
   void pump(std::int64_t now) {
     const std::int64_t d = delay(now);
     mReleased.clear();
+    const PlayoutStats before = mVideo.stats();
     mVideo.poll(now, d, mReleased);
     mAudio.poll(now, d, mReleased);
+    logVideoTrouble(before, now, d);
     if (!mPipeline->started()) {
       startPipeline(now);
     } else {
@@ -184,6 +197,16 @@ class PlayerApp {
       mWatch->poke();
       mLog->debug("asked for a keyframe ({})", kf->reason());
     }
+  }
+
+  // A lost, late or skipped frame is what a user sees as a freeze: say so,
+  // with what the buffer knew, so a log tells why a stream stuttered.
+  void logVideoTrouble(const PlayoutStats& before, std::int64_t now, std::int64_t d) {
+    const PlayoutStats& after = mVideo.stats();
+    if (after.lost == before.lost && after.late == before.late && after.skipped == before.skipped) return;
+    mLog->info("video: {} lost, {} late, {} skipped (delay {:.1f} ms, {} pending{}) at {}", after.lost - before.lost,
+               after.late - before.late, after.skipped - before.skipped, static_cast<double>(d) / 1000.0,
+               mVideo.pending(), mVideo.waitingForAnchor() ? ", waiting for a keyframe" : "", now);
   }
 
   void startPipeline(std::int64_t now) {

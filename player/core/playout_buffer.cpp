@@ -77,12 +77,18 @@ void PlayoutBuffer::poll(std::int64_t nowUs, std::int64_t delayUs, std::vector<v
       // Start of playback: video must begin on an anchor.
       auto first = mPending.begin();
       if (mWaitAnchor) {
-        while (first != mPending.end() && !first->second.anchor()) {
+        // Chunks may come out of order: a non-anchor at the front may have
+        // its anchor still on the way. Start on the first anchor held and
+        // drop what is below it; without one, drop only chunks whose
+        // deadline has passed and ask for a keyframe (a join mid-GOP).
+        auto anchor = std::find_if(mPending.begin(), mPending.end(), [](const auto& p) { return p.second.anchor(); });
+        while (first != anchor &&
+               (anchor != mPending.end() || nowUs >= first->second.capture_us() + delayUs + mConfig.lateToleranceUs)) {
           remember(first->first);
           ++mStats.skipped;
           first = mPending.erase(first);
         }
-        if (first == mPending.end()) {
+        if (anchor == mPending.end()) {
           mWantKeyframe = true;
           return;
         }

@@ -16,6 +16,12 @@ void PlayoutDelay::addSample(std::int64_t readyLatencyUs, std::int64_t nowUs) {
   (void)current(nowUs);
 }
 
+void PlayoutDelay::addArrival(std::int64_t ageUs) {
+  if (mCount != 0) return;
+  mSawArrival = true;
+  mCurrentUs = std::clamp(std::max(mCurrentUs, ageUs + mConfig.marginUs), mConfig.minUs, mConfig.maxUs);
+}
+
 std::int64_t PlayoutDelay::target() const {
   std::vector<std::int64_t> recent(mRing.begin(), mRing.begin() + static_cast<std::ptrdiff_t>(mCount));
   const auto k = static_cast<std::size_t>(std::ceil(mConfig.quantile * static_cast<double>(mCount))) - 1;

@@ -28,9 +28,15 @@ class PlayoutDelay {
 
   /// A frame became ready `readyLatencyUs` after its capture.
   void addSample(std::int64_t readyLatencyUs, std::int64_t nowUs);
+  /// A chunk arrived `ageUs` after its capture. Before any frame has been
+  /// decoded this is all we know of the path, and a frame cannot be ready
+  /// before it arrives: D rises to cover it, so a slow start (encoder and
+  /// decoders warming up, every process starting at once) is absorbed
+  /// instead of dropping the first frames as late.
+  void addArrival(std::int64_t ageUs);
   /// The delay to present frames with now.
   [[nodiscard]] std::int64_t current(std::int64_t nowUs);
-  [[nodiscard]] bool hasSamples() const { return mCount > 0; }
+  [[nodiscard]] bool hasSamples() const { return mCount > 0 || mSawArrival; }
 
  private:
   [[nodiscard]] std::int64_t target() const;
@@ -41,6 +47,7 @@ class PlayoutDelay {
   std::size_t mCount = 0;
   std::int64_t mCurrentUs;
   std::int64_t mLastUpdateUs = 0;
+  bool mSawArrival = false;
 };
 
 }  // namespace partyhub::player

@@ -118,6 +118,20 @@ TEST_CASE("video starts on an anchor: a join mid-GOP asks for a keyframe") {
   CHECK(seqs(out) == std::vector<std::uint64_t>{10});
 }
 
+TEST_CASE("the first chunks out of order: a non-anchor ahead of its anchor waits for it, nothing is skipped") {
+  PlayoutBuffer b(v1::MEDIA_KIND_VIDEO);
+  std::vector<v1::Chunk> out;
+  (void)b.push(video(1), 1 * kFrame + 5'000, kDelay);  // overtook the anchor in the overlay
+  b.poll(1 * kFrame + 5'000, kDelay, out);
+  CHECK(out.empty());
+  (void)b.push(video(0), 1 * kFrame + 8'000, kDelay);
+  b.poll(1 * kFrame + 8'000, kDelay, out);
+  CHECK(seqs(out) == std::vector<std::uint64_t>{0, 1});
+  CHECK(b.stats().skipped == 0);
+  CHECK(b.stats().lost == 0);
+  CHECK_FALSE(b.waitingForAnchor());
+}
+
 TEST_CASE("late and duplicate chunks are dropped and counted") {
   PlayoutBufferConfig cfg;
   cfg.lateToleranceUs = 100'000;

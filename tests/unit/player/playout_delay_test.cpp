@@ -38,3 +38,23 @@ TEST_CASE("rises at once, decays smoothly, stays within bounds") {
   low.addSample(0, 1);
   CHECK(low.current(1) == 5'000);
 }
+
+TEST_CASE("before any frame is decoded, a slow arrival raises D so the first frames are not dropped as late") {
+  PlayoutDelayConfig cfg;
+  cfg.marginUs = 2'000;
+  cfg.window = 10;
+  PlayoutDelay d(cfg);
+  CHECK_FALSE(d.hasSamples());
+  d.addArrival(10'000);  // faster than the initial guess: no change
+  CHECK(d.hasSamples());
+  CHECK(d.current(1) == cfg.initialUs);
+  d.addArrival(311'000);  // a start-up burst
+  CHECK(d.current(2) == 313'000);
+  d.addArrival(5'000'000);  // bounded
+  CHECK(d.current(3) == cfg.maxUs);
+  // Once frames are decoded, their ready latency rules; arrivals no longer count.
+  for (int i = 0; i < 10; ++i) d.addSample(20'000, 10 + i);
+  const auto settled = d.current(20);
+  d.addArrival(900'000);
+  CHECK(d.current(20) == settled);
+}
