@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   app.add_option("--churn", s.churnPerMin, "Share of peers leaving (and as many joining) per minute");
   app.add_option("--source-copies", s.sourceCopies);
   app.add_option("--neighbours", s.neighbours);
+  app.add_option("--pull-after-ms", s.pullAfterMs, "A chunk a neighbour has is pulled after this");
+  app.add_option("--overlay-size-x", s.overlaySizeX, "The source's push budget, in group sizes");
   app.add_option("--json", json, "Write the result as JSON here");
   CLI11_PARSE(app, argc, argv);
   Result r;
@@ -49,7 +51,7 @@ int main(int argc, char** argv) {
             << "  hops mean " << r.meanHops << " max " << r.maxHops << ", duplicates " << r.duplicateRatio
             << ", signalling overhead " << r.signallingOverhead << ", upload use " << r.meanUploadUse << "\n"
             << "  chunks sent " << r.chunksSent << " received " << r.received << " requests " << r.requests
-            << " stale dropped " << r.staleDropped << "\n"
+            << " stale dropped " << r.staleDropped << " repushes " << r.repushes << "\n"
             << "  " << r.events << " events in " << r.wallS << " s wall\n";
   if (!json.empty()) {
     std::ofstream out(json);

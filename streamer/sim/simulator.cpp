@@ -82,9 +82,10 @@ class Sim {
     c.sourceCopies = mS.sourceCopies;
     c.uploadKbps = static_cast<std::uint32_t>(mPeers[index].uploadKbps);
     c.neighbours = mS.neighbours;
-    // The group manager knows the member count; twice it covers what loss and
-    // stale knowledge waste (tuned in partyhub-sim, see README).
-    c.overlaySizeHint = static_cast<std::uint32_t>(2 * mS.peers);
+    // The group manager knows the member count; a margin over it covers what
+    // stale knowledge wastes (tuned in partyhub-sim, see README).
+    c.overlaySizeHint = static_cast<std::uint32_t>(mS.overlaySizeX * static_cast<double>(mS.peers));
+    c.pullAfterUs = static_cast<std::int64_t>(mS.pullAfterMs * 1000);
     return c;
   }
 
@@ -294,6 +295,7 @@ class Sim {
       mResult.requests += st.requests;
       mResult.staleDropped += st.staleDropped;
       mResult.received += st.chunksReceived;
+      mResult.repushes += st.repushes;
     }
     const double meanUploadKbps = mS.uploadMeanX * mS.streamKbps;
     mResult.chunkUploadMs = static_cast<double>(mChunkBytes) * 8 / meanUploadKbps;

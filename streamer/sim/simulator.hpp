@@ -32,6 +32,8 @@ struct Scenario {
   std::uint32_t sourceCopies = 3;
   std::size_t neighbours = 10;
   double tickMs = 10;
+  double pullAfterMs = 300;          // see NodeConfig
+  double overlaySizeX = 2;           // the source's push budget, in peers (the group size is known)
 };
 
 struct Result {
@@ -49,7 +51,7 @@ struct Result {
   double wallS = 0;
   std::uint64_t events = 0;
   std::size_t survivors = 0;         // peers present from start to end (churn)
-  std::uint64_t chunksSent = 0, requests = 0, staleDropped = 0, received = 0;
+  std::uint64_t chunksSent = 0, requests = 0, staleDropped = 0, received = 0, repushes = 0;
 };
 
 Result run(const Scenario& s);

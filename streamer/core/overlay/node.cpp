@@ -41,6 +41,7 @@ void Node::leave(std::int64_t /*nowUs*/, NodeActions& out) {
 }
 
 bool Node::peerHas(PeerId peer, std::uint64_t seq) const {
+  if (peer == mSourceId) return true;  // it injected every chunk there is
   auto it = mKnows.find(peer);
   return it != mKnows.end() && it->second.has(seq);
 }
@@ -59,7 +60,6 @@ void Node::enqueueChunk(PeerId peer, std::uint64_t seq, bool urgent) { mQueue.pu
 
 void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   const std::uint64_t seq = h.chunk->seq();
-  mLastNewChunkUs = nowUs;
   mHeld.emplace(seq, h);
   if (h.budget > 0) mBudgeted.insert(std::upper_bound(mBudgeted.begin(), mBudgeted.end(), seq), seq);
   ++mStats.chunksReceived;
@@ -81,6 +81,7 @@ void Node::onLocalChunk(ChunkPtr chunk, std::int64_t nowUs, NodeActions& out) {
 
 void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
+  mMisses.erase(from);
   for (auto& [to, reply] : mMembership.onMessage(from, m, nowUs, mRng)) emit(to, std::move(reply));
   if (m.type == MsgType::kLeave) {
     mNeighbours.erase(std::remove(mNeighbours.begin(), mNeighbours.end(), from), mNeighbours.end());
@@ -102,10 +103,17 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
     case MsgType::kChunk: {
       if (!m.chunk) break;
       const std::uint64_t seq = m.chunk->seq();
+      if (m.hops == 0) mSourceId = from;  // only the source sends a chunk on its first hop
       markHas(from, seq);
+      acknowledged(from, seq);
       for (PeerId p : m.alsoSentTo) markHas(p, seq);
-      if (holds(seq)) {
+      // Every chunk is acknowledged (see checkAcks), even a duplicate, so
+      // its sender knows we are alive and does not send it again.
+      mAcksOwed[from].push_back(seq);
+          if (holds(seq)) {
         ++mStats.duplicates;
+        // Its budget is not lost with it: we spread it too.
+        if (m.budget > 0 && nowUs - m.injectedUs <= mConfig.deadlineUs) addBudget(seq, m.budget);
       } else if (!mAnyKnown || seq + mConfig.window > mNewestKnown) {
         // Our copy counts for us: the rest of its budget is ours to hand on.
         accept(from, Held{m.chunk, m.injectedUs, m.hops + 1, m.budget > 0 ? m.budget - 1 : 0}, nowUs);
@@ -115,6 +123,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
     case MsgType::kHave:
       for (std::uint64_t s : m.seqs) {
         markHas(from, s);
+        acknowledged(from, s);
         if (!holds(s)) {
           mFirstHeardOf.emplace(s, nowUs);
           if (!mAnyKnown || s > mNewestKnown) mNewestKnown = s;
@@ -146,7 +155,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
   }
   // Tell neighbours about a new chunk at once (unless a batch went out just
   // now): the staler their knowledge, the more duplicates they send us.
-  if (!mPendingHaves.empty() && nowUs >= mNextHaveFlushUs) flushHaves(nowUs);
+  if ((!mPendingHaves.empty() || !mAcksOwed.empty()) && nowUs >= mNextHaveFlushUs) flushHaves(nowUs);
   pumpUpload(nowUs);
 }
 
@@ -157,6 +166,7 @@ void Node::onUplinkFree(std::int64_t nowUs, NodeActions& out) {
 
 void Node::onTick(std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
+  checkAcks(nowUs);
   dropSpentBudgets(nowUs);
   for (auto& [to, m] : mMembership.onTick(nowUs, mRng)) emit(to, std::move(m));
   if (nowUs >= mNextNeighbourRefreshUs) refreshNeighbours(nowUs);
@@ -202,6 +212,51 @@ void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
   sent.push_back(peer);
   ++mStats.chunksSent;
   emit(peer, std::move(m));
+  // It has left our uplink once the backlog drains; its HAVE is due a round trip later.
+  const std::int64_t rtt = rttOf(peer);
+  mUnacked.push_back({peer, seq, give, nowUs + mBacklogUs + (rtt > 0 ? rtt : mConfig.defaultRttUs) +
+                                           mConfig.haveBatchUs + mConfig.ackSlackUs});
+}
+
+void Node::acknowledged(PeerId peer, std::uint64_t seq) {
+  for (auto it = mUnacked.begin(); it != mUnacked.end(); ++it) {
+    if (it->peer == peer && it->seq == seq) {
+      *it = mUnacked.back();
+      mUnacked.pop_back();
+      return;
+    }
+  }
+}
+
+void Node::addBudget(std::uint64_t seq, std::uint32_t extra) {
+  auto it = mHeld.find(seq);
+  if (it == mHeld.end() || extra == 0) return;
+  if (it->second.budget == 0) mBudgeted.insert(std::upper_bound(mBudgeted.begin(), mBudgeted.end(), seq), seq);
+  it->second.budget += extra;
+}
+
+void Node::checkAcks(std::int64_t nowUs) {
+  // A push never acknowledged was lost (or its receiver died): the subtree
+  // it was to reach is ours again. Forget that the peer has it, so it may be
+  // chosen again (if it is alive), and send the budget out anew.
+  for (std::size_t i = 0; i < mUnacked.size();) {
+    const Unacked u = mUnacked[i];
+    if (nowUs < u.dueUs) {
+      ++i;
+      continue;
+    }
+    mUnacked[i] = mUnacked.back();
+    mUnacked.pop_back();
+    ++mMisses[u.peer];
+    auto held = mHeld.find(u.seq);
+    if (held == mHeld.end() || nowUs - held->second.injectedUs > mConfig.deadlineUs) continue;
+    auto k = mKnows.find(u.peer);
+    if (k != mKnows.end()) k->second.unmark(u.seq);
+    auto& sent = mSentTo[u.seq];
+    sent.erase(std::remove(sent.begin(), sent.end(), u.peer), sent.end());
+    addBudget(u.seq, u.give);
+    ++mStats.repushes;
+  }
 }
 
 void Node::dropSpentBudgets(std::int64_t nowUs) {
@@ -259,7 +314,7 @@ void Node::flushHaves(std::int64_t nowUs) {
   // The source's upload is for its k fresh copies: it advertises nothing, so
   // nobody pulls from it.
   if (mConfig.isSource) mPendingHaves.clear();
-  if (mPendingHaves.empty()) return;
+  if (mPendingHaves.empty() && mAcksOwed.empty()) return;
   std::sort(mPendingHaves.begin(), mPendingHaves.end());
   for (PeerId n : mNeighbours) {
     Message m;
@@ -267,8 +322,25 @@ void Node::flushHaves(std::int64_t nowUs) {
     for (std::uint64_t s : mPendingHaves) {
       if (!peerHas(n, s)) m.seqs.push_back(s);  // it sent us this one, or we sent it
     }
+    // Acknowledgements ride on the same HAVE.
+    auto owed = mAcksOwed.find(n);
+    if (owed != mAcksOwed.end()) {
+      for (std::uint64_t s : owed->second) {
+        if (std::find(m.seqs.begin(), m.seqs.end(), s) == m.seqs.end()) m.seqs.push_back(s);
+      }
+      mAcksOwed.erase(owed);
+      std::sort(m.seqs.begin(), m.seqs.end());
+    }
     if (!m.seqs.empty()) emit(n, std::move(m));
   }
+  for (auto& [peer, seqs] : mAcksOwed) {  // pushers that are not our neighbours
+    Message m;
+    m.type = MsgType::kHave;
+    m.seqs = std::move(seqs);
+    std::sort(m.seqs.begin(), m.seqs.end());
+    emit(peer, std::move(m));
+  }
+  mAcksOwed.clear();
   mPendingHaves.clear();
 }
 
@@ -307,11 +379,13 @@ void Node::pull(std::int64_t nowUs) {
   }
 }
 
-bool Node::responsive(PeerId peer, std::int64_t nowUs) const {
-  const std::int64_t last = mMembership.lastHeard(peer);
-  // Only judge while the stream flows (a quiet channel makes everyone quiet).
-  const bool flowing = mLastNewChunkUs >= 0 && nowUs - mLastNewChunkUs < mConfig.suspectAfterUs;
-  return !flowing || last == 0 || nowUs - last <= mConfig.suspectAfterUs;
+bool Node::responsive(PeerId peer, std::int64_t /*nowUs*/) const {
+  // Judged by acknowledgements, not by silence: a peer we send nothing has
+  // nothing to say, and a starving peer is the one that most needs pushes.
+  // Pushes that went unacknowledged twice in a row, with nothing heard from
+  // it since, mean it is gone (or its path is): push elsewhere.
+  auto it = mMisses.find(peer);
+  return it == mMisses.end() || it->second < kMissesBeforeSuspect;
 }
 
 std::int64_t Node::rttOf(PeerId peer) const {

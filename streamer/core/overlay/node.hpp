@@ -33,7 +33,8 @@ struct NodeConfig {
   std::int64_t haveBatchUs = 10'000;      // buffer-map updates are batched this long
   std::int64_t pullAfterUs = 300'000;     // a chunk a neighbour has and we miss is pulled after this
   std::int64_t requestTimeoutUs = 200'000;
-  std::int64_t suspectAfterUs = 500'000;  // a neighbour silent this long while chunks flow gets no pushes
+  std::int64_t ackSlackUs = 25'000;       // a push unacknowledged after its RTT plus this is sent again
+  std::int64_t defaultRttUs = 200'000;    // for peers not measured yet
   std::size_t window = 512;               // chunks remembered
   std::uint32_t overlaySizeHint = 1000;   // the source's push budget: about how many peers to reach
   MembershipConfig membership;
@@ -62,6 +63,7 @@ struct NodeStats {
   std::uint64_t requests = 0;
   std::uint64_t bytesSent = 0;
   std::uint64_t payloadBytesSent = 0;
+  std::uint64_t repushes = 0;      // pushes sent again after no acknowledgement came
 };
 
 class Node final : private SchedulerHost {
@@ -91,6 +93,15 @@ class Node final : private SchedulerHost {
     std::int64_t injectedUs;
     std::uint32_t hops;
     std::uint32_t budget = 0;  // peers still to reach through our pushes
+  };
+  // A push whose subtree budget is lost unless the receiver acknowledges it
+  // (its HAVE for the seq); after its RTT plus slack the budget comes back
+  // and goes out again, to the same peer or another one.
+  struct Unacked {
+    PeerId peer;
+    std::uint64_t seq;
+    std::uint32_t give;
+    std::int64_t dueUs;
   };
   struct Queued {
     PeerId peer;
@@ -124,6 +135,9 @@ class Node final : private SchedulerHost {
   void pumpUpload(std::int64_t nowUs);
   void dropSpentBudgets(std::int64_t nowUs);
   void flushHaves(std::int64_t nowUs);
+  void acknowledged(PeerId peer, std::uint64_t seq);
+  void checkAcks(std::int64_t nowUs);
+  void addBudget(std::uint64_t seq, std::uint32_t extra);
   void pull(std::int64_t nowUs);
   void refreshNeighbours(std::int64_t nowUs);
   void prune();
@@ -138,6 +152,7 @@ class Node final : private SchedulerHost {
   NodeActions* mOut = nullptr;  // valid during an event
 
   std::vector<PeerId> mNeighbours;
+  PeerId mSourceId = 0;  // the channel's source streamer, once a chunk came from it
   std::unordered_map<PeerId, std::int64_t> mInbound;  // peers that send to us -> last heard
   std::int64_t mNextNeighbourRefreshUs = 0;
 
@@ -149,7 +164,6 @@ class Node final : private SchedulerHost {
   std::unordered_map<std::uint64_t, std::int64_t> mRequested;     // seq -> when we asked
   std::unordered_map<std::uint64_t, std::vector<PeerId>> mSentTo;  // seq -> who we sent it to
 
-  std::int64_t mLastNewChunkUs = -1;  // when the stream last brought us something new
 
   std::uint32_t mNextGive = 0;  // budget for the copy about to be sent
   std::vector<std::uint64_t> mBudgeted;  // held seqs with push budget left, ascending
@@ -159,6 +173,10 @@ class Node final : private SchedulerHost {
   std::int64_t mBacklogUs = 0;
   std::int64_t mBacklogAtUs = 0;
 
+  static constexpr int kMissesBeforeSuspect = 2;
+  std::vector<Unacked> mUnacked;
+  std::unordered_map<PeerId, int> mMisses;  // unacknowledged pushes in a row
+  std::unordered_map<PeerId, std::vector<std::uint64_t>> mAcksOwed;  // peer -> seqs it pushed us
   std::vector<std::uint64_t> mPendingHaves;
   std::int64_t mNextHaveFlushUs = 0;
   std::int64_t mNextPullUs = 0;

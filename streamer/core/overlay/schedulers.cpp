@@ -37,9 +37,14 @@ class PushScheduler final : public Scheduler {
       std::uint32_t bestUpload = 0;
       double total = 0;
       // (and, locality, inversely with RTT: a close peer passes it on sooner).
+      // A copy that carries no budget beyond its receiver makes a leaf: give
+      // it to a poorly provisioned peer, which could not pass it on anyway,
+      // and keep the rich ones for copies that must spread.
+      const bool leaf = budget <= 1 && !host.isSource();
       auto weight = [&](PeerId n) {
         const double rttMs = static_cast<double>(host.rttOf(n)) / 1000.0;
-        return std::max(1u, host.uploadOf(n)) / (10.0 + (rttMs > 0 ? rttMs : 100.0));
+        const double up = std::max(1u, host.uploadOf(n));
+        return (leaf ? 1e4 / up : up) / (10.0 + (rttMs > 0 ? rttMs : 100.0));
       };
       auto eligible = [&](PeerId n) {
         return !host.peerHas(n, seq) && !host.sentTo(n, seq) && host.responsive(n, nowUs);

@@ -31,6 +31,11 @@ class SeqWindow {
     mBits[(seq % kBits) / 64] |= 1ull << (seq % 64);
   }
 
+  /// Forgets one seq (a push that was never acknowledged).
+  void unmark(std::uint64_t seq) {
+    if (has(seq)) clear(seq);
+  }
+
   [[nodiscard]] bool has(std::uint64_t seq) const {
     if (!mAny || seq > mTop || seq + kBits <= mTop) return false;
     return (mBits[(seq % kBits) / 64] >> (seq % 64)) & 1u;

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -21,10 +22,12 @@ struct Net {
   std::map<PeerId, std::set<std::uint64_t>> delivered;
   std::map<std::uint64_t, int> sourceSends;
   std::int64_t now = 0;
+  std::function<bool(PeerId, PeerId, const Message&)> drop;  // a lossy link, when set
 
   void apply(PeerId from, NodeActions& out) {
     for (auto& [to, m] : out.sends) {
       if (from == 1 && m.type == MsgType::kChunk) ++sourceSends[m.chunk->seq()];
+      if (drop && drop(from, to, m)) continue;
       inFlight.emplace_back(from, to, std::move(m));
     }
     for (const Delivery& d : out.delivered) delivered[from].insert(d.chunk->seq());
@@ -51,28 +54,29 @@ struct Net {
   }
 };
 
-std::unique_ptr<Net> makeNet(const std::string& scheduler, int peers) {
+std::unique_ptr<Net> makeNet(const std::string& scheduler, int peers, std::uint32_t sourceCopies = 3) {
   auto net = std::make_unique<Net>();
   for (PeerId id = 1; id <= static_cast<PeerId>(peers) + 1; ++id) {
     NodeConfig c;
     c.scheduler = scheduler;
     c.isSource = id == 1;
+    c.sourceCopies = sourceCopies;
     c.uploadKbps = id == 1 ? 5000 : 3000;
     c.neighbours = 4;
     net->nodes.emplace(id, std::make_unique<Node>(id, c, id * 7919));
   }
   NodeActions out;
   for (auto& [id, n] : net->nodes) {
-    n->join(id == 1 ? std::vector<PeerId>{} : std::vector<PeerId>{1, id > 2 ? id - 1 : 3}, 0, out);
+    n->join(id == 1 ? std::vector<PeerId>{} : std::vector<PeerId>{1, id > 2 ? id - 1 : (peers >= 2 ? 3 : 1)}, 0, out);
     net->apply(id, out);
   }
   net->drain();
   return net;
 }
 
-void stream(Net& net, int chunks) {
+void stream(Net& net, int chunks, int first = 0) {
   NodeActions out;
-  for (int i = 0; i < chunks; ++i) {
+  for (int i = first; i < first + chunks; ++i) {
     // 30 chunks/s of ~4 KB, with ticks every 10 ms in between.
     auto c = std::make_shared<v1::Chunk>();
     c->set_seq(static_cast<std::uint64_t>(i));
@@ -115,6 +119,38 @@ TEST_CASE("every peer gets every chunk: the source sends at most k copies of eac
     }
     for (const auto& [seq, sends] : net->sourceSends) CHECK(sends <= 3);
   }
+}
+
+TEST_CASE("a lost push is sent again once its acknowledgement is overdue") {
+  auto net = makeNet("push", 1);
+  for (int t = 0; t < 50; ++t) {
+    net->now += 10'000;
+    net->tickAll();
+  }
+  std::set<std::uint64_t> droppedOnce;
+  net->drop = [&](PeerId from, PeerId, const Message& m) {
+    // Every third chunk's first copy is lost.
+    return from == 1 && m.type == MsgType::kChunk && m.chunk->seq() % 3 == 0 && droppedOnce.insert(m.chunk->seq()).second;
+  };
+  stream(*net, 30);
+  CHECK(droppedOnce.size() == 10);
+  CHECK(net->delivered[2].size() == 30);  // every chunk, the lost ones on their second copy
+  CHECK(net->nodes.at(1)->stats().repushes == 10);
+  CHECK(net->nodes.at(2)->stats().duplicates == 0);
+}
+
+TEST_CASE("a peer that stops acknowledging is routed around: the others keep the stream") {
+  auto net = makeNet("push", 3, 1);  // the source sends one copy: where it goes matters
+  for (int t = 0; t < 200; ++t) {
+    net->now += 10'000;
+    net->tickAll();
+  }
+  stream(*net, 30);
+  net->nodes.erase(3);  // crashes
+  net->delivered.clear();
+  stream(*net, 60, 30);
+  CHECK(net->delivered[2].size() == 60);
+  CHECK(net->delivered[4].size() == 60);
 }
 
 TEST_CASE("membership: gossip fills views beyond the bootstrap: silent peers are dropped") {
