@@ -14,13 +14,8 @@ import sys
 import tempfile
 import time
 
+from benchlib import last_json, write_result
 
-def last_json(text, key):
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if line.startswith("{") and f'"{key}"' in line:
-            return json.loads(line)[key]
-    raise RuntimeError(f"no {key} statistics in output:\n{text[-2000:]}")
 
 
 def all_json(text, key):
@@ -127,11 +122,7 @@ def main():
     print(f"frames rendered {result['frames_rendered']}/{result['frames_expected']} "
           f"({result['frames_rendered_ratio']:.4f}); streamer CPU {result['streamer_cpu_us_per_chunk']} us/chunk; "
           f"target added p95 <= {result['target_added_p95_ms']} ms: {'PASS' if result['pass'] else 'FAIL'}")
-    out_dir = os.path.join(args.root, "build", "bench")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "chain.json"), "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"wrote {os.path.join(out_dir, 'chain.json')}")
+    write_result(args.root, "chain", result)
     return 0 if result["pass"] else 1
 
 

@@ -15,6 +15,7 @@
 #include "partyhub/common/run_options.hpp"
 #include "partyhub/common/zmq_util.hpp"
 #include "partyhub/v1/local.pb.h"
+#include "transport/link_emulator.hpp"
 #include "transport/overlay_adapter.hpp"
 #include "transport/udp_socket.hpp"
 
@@ -37,6 +38,7 @@ struct Options {
   std::uint32_t overlaySize = 64;
   std::size_t neighbours = 10;
   double pullAfterMs = 40;
+  LinkEmulation emulation;
   RunOptions run;
 };
 
@@ -49,6 +51,9 @@ class StreamerApp {
       const PeerId self = resolvePeer(o.listen);
       if ((self >> 16) == 0) throw std::invalid_argument("--overlay needs a concrete --listen address (peers gossip it)");
       mOverlay = std::make_unique<OverlayAdapter>(self, std::move(*overlayConfig), self ^ static_cast<PeerId>(wallNowUs()));
+    }
+    if (o.emulation.enabled()) {
+      mEmulator = std::make_unique<LinkEmulator>(o.emulation, static_cast<std::uint64_t>(wallNowUs()));
     }
     mPlayers.set(zmq::sockopt::linger, 0);
     mPlayers.set(zmq::sockopt::sndhwm, 2000);
@@ -73,6 +78,12 @@ class StreamerApp {
       housekeeping(wallNowUs());
       return true;
     });
+    if (mEmulator) {
+      mLoop.addTimer(std::chrono::milliseconds(1), [this] {
+        flushEmulatedLink();
+        return true;
+      });
+    }
     if (mOverlay) {
       mOverlay->start(wallNowUs(), mActions);
       apply();
@@ -174,6 +185,21 @@ class StreamerApp {
     }
   }
 
+  void sendDatagram(PeerId peer, std::string_view d) {
+    if (mUdp.sendTo(peer, d)) {
+      ++mDatagramsOut;
+      mBytesOut += d.size();
+    } else {
+      ++mSendErrors;
+    }
+  }
+
+  void flushEmulatedLink() {
+    mDue.clear();
+    mEmulator->due(wallNowUs(), mDue);
+    for (const auto& [peer, d] : mDue) sendDatagram(peer, d);
+  }
+
   void apply() {
     for (auto& send : mActions.toPeers) {
       mScratch.clear();
@@ -182,13 +208,13 @@ class StreamerApp {
         ++mSendErrors;
         continue;
       }
+      if (send.message.has_chunk()) mPayloadBytesOut += send.message.chunk().chunk().payload().size() * send.peers.size();
       for (PeerId peer : send.peers) {
         for (const std::string& d : mScratch) {
-          if (mUdp.sendTo(peer, d)) {
-            ++mDatagramsOut;
-            mBytesOut += d.size();
+          if (mEmulator) {
+            (void)mEmulator->submit(peer, d, wallNowUs());  // drops are counted there
           } else {
-            ++mSendErrors;
+            sendDatagram(peer, d);
           }
         }
       }
@@ -254,6 +280,8 @@ class StreamerApp {
     s->set_peers(static_cast<std::uint32_t>(mOverlay ? mOverlay->knownPeers() : mRelay.knownPeers()));
     s->set_keyframe_requests_forwarded(r.keyframeRequestsForwarded);
     s->set_send_errors(mSendErrors);
+    s->set_payload_bytes_out(mPayloadBytesOut);
+    if (mEmulator) s->set_emulation_dropped(mEmulator->stats().lost + mEmulator->stats().overflow);
     s->set_cpu_us(cpuTimeUs());
     *s->mutable_overlay_delay() = r.overlayDelay.summary();
     return out;
@@ -289,7 +317,9 @@ class StreamerApp {
   std::map<std::string, std::int64_t> mSourceIds;
   std::vector<std::string> mScratch;
   std::uint32_t mNextMsgId = 1;
-  std::uint64_t mDatagramsIn = 0, mDatagramsOut = 0, mBytesIn = 0, mBytesOut = 0;
+  std::uint64_t mDatagramsIn = 0, mDatagramsOut = 0, mBytesIn = 0, mBytesOut = 0, mPayloadBytesOut = 0;
+  std::unique_ptr<LinkEmulator> mEmulator;  // --emulate-*: tests on a kernel without netem
+  std::vector<std::pair<PeerId, std::string>> mDue;
   std::uint64_t mMalformed = 0, mLocalMalformed = 0, mSendErrors = 0, mChunksToPlayers = 0;
 };
 
@@ -318,6 +348,14 @@ int main(int argc, char** argv) {
                  "Overlay: pull a chunk a neighbour has and we miss after this long (conference groups are "
                  "small and players' playout delays short: pull early)")
       ->check(CLI::Range(1.0, 10000.0));
+  auto* emu = app.add_option_group("Link emulation", "Shape this streamer's outgoing peer traffic (for tests; "
+                                                    "this kernel has no netem)");
+  emu->add_option("--emulate-delay-ms", o.emulation.delayMs, "One-way delay added to every datagram")
+      ->check(CLI::Range(0.0, 5000.0));
+  emu->add_option("--emulate-loss", o.emulation.loss, "Share of datagrams dropped at random")
+      ->check(CLI::Range(0.0, 1.0));
+  emu->add_option("--emulate-upload-kbps", o.emulation.uploadKbps, "Uplink rate (tail drop beyond 200 ms of queue)")
+      ->check(CLI::Range(0u, 10'000'000u));
   addRunOptions(app, o.run);
   try {
     app.parse(argc, argv);
@@ -345,7 +383,7 @@ int main(int argc, char** argv) {
     oc->node.isSource = rc.isSource;
     oc->node.uploadKbps = o.uploadKbps;
     oc->node.sourceCopies = o.sourceCopies;
-    oc->node.overlaySizeHint = 2 * o.overlaySize;
+    oc->node.overlaySizeHint = o.overlaySize;
     oc->node.neighbours = o.neighbours;
     oc->node.pullAfterUs = static_cast<std::int64_t>(o.pullAfterMs * 1000);
     try {

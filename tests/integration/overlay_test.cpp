@@ -52,3 +52,40 @@ TEST_CASE("peers joining through a bootstrap address all play the stream: a cras
     CHECK(p.frames_lost() <= 2);
   }
 }
+
+TEST_CASE("link emulation in the streamer: delay shows in the overlay delay, lost datagrams are repaired") {
+  const std::string dir = test::tempDir();
+  const int base = test::portBase() + 40;
+  const std::string boot = "127.0.0.1:" + std::to_string(base);
+  const std::string src = "ipc://" + dir + "/em-src.ipc";
+  const std::string play = "ipc://" + dir + "/em-p.ipc";
+  Process s("partyhub-streamer", {"--name", "S", "--listen", boot, "--overlay", "push", "--source", src, "--players",
+                                  "ipc://" + dir + "/em-s.ipc", "--overlay-size", "1", "--emulate-delay-ms", "40",
+                                  "--emulate-loss", "0.02", "--emulate-upload-kbps", "4000", "--duration", "14",
+                                  "--stats-json"},
+            "em-s");
+  Process p("partyhub-streamer", {"--name", "P", "--listen", "127.0.0.1:" + std::to_string(base + 1), "--overlay",
+                                  "push", "--bootstrap", boot, "--players", play, "--overlay-size", "1", "--duration",
+                                  "14", "--stats-json"},
+            "em-p");
+  Process player("partyhub-player", {"--name", "em", "--streamer", play, "--sink", "fake", "--duration", "12",
+                                     "--stats-json"},
+                 "em-v");
+  std::this_thread::sleep_for(1s);
+  Process source("partyhub-source", {"--name", "Em", "--streamer", src, "--duration", "10"}, "em-source");
+  REQUIRE(source.wait(30s) == 0);
+  REQUIRE(player.wait(30s) == 0);
+  REQUIRE(p.wait(30s) == 0);
+  REQUIRE(s.wait(30s) == 0);
+  v1::Stats st;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(test::lastLineWith(p.out(), "\"streamer\""), &st).ok());
+  CHECK(st.streamer().overlay_delay().p50_ms() >= 40);
+  CHECK(st.streamer().overlay_delay().p50_ms() < 80);
+  v1::Stats ss;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(test::lastLineWith(s.out(), "\"streamer\""), &ss).ok());
+  CHECK(ss.streamer().emulation_dropped() > 0);  // 2 % of ~1000 datagrams
+  v1::Stats ps;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(test::lastLineWith(player.out(), "\"player\""), &ps).ok());
+  CHECK(ps.player().frames_expected() >= 250);
+  CHECK(static_cast<double>(ps.player().frames_rendered()) >= 0.97 * static_cast<double>(ps.player().frames_expected()));
+}

@@ -1,0 +1,130 @@
+"""bench/run overlay-loopback: the overlay in real processes on loopback.
+
+One source (640x360 at 25 fps H.264 ~1 Mbit/s plus Opus), its source streamer
+injecting at most 3 copies of each chunk, and 10 peer streamers that know only
+the source streamer's address (--bootstrap), each with a player (fake sinks,
+real decoding). Three runs: PartyHub's push scheduler; the PeerStreamer-style
+offer/accept baseline, same set-up; and push again with 3 of the 10 peers
+killed (SIGKILL, streamer and player) half-way. Writes
+build/bench/overlay-loopback.json.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchlib import last_json, write_result
+
+BASE_PORT = 15200
+
+
+
+def run(bin_dir, scheduler, peers, seconds, kill=0, port=BASE_PORT):
+    tmp = tempfile.mkdtemp(prefix="partyhub-bench-overlay-")
+    tail = str(seconds + 5)
+    procs = {}
+
+    def spawn(name, *args):
+        procs[name] = subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    boot = f"127.0.0.1:{port}"
+    common = ["--overlay", scheduler, "--overlay-size", str(peers), "--source-copies", "3", "--stats-json",
+              "--log-level", "warn", "--duration", tail]
+    spawn("S", f"{bin_dir}/partyhub-streamer", "--name", "S", "--listen", boot, "--source", f"ipc://{tmp}/src.ipc",
+          "--players", f"ipc://{tmp}/s.ipc", *common)
+    for i in range(1, peers + 1):
+        spawn(f"P{i}", f"{bin_dir}/partyhub-streamer", "--name", f"P{i}", "--listen", f"127.0.0.1:{port + i}",
+              "--bootstrap", boot, "--players", f"ipc://{tmp}/p{i}.ipc", *common)
+        spawn(f"v{i}", f"{bin_dir}/partyhub-player", "--name", f"v{i}", "--streamer", f"ipc://{tmp}/p{i}.ipc",
+              "--sink", "fake", "--duration", str(seconds + 3), "--stats-json", "--log-level", "warn")
+    time.sleep(1.5)  # let the overlay form
+    spawn("source", f"{bin_dir}/partyhub-source", "--name", "Loopback", "--streamer", f"ipc://{tmp}/src.ipc",
+          "--width", "640", "--height", "360", "--fps", "25", "--video-kbps", "1000", "--duration", str(seconds),
+          "--stats-json", "--log-level", "warn")
+    killed = []
+    if kill:
+        time.sleep(seconds / 2)
+        for i in range(peers - kill + 1, peers + 1):
+            for name in (f"P{i}", f"v{i}"):
+                procs[name].send_signal(signal.SIGKILL)
+                procs[name].communicate()
+                killed.append(name)
+    outs = {}
+    for name, proc in procs.items():
+        if name in killed:
+            continue
+        out, _ = proc.communicate(timeout=seconds + 60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{scheduler}: {name} exited with {proc.returncode}")
+        outs[name] = out
+    live = [i for i in range(1, peers + 1) if f"P{i}" not in killed]
+    players = {i: last_json(outs[f"v{i}"], "player") for i in live}
+    streamers = {n: last_json(outs[n], "streamer") for n in ["S"] + [f"P{i}" for i in live]}
+    ratios = {i: int(p["frames_rendered"]) / max(1, int(p["frames_expected"])) for i, p in players.items()}
+    delays = [streamers[f"P{i}"]["overlay_delay"] for i in live]
+    s = streamers["S"]
+    bytes_out = sum(int(st.get("bytes_out", 0)) for st in streamers.values())
+    payload = sum(int(st.get("payload_bytes_out", 0)) for st in streamers.values())
+    return {
+        "scheduler": scheduler,
+        "n_peers": peers,
+        "killed": kill,
+        "min_peer_delivery_ratio": round(min(ratios.values()), 4),
+        "mean_peer_delivery_ratio": round(sum(ratios.values()) / len(ratios), 4),
+        # Per peer streamer: source streamer injection -> received; the median
+        # peer's p50 and the worst peer's p99.
+        "overlay_delay_p50_ms": sorted(d["p50_ms"] for d in delays)[len(delays) // 2],
+        "overlay_delay_p99_ms": max(d["p99_ms"] for d in delays),
+        "source_copies_per_chunk": round(int(s["chunks_to_peers"]) / max(1, int(s["chunks_from_source"])), 3),
+        "signalling_overhead": round((bytes_out - payload) / max(1, payload), 4),
+        "duplicates_per_chunk": round(sum(int(streamers[f"P{i}"].get("chunks_duplicate", 0)) for i in live)
+                                      / max(1, sum(int(streamers[f"P{i}"].get("chunks_from_peers", 0)) for i in live)), 3),
+        "g2g_p95_ms_worst_player": max(p["g2g"]["p95_ms"] for p in players.values()),
+        "frames_lost_total": sum(int(p["frames_lost"]) for p in players.values()),
+        "streamer_cpu_s_total": round(sum(int(st.get("cpu_us", 0)) for st in streamers.values()) / 1e6, 2),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--peers", type=int, default=10)
+    ap.add_argument("--kill", type=int, default=3)
+    args = ap.parse_args()
+    bin_dir = os.path.join(args.root, "build", "bin")
+
+    push = run(bin_dir, "push", args.peers, args.seconds)
+    base = run(bin_dir, "offer-accept", args.peers, args.seconds, port=BASE_PORT + 100)
+    churn = run(bin_dir, "push", args.peers, args.seconds, kill=args.kill, port=BASE_PORT + 200)
+
+    result = dict(push)
+    result.update({
+        "seconds": args.seconds,
+        "video": "640x360@25 H.264 x264enc zerolatency, 1000 kbit/s, plus Opus",
+        "baseline": base,
+        "baseline_overlay_delay_p99_ms": base["overlay_delay_p99_ms"],
+        "kill": churn,
+        "kill_min_peer_delivery_ratio": churn["min_peer_delivery_ratio"],
+    })
+    result["pass"] = (push["min_peer_delivery_ratio"] >= 0.999 and push["overlay_delay_p99_ms"] <= 30
+                      and push["source_copies_per_chunk"] <= 3 and push["signalling_overhead"] <= 0.05
+                      and churn["min_peer_delivery_ratio"] >= 0.99)
+
+    cols = ["min_peer_delivery_ratio", "overlay_delay_p50_ms", "overlay_delay_p99_ms", "source_copies_per_chunk",
+            "signalling_overhead", "duplicates_per_chunk"]
+    print(f"{'':26}" + "".join(f"{c[:14]:>16}" for c in cols))
+    for label, r in (("push", push), ("offer-accept", base), (f"push, {args.kill} killed", churn)):
+        print(f"{label:26}" + "".join(f"{r[c]:>16}" for c in cols))
+    print("targets: delivery 1.0, p99 <= 30 ms, copies <= 3, overhead <= 0.05, killed run >= 0.99: "
+          + ("PASS" if result["pass"] else "FAIL"))
+    write_result(args.root, "overlay-loopback", result)
+    return 0 if result["pass"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
