@@ -6,7 +6,8 @@ namespace partyhub::streamer::overlay {
 
 Node::Node(PeerId self, NodeConfig config, std::uint64_t seed)
     : mSelf(self), mConfig(std::move(config)), mRng(seed),
-      mMembership(self, mConfig.uploadKbps, mConfig.membership), mScheduler(makeScheduler(mConfig.scheduler)) {}
+      mMembership(self, mConfig.uploadKbps, mConfig.membership), mScheduler(makeScheduler(mConfig.scheduler)),
+      mHeld(std::max<std::size_t>(1, mConfig.window)) {}
 
 void Node::emit(PeerId to, Message m) {
   if (m.type != MsgType::kChunk) m.uploadKbps = mConfig.uploadKbps;
@@ -52,7 +53,10 @@ void Node::markHas(PeerId peer, std::uint64_t seq) {
 
 std::vector<std::uint64_t> Node::recentHeld(std::size_t max) const {
   std::vector<std::uint64_t> out;
-  for (auto it = mHeld.rbegin(); it != mHeld.rend() && out.size() < max; ++it) out.push_back(it->first);
+  if (!mAnyKnown) return out;
+  for (std::uint64_t i = 0; i < mHeld.size() && i <= mNewestKnown && out.size() < max; ++i) {
+    if (holds(mNewestKnown - i)) out.push_back(mNewestKnown - i);
+  }
   return out;
 }
 
@@ -60,7 +64,10 @@ void Node::enqueueChunk(PeerId peer, std::uint64_t seq, bool urgent) { mQueue.pu
 
 void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   const std::uint64_t seq = h.chunk->seq();
-  mHeld.emplace(seq, h);
+  Held& slot = mHeld[seq % mHeld.size()];
+  if (slot.chunk && slot.seq > seq) return;  // older than the window: nothing to do with it
+  slot = h;
+  slot.seq = seq;
   if (h.budget > 0) mBudgeted.insert(std::upper_bound(mBudgeted.begin(), mBudgeted.end(), seq), seq);
   ++mStats.chunksReceived;
   mRequested.erase(seq);
@@ -70,7 +77,6 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   mOut->delivered.push_back({h.chunk, h.injectedUs, h.hops});
   mPendingHaves.push_back(seq);
   mScheduler->onNewChunk(*this, seq, from, nowUs);
-  while (mHeld.size() > mConfig.window) mHeld.erase(mHeld.begin());
 }
 
 void Node::onLocalChunk(ChunkPtr chunk, std::int64_t nowUs, NodeActions& out) {
@@ -187,12 +193,12 @@ bool Node::sentTo(PeerId peer, std::uint64_t seq) const {
 }
 
 std::uint32_t Node::budget(std::uint64_t seq) const {
-  auto it = mHeld.find(seq);
-  return it == mHeld.end() ? 0 : it->second.budget;
+  const Held* h = findHeld(seq);
+  return h == nullptr ? 0 : h->budget;
 }
 
 void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
-  Held& held = mHeld.at(seq);
+  Held& held = *findHeld(seq);  // callers checked
   const std::uint32_t give = std::min(mNextGive, held.budget);
   held.budget -= give;
   mNextGive = 0;
@@ -229,10 +235,10 @@ void Node::acknowledged(PeerId peer, std::uint64_t seq) {
 }
 
 void Node::addBudget(std::uint64_t seq, std::uint32_t extra) {
-  auto it = mHeld.find(seq);
-  if (it == mHeld.end() || extra == 0) return;
-  if (it->second.budget == 0) mBudgeted.insert(std::upper_bound(mBudgeted.begin(), mBudgeted.end(), seq), seq);
-  it->second.budget += extra;
+  Held* h = findHeld(seq);
+  if (h == nullptr || extra == 0) return;
+  if (h->budget == 0) mBudgeted.insert(std::upper_bound(mBudgeted.begin(), mBudgeted.end(), seq), seq);
+  h->budget += extra;
 }
 
 void Node::checkAcks(std::int64_t nowUs) {
@@ -248,8 +254,8 @@ void Node::checkAcks(std::int64_t nowUs) {
     mUnacked[i] = mUnacked.back();
     mUnacked.pop_back();
     ++mMisses[u.peer];
-    auto held = mHeld.find(u.seq);
-    if (held == mHeld.end() || nowUs - held->second.injectedUs > mConfig.deadlineUs) continue;
+    const Held* held = findHeld(u.seq);
+    if (held == nullptr || nowUs - held->injectedUs > mConfig.deadlineUs) continue;
     auto k = mKnows.find(u.peer);
     if (k != mKnows.end()) k->second.unmark(u.seq);
     auto& sent = mSentTo[u.seq];
@@ -263,9 +269,9 @@ void Node::dropSpentBudgets(std::int64_t nowUs) {
   // Budgets of chunks past their deadline (or gone from the buffer) are void.
   mBudgeted.erase(std::remove_if(mBudgeted.begin(), mBudgeted.end(),
                                  [&](std::uint64_t s) {
-                                   auto it = mHeld.find(s);
-                                   return it == mHeld.end() || it->second.budget == 0 ||
-                                          nowUs - it->second.injectedUs > mConfig.deadlineUs;
+                                   const Held* h = findHeld(s);
+                                   return h == nullptr || h->budget == 0 ||
+                                          nowUs - h->injectedUs > mConfig.deadlineUs;
                                  }),
                   mBudgeted.end());
 }
@@ -289,9 +295,9 @@ void Node::pumpUpload(std::int64_t nowUs) {
       const Queued q = *best;
       *best = mQueue.back();
       mQueue.pop_back();
-      auto held = mHeld.find(q.seq);
-      if (held == mHeld.end() || (!q.urgent && peerHas(q.peer, q.seq))) continue;
-      if (nowUs - held->second.injectedUs > mConfig.deadlineUs) {
+      const Held* held = findHeld(q.seq);
+      if (held == nullptr || (!q.urgent && peerHas(q.peer, q.seq))) continue;
+      if (nowUs - held->injectedUs > mConfig.deadlineUs) {
         ++mStats.staleDropped;
         continue;
       }
@@ -303,8 +309,8 @@ void Node::pumpUpload(std::int64_t nowUs) {
     if (sent) continue;
     auto next = mScheduler->nextSend(*this, nowUs);
     if (!next) break;
-    auto held = mHeld.find(next->second);
-    if (held == mHeld.end() || nowUs - held->second.injectedUs > mConfig.deadlineUs) break;
+    const Held* held = findHeld(next->second);
+    if (held == nullptr || nowUs - held->injectedUs > mConfig.deadlineUs) break;
     sendChunk(next->first, next->second, nowUs);
   }
 }

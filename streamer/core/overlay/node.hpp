@@ -93,6 +93,7 @@ class Node final : private SchedulerHost {
     std::int64_t injectedUs;
     std::uint32_t hops;
     std::uint32_t budget = 0;  // peers still to reach through our pushes
+    std::uint64_t seq = 0;
   };
   // A push whose subtree budget is lost unless the receiver acknowledges it
   // (its HAVE for the seq); after its RTT plus slack the budget comes back
@@ -114,7 +115,16 @@ class Node final : private SchedulerHost {
   std::uint32_t sourceCopies() const override { return mConfig.sourceCopies; }
   std::uint32_t uploadOf(PeerId peer) const override { return mMembership.uploadOf(peer); }
   bool peerHas(PeerId peer, std::uint64_t seq) const override;
-  bool holds(std::uint64_t seq) const override { return mHeld.count(seq) != 0; }
+  bool holds(std::uint64_t seq) const override { return findHeld(seq) != nullptr; }
+  // The chunk buffer is a ring indexed by seq: O(1), one cache line, no
+  // allocation per chunk (the simulator runs thousands of nodes).
+  [[nodiscard]] const Held* findHeld(std::uint64_t seq) const {
+    const Held& h = mHeld[seq % mHeld.size()];
+    return h.chunk && h.seq == seq ? &h : nullptr;
+  }
+  Held* findHeld(std::uint64_t seq) {
+    return const_cast<Held*>(static_cast<const Node*>(this)->findHeld(seq));
+  }
   std::vector<std::uint64_t> recentHeld(std::size_t max) const override;
   void enqueueChunk(PeerId peer, std::uint64_t seq, bool urgent) override;
   std::size_t copiesSent(std::uint64_t seq) const override;
@@ -156,7 +166,7 @@ class Node final : private SchedulerHost {
   std::unordered_map<PeerId, std::int64_t> mInbound;  // peers that send to us -> last heard
   std::int64_t mNextNeighbourRefreshUs = 0;
 
-  std::map<std::uint64_t, Held> mHeld;
+  std::vector<Held> mHeld;  // mConfig.window slots
   std::uint64_t mNewestKnown = 0;
   bool mAnyKnown = false;
   std::unordered_map<PeerId, SeqWindow> mKnows;  // what each peer is known to hold
