@@ -15,8 +15,10 @@ PACKAGES=(
   gstreamer1.0-pulseaudio
   # messaging and serialisation
   libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler
-  # logging, CLI, tests
-  libspdlog-dev libcli11-dev doctest-dev
+  # logging, CLI, JSON (ALTO cost maps), tests
+  libspdlog-dev libcli11-dev nlohmann-json3-dev doctest-dev
+  # benchmark plots
+  python3-matplotlib
 )
 
 missing=()

@@ -1,7 +1,9 @@
 // partyhub-streamer: one node of a channel's P2P overlay. Takes chunks from a
 // local source (when it is the channel's source streamer), exchanges them with
 // peer streamers over UDP, and serves any number of local players.
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <map>
 
 #include <CLI/CLI.hpp>
@@ -24,6 +26,14 @@ using namespace partyhub::streamer;
 
 namespace {
 
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 struct Options {
   std::string name = "streamer";
   std::string listen = "0.0.0.0:7000";
@@ -38,6 +48,7 @@ struct Options {
   std::uint32_t overlaySize = 64;
   std::size_t neighbours = 10;
   double pullAfterMs = 40;
+  std::string altoNetworkMap, altoCostMap;
   LinkEmulation emulation;
   RunOptions run;
 };
@@ -348,6 +359,14 @@ int main(int argc, char** argv) {
                  "Overlay: pull a chunk a neighbour has and we miss after this long (conference groups are "
                  "small and players' playout delays short: pull early)")
       ->check(CLI::Range(1.0, 10000.0));
+  auto* alto = app.add_option("--alto-network-map", o.altoNetworkMap,
+                              "Overlay: an ALTO (RFC 7285) network map, JSON file; with --alto-cost-map, "
+                              "neighbours of low ALTO cost are preferred")
+                   ->check(CLI::ExistingFile);
+  app.add_option("--alto-cost-map", o.altoCostMap, "Overlay: the ALTO cost map, JSON file")
+      ->check(CLI::ExistingFile)
+      ->needs(alto);
+  alto->needs(app.get_option("--alto-cost-map"));
   auto* emu = app.add_option_group("Link emulation", "Shape this streamer's outgoing peer traffic (for tests; "
                                                     "this kernel has no netem)");
   emu->add_option("--emulate-delay-ms", o.emulation.delayMs, "One-way delay added to every datagram")
@@ -386,6 +405,16 @@ int main(int argc, char** argv) {
     oc->node.overlaySizeHint = o.overlaySize;
     oc->node.neighbours = o.neighbours;
     oc->node.pullAfterUs = static_cast<std::int64_t>(o.pullAfterMs * 1000);
+    if (!o.altoNetworkMap.empty()) {
+      try {
+        oc->node.alto = std::make_shared<const overlay::AltoCostMap>(
+            overlay::AltoCostMap::parse(readFile(o.altoNetworkMap), readFile(o.altoCostMap)));
+      } catch (const std::exception& e) {
+        std::cerr << "partyhub-streamer: " << e.what() << "\n";
+        return static_cast<int>(ExitCode::kUsage);
+      }
+      logger("streamer")->info("ALTO: {} PIDs in the cost map", oc->node.alto->pids());
+    }
     try {
       for (const std::string& b : o.bootstrap) oc->bootstrap.push_back(resolvePeer(b));
     } catch (const std::exception& e) {

@@ -4,6 +4,10 @@
 
 namespace partyhub::streamer::overlay {
 
+namespace {
+constexpr double kUnknownCost = 1e300;
+}  // namespace
+
 Node::Node(PeerId self, NodeConfig config, std::uint64_t seed)
     : mSelf(self), mConfig(std::move(config)), mRng(seed),
       mMembership(self, mConfig.uploadKbps, mConfig.membership), mScheduler(makeScheduler(mConfig.scheduler)),
@@ -394,6 +398,15 @@ bool Node::responsive(PeerId peer, std::int64_t /*nowUs*/) const {
   return it == mMisses.end() || it->second < kMissesBeforeSuspect;
 }
 
+std::pair<double, std::int64_t> Node::closeness(PeerId peer) const {
+  double cost = kUnknownCost;
+  if (mConfig.alto) {
+    if (auto c = mConfig.alto->cost(mSelf, peer)) cost = *c;
+  }
+  const std::int64_t rtt = rttOf(peer);
+  return {cost, rtt == 0 ? INT64_MAX : rtt};
+}
+
 std::int64_t Node::rttOf(PeerId peer) const {
   auto it = mRtt.find(peer);
   return it == mRtt.end() ? 0 : it->second;
@@ -425,16 +438,15 @@ void Node::refreshNeighbours(std::int64_t nowUs) {
   std::vector<Descriptor> byUpload = view;
   std::stable_sort(byUpload.begin(), byUpload.end(),
                    [](const Descriptor& a, const Descriptor& b) { return a.uploadKbps > b.uploadKbps; });
-  // Locality first: the closest half (by measured RTT; unmeasured last), then
-  // the best-provisioned, then random.
-  std::vector<Descriptor> byRtt = view;
-  std::stable_sort(byRtt.begin(), byRtt.end(), [&](const Descriptor& a, const Descriptor& b) {
-    const auto ra = rttOf(a.id), rb = rttOf(b.id);
-    return (ra == 0 ? INT64_MAX : ra) < (rb == 0 ? INT64_MAX : rb);
-  });
+  // Locality first: the closest half (by ALTO cost when a map is given, then
+  // by measured RTT; unknown last), then the best-provisioned, then random.
+  std::vector<Descriptor> byCloseness = view;
+  std::stable_sort(byCloseness.begin(), byCloseness.end(),
+                   [&](const Descriptor& a, const Descriptor& b) { return closeness(a.id) < closeness(b.id); });
   const std::size_t close = mConfig.neighbours / 2;
-  for (const Descriptor& d : byRtt) {
-    if (next.size() >= close || rttOf(d.id) == 0) break;
+  for (const Descriptor& d : byCloseness) {
+    const auto [cost, rtt] = closeness(d.id);
+    if (next.size() >= close || (cost == kUnknownCost && rtt == INT64_MAX)) break;
     next.push_back(d.id);
   }
   const std::size_t best = close + (mConfig.neighbours - close + 1) / 2;

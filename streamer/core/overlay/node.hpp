@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "alto.hpp"
 #include "membership.hpp"
 #include "message.hpp"
 #include "scheduler.hpp"
@@ -38,6 +39,7 @@ struct NodeConfig {
   std::size_t window = 512;               // chunks remembered
   std::uint32_t overlaySizeHint = 1000;   // the source's push budget: about how many peers to reach
   MembershipConfig membership;
+  std::shared_ptr<const AltoCostMap> alto;  // when given, the close half of the neighbourhood is by ALTO cost
 };
 
 struct Delivery {
@@ -135,6 +137,9 @@ class Node final : private SchedulerHost {
   void handOn(std::uint64_t seq, std::uint32_t give) override { mNextGive = give; (void)seq; }
   std::uint32_t ownUploadKbps() const override { return mConfig.uploadKbps; }
   std::int64_t rttOf(PeerId peer) const override;
+  /// Locality rank: ALTO cost first (when a map is given and knows both
+  /// ends), then measured RTT; unknown sorts last.
+  [[nodiscard]] std::pair<double, std::int64_t> closeness(PeerId peer) const;
   bool responsive(PeerId peer, std::int64_t nowUs) const override;
   void probe(std::int64_t nowUs);
   void sendControl(PeerId peer, Message m) override;
