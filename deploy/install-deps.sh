@@ -15,8 +15,8 @@ PACKAGES=(
   gstreamer1.0-pulseaudio
   # messaging and serialisation
   libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler
-  # logging, CLI, JSON (ALTO cost maps), tests
-  libspdlog-dev libcli11-dev nlohmann-json3-dev doctest-dev
+  # logging, CLI, JSON, HTTP, storage, crypto, tests
+  libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev libssl-dev doctest-dev
   # benchmark plots
   python3-matplotlib
 )

@@ -1,0 +1,96 @@
+// The group manager's state: groups (optionally password-protected), their
+// members with the channels they publish (bootstrap endpoints), heartbeats
+// and expiry. Backed by SQLite in WAL mode with synchronous=FULL, so a
+// committed change survives kill -9 (and power loss). Every mutation bumps
+// the group's version, which change notification (long-poll) waits on.
+// Time is a parameter; secrets are stored as salted hashes only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace partyhub::groupmgr {
+
+struct Channel {
+  std::uint32_t channelId = 0;
+  std::string bootstrap;  // HOST:PORT of the member's source streamer for this channel
+  std::string kind;       // free-form: "camera", "screen", ...
+};
+
+struct Member {
+  std::string id;
+  std::string name;
+  std::int64_t joinedUs = 0;
+  std::int64_t lastBeatUs = 0;
+  std::vector<Channel> channels;
+};
+
+struct GroupInfo {
+  std::string name;
+  bool hasPassword = false;
+  std::int64_t version = 0;
+  std::size_t members = 0;
+};
+
+struct Joined {
+  Member member;
+  std::string token;  // shown once; only its hash is stored
+  std::int64_t version = 0;
+};
+
+/// What went wrong, for the REST layer to map to a status.
+enum class StoreError { kNotFound, kExists, kBadPassword, kBadToken, kInvalid };
+const char* toString(StoreError e);
+
+class StoreFailure : public std::runtime_error {
+ public:
+  StoreFailure(StoreError code, const std::string& what) : std::runtime_error(what), mCode(code) {}
+  [[nodiscard]] StoreError code() const { return mCode; }
+
+ private:
+  StoreError mCode;
+};
+
+class GroupStore {
+ public:
+  /// Opens (creating) the database at `path`; throws std::runtime_error.
+  explicit GroupStore(const std::string& path);
+  ~GroupStore();
+  GroupStore(const GroupStore&) = delete;
+  GroupStore& operator=(const GroupStore&) = delete;
+
+  GroupInfo createGroup(const std::string& name, const std::string& password, std::int64_t nowUs);
+  [[nodiscard]] std::vector<GroupInfo> groups() const;
+  [[nodiscard]] GroupInfo group(const std::string& name) const;
+
+  Joined join(const std::string& group, const std::string& password, const std::string& memberName,
+              const std::vector<Channel>& channels, std::int64_t nowUs);
+  void leave(const std::string& group, const std::string& memberId, const std::string& token);
+  void heartbeat(const std::string& group, const std::string& memberId, const std::string& token, std::int64_t nowUs);
+  /// Members of a group; the caller must be one of them (its token).
+  [[nodiscard]] std::vector<Member> members(const std::string& group, const std::string& memberId,
+                                            const std::string& token) const;
+  /// Removes members whose last heartbeat is older than `timeoutUs`; returns
+  /// the groups that changed.
+  std::vector<std::string> expire(std::int64_t nowUs, std::int64_t timeoutUs);
+
+ private:
+  void exec(const char* sql) const;
+  void authenticate(const std::string& group, const std::string& memberId, const std::string& token) const;
+  void bump(const std::string& group);
+  [[nodiscard]] std::vector<Member> membersOf(const std::string& group) const;
+
+  sqlite3* mDb = nullptr;
+};
+
+/// Validation shared by the store and the REST layer.
+[[nodiscard]] bool validName(const std::string& s);      // 1..64 chars, printable, no '/'
+[[nodiscard]] bool validEndpoint(const std::string& s);  // HOST:PORT
+
+}  // namespace partyhub::groupmgr

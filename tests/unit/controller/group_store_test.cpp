@@ -1,0 +1,119 @@
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <functional>
+#include <string>
+
+#include "group_store.hpp"
+
+using namespace partyhub::groupmgr;
+
+namespace {
+
+struct TempDb {
+  std::string path;
+  TempDb() {
+    char tmpl[] = "/tmp/partyhub-groupstore-XXXXXX";
+    const int fd = mkstemp(tmpl);
+    close(fd);
+    path = tmpl;
+    unlink(path.c_str());
+  }
+  ~TempDb() {
+    for (const char* suffix : {"", "-wal", "-shm"}) unlink((path + suffix).c_str());
+  }
+};
+
+// What a call failed with, as text ("not found", ...), or "no failure".
+std::string failure(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const StoreFailure& e) {
+    return toString(e.code());
+  }
+  return "no failure";
+}
+
+const std::vector<Channel> kCam{{1, "10.0.0.1:7000", "camera"}};
+
+}  // namespace
+
+TEST_CASE("groups: create, list, password, duplicates refused") {
+  TempDb db;
+  GroupStore s(db.path);
+  CHECK(s.createGroup("open", "", 1).hasPassword == false);
+  CHECK(s.createGroup("closed", "pw", 1).hasPassword);
+  CHECK(failure([&] { s.createGroup("open", "", 2); }) == std::string(toString(StoreError::kExists)));
+  CHECK(failure([&] { s.createGroup("a/b", "", 2); }) == std::string(toString(StoreError::kInvalid)));
+  CHECK(failure([&] { s.createGroup("", "", 2); }) == std::string(toString(StoreError::kInvalid)));
+  CHECK(failure([&] { (void)s.group("nope"); }) == std::string(toString(StoreError::kNotFound)));
+  REQUIRE(s.groups().size() == 2);
+  CHECK(s.groups()[0].name == "closed");
+}
+
+TEST_CASE("members: join with the password, see each other's channels, leave with the token") {
+  TempDb db;
+  GroupStore s(db.path);
+  s.createGroup("team", "pw", 1);
+  CHECK(failure([&] { s.join("team", "wrong", "alice", kCam, 2); }) == std::string(toString(StoreError::kBadPassword)));
+  CHECK(failure([&] { s.join("nope", "pw", "alice", kCam, 2); }) == std::string(toString(StoreError::kNotFound)));
+  CHECK(failure([&] { s.join("team", "pw", "alice", {{1, "no-port", ""}}, 2); }) == std::string(toString(StoreError::kInvalid)));
+  CHECK(failure([&] { s.join("team", "pw", "alice", {{1, "h:1", ""}, {1, "h:2", ""}}, 2); }) == std::string(toString(StoreError::kInvalid)));
+  const std::int64_t v0 = s.group("team").version;
+  const Joined a = s.join("team", "pw", "alice", kCam, 10);
+  const Joined b = s.join("team", "pw", "bob", {{1, "10.0.0.2:7000", "camera"}, {2, "10.0.0.2:7002", "screen"}}, 11);
+  CHECK(a.version == v0 + 1);
+  CHECK(b.version == v0 + 2);
+  CHECK(a.member.id != b.member.id);
+  const auto ms = s.members("team", a.member.id, a.token);
+  REQUIRE(ms.size() == 2);
+  CHECK(ms[1].name == "bob");
+  REQUIRE(ms[1].channels.size() == 2);
+  CHECK(ms[1].channels[1].bootstrap == "10.0.0.2:7002");
+  CHECK(ms[1].channels[1].kind == "screen");
+  CHECK(failure([&] { (void)s.members("team", a.member.id, b.token); }) == std::string(toString(StoreError::kBadToken)));
+  CHECK(failure([&] { s.leave("team", a.member.id, "forged"); }) == std::string(toString(StoreError::kBadToken)));
+  s.leave("team", a.member.id, a.token);
+  CHECK(s.group("team").members == 1);
+  CHECK(s.group("team").version == v0 + 3);
+  CHECK(failure([&] { s.leave("team", a.member.id, a.token); }) == std::string(toString(StoreError::kNotFound)));
+}
+
+TEST_CASE("members that stop beating expire, beating keeps them") {
+  TempDb db;
+  GroupStore s(db.path);
+  s.createGroup("g", "", 0);
+  const Joined a = s.join("g", "", "alice", kCam, 0);
+  const Joined b = s.join("g", "", "bob", kCam, 0);
+  s.heartbeat("g", a.member.id, a.token, 9'000'000);
+  CHECK(s.expire(5'000'000, 10'000'000).empty());
+  CHECK(s.expire(12'000'000, 10'000'000) == std::vector<std::string>{"g"});  // bob: silent since 0
+  const auto ms = s.members("g", a.member.id, a.token);
+  REQUIRE(ms.size() == 1);
+  CHECK(ms[0].name == "alice");
+  CHECK(failure([&] { s.heartbeat("g", b.member.id, b.token, 12'000'001); }) == std::string(toString(StoreError::kNotFound)));
+}
+
+TEST_CASE("everything committed is there after reopening the database") {
+  TempDb db;
+  std::string id, token;
+  {
+    GroupStore s(db.path);
+    s.createGroup("kept", "pw", 1);
+    const Joined j = s.join("kept", "pw", "alice", kCam, 2);
+    id = j.member.id;
+    token = j.token;
+  }
+  GroupStore again(db.path);
+  CHECK(again.group("kept").hasPassword);
+  const auto ms = again.members("kept", id, token);
+  REQUIRE(ms.size() == 1);
+  CHECK(ms[0].channels.at(0).bootstrap == "10.0.0.1:7000");
+}
+
+TEST_CASE("a database path that cannot be opened is a clear error") {
+  CHECK_THROWS_WITH_AS(GroupStore("/nonexistent-dir/x.db"), doctest::Contains("cannot open database"),
+                       std::runtime_error);
+}
