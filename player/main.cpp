@@ -78,8 +78,13 @@ class PlayerApp {
     auto watch = mLoop.addZmq(mSocket, [this] { onMessage(); });
     mWatch = watch.get();
     subscribe();
-    mLoop.addTimer(std::chrono::milliseconds(1000), [this] {
-      subscribe();
+    mLoop.addTimer(std::chrono::milliseconds(100), [this] {
+      // Subscriptions are soft state at the streamer: renew every second,
+      // and every 200 ms while nothing arrives (a restarted streamer is
+      // found within a fifth of a second).
+      const std::int64_t now = wallNowUs();
+      const std::int64_t sinceSub = now - mLastSubscribeUs;
+      if (sinceSub >= 1'000'000 || (now - mLastChunkUs > 200'000 && sinceSub >= 200'000)) subscribe();
       return true;
     });
     mLoop.addTimer(std::chrono::milliseconds(5), [this] {
@@ -123,6 +128,7 @@ class PlayerApp {
   }
 
   void subscribe() {
+    mLastSubscribeUs = wallNowUs();
     v1::PlayerToStreamer msg;
     msg.mutable_subscribe()->set_channel_id(mOptions.channel);
     msg.mutable_subscribe()->set_name(mOptions.name);
@@ -147,6 +153,7 @@ class PlayerApp {
       return;
     }
     const std::int64_t now = wallNowUs();
+    mLastChunkUs = now;
     v1::Chunk& chunk = *msg.mutable_chunk();
     mBytesThisInterval += chunk.payload().size();
     if (chunk.kind() == v1::MEDIA_KIND_VIDEO) {
@@ -325,6 +332,8 @@ class PlayerApp {
 
   const Options& mOptions;
   std::shared_ptr<spdlog::logger> mLog;
+  std::int64_t mLastSubscribeUs = 0;
+  std::int64_t mLastChunkUs = 0;
   EventLoop mLoop;
   zmq::context_t mCtx{1};
   zmq::socket_t mSocket;

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 #include <map>
+#include <random>
 
 #include <CLI/CLI.hpp>
 
@@ -327,7 +328,10 @@ class StreamerApp {
   std::map<std::string, std::int64_t> mSubscribers;  // routing id -> last renewal
   std::map<std::string, std::int64_t> mSourceIds;
   std::vector<std::string> mScratch;
-  std::uint32_t mNextMsgId = 1;
+  // Random start: peers remember recent (sender, message id) pairs to drop
+  // duplicates, so a streamer restarted on the same address must not reuse
+  // the ids it sent before (its messages would be dropped for seconds).
+  std::uint32_t mNextMsgId = static_cast<std::uint32_t>(std::random_device{}());
   std::uint64_t mDatagramsIn = 0, mDatagramsOut = 0, mBytesIn = 0, mBytesOut = 0, mPayloadBytesOut = 0;
   std::unique_ptr<LinkEmulator> mEmulator;  // --emulate-*: tests on a kernel without netem
   std::vector<std::pair<PeerId, std::string>> mDue;

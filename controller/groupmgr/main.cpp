@@ -9,6 +9,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "http_server.hpp"
+
 #include "group_api.hpp"
 #include "partyhub/common/clock.hpp"
 #include "partyhub/common/logging.hpp"
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
   // Long-polls hold a thread each while they wait.
   server->new_task_queue = [] { return new httplib::ThreadPool(64); };
   server->set_payload_max_length(1024 * 1024);
+  partyhub::controller::bindExclusively(*server);
   api.install(*server);
   if (!server->bind_to_port(host, port)) {
     std::cerr << "partyhub-groupmgr: cannot listen on " << listen << "\n";

@@ -16,11 +16,12 @@ std::vector<std::pair<PeerId, Message>> Membership::join(const std::vector<PeerI
     mLastHeard[b] = nowUs;  // give it a full timeout to answer
     out.emplace_back(b, shuffleMessage(MsgType::kGossip, none, b, true));
   }
-  mNextShuffleUs = nowUs + mConfig.periodUs;
+  mNextShuffleUs = nowUs + std::min(mConfig.periodUs, mConfig.joinRetryUs);
   return out;
 }
 
 void Membership::heard(PeerId from, std::int64_t nowUs, std::uint32_t uploadKbps) {
+  mHeardAnyone = true;
   mLastHeard[from] = nowUs;
   if (uploadKbps != 0) mUpload[from] = uploadKbps;
 }
@@ -88,7 +89,9 @@ std::vector<std::pair<PeerId, Message>> Membership::onTick(std::int64_t nowUs, s
                              }),
               mView.end());
   if (nowUs < mNextShuffleUs) return out;
-  mNextShuffleUs = nowUs + mConfig.periodUs;
+  // Until anyone has answered, the bootstrap peer may just not be up yet:
+  // try again soon rather than a whole period later.
+  mNextShuffleUs = nowUs + (mHeardAnyone ? mConfig.periodUs : std::min(mConfig.periodUs, mConfig.joinRetryUs));
   if (mView.empty()) return out;
   for (Descriptor& d : mView) ++d.age;
   auto oldest = std::max_element(mView.begin(), mView.end(),

@@ -18,6 +18,7 @@ struct MembershipConfig {
   std::size_t viewSize = 24;
   std::size_t shuffleLength = 8;
   std::int64_t periodUs = 500'000;
+  std::int64_t joinRetryUs = 100'000;  // shuffle period until someone answers
   std::int64_t peerTimeoutUs = 4'000'000;
 };
 
@@ -56,6 +57,7 @@ class Membership {
   std::unordered_map<PeerId, std::int64_t> mLastHeard;
   std::unordered_map<PeerId, std::uint32_t> mUpload;
   std::int64_t mNextShuffleUs = 0;
+  bool mHeardAnyone = false;
 };
 
 }  // namespace partyhub::streamer::overlay

@@ -1,0 +1,47 @@
+// What one participant runs for one conference, as a pure function of the
+// conference's members (paper §IV, the per-source layout): its own source and
+// the streamer of its own channel, and for every other member a streamer that
+// joins that member's overlay plus a player. The supervisor makes the running
+// processes match this plan.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace partyhub::controller {
+
+struct RemoteChannel {
+  std::string memberId;
+  std::string memberName;
+  std::uint32_t channelId = 1;
+  std::string bootstrap;  // HOST:PORT of that member's source streamer
+};
+
+struct ConferenceSettings {
+  std::string group;
+  std::string selfName;
+  std::string binDir;            // where the partyhub-* executables are
+  std::string runDir;            // ipc endpoints and logs
+  std::string advertiseHost = "127.0.0.1";
+  int sourcePort = 0;            // UDP port of our own channel's streamer
+  std::string video = "test";
+  std::string audio = "test";
+  int width = 640, height = 360, fps = 30;
+  std::string sink = "fake";     // players' sink
+};
+
+struct ProcessSpec {
+  std::string key;   // stable name: "source", "streamer:self", "streamer:ID", "player:ID"
+  std::string exe;
+  std::vector<std::string> args;
+  bool operator==(const ProcessSpec& o) const { return key == o.key && exe == o.exe && args == o.args; }
+};
+
+/// The processes to run. `ports` maps each remote member id to the UDP port
+/// of the streamer that joins its overlay (assigned by the caller, stable).
+std::vector<ProcessSpec> planConference(const ConferenceSettings& s, const std::vector<RemoteChannel>& remotes,
+                                        const std::map<std::string, int>& ports);
+
+}  // namespace partyhub::controller

@@ -1,0 +1,194 @@
+#include "conference.hpp"
+
+#include <httplib.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "partyhub/common/clock.hpp"
+#include "partyhub/common/logging.hpp"
+
+namespace partyhub::controller {
+
+using nlohmann::json;
+
+namespace {
+
+httplib::Client managerClient(const std::string& url) {
+  httplib::Client c(url);
+  c.set_connection_timeout(2, 0);
+  c.set_read_timeout(10, 0);
+  return c;
+}
+
+std::string errorOf(const httplib::Result& r) {
+  if (!r) return "group manager unreachable (" + httplib::to_string(r.error()) + ")";
+  try {
+    return json::parse(r->body).value("error", r->body);
+  } catch (const std::exception&) {
+    return "HTTP " + std::to_string(r->status);
+  }
+}
+
+// The last JSON statistics line of a (growing) log file.
+json lastStats(const std::string& path, const char* key) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return nullptr;
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = std::max<std::streamoff>(0, size - 8192);
+  in.seekg(from);
+  std::string tail(static_cast<std::size_t>(size - from), '\0');
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  std::size_t end = tail.size();
+  while (end > 0) {
+    const std::size_t start = tail.rfind('\n', end - 1);
+    const std::string line = tail.substr(start == std::string::npos ? 0 : start + 1,
+                                         end - (start == std::string::npos ? 0 : start + 1));
+    if (line.find(std::string("\"") + key + "\"") != std::string::npos) {
+      try {
+        return json::parse(line)[key];
+      } catch (const std::exception&) {
+      }
+    }
+    if (start == std::string::npos) break;
+    end = start;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Conference::Conference(JoinRequest request, const DaemonSettings& daemon, int portBlock)
+    : mRequest(std::move(request)),
+      mNextPort(portBlock + 1),
+      mSupervisor(daemon.runDir + "/" + mRequest.group) {
+  mSettings.group = mRequest.group;
+  mSettings.selfName = mRequest.name;
+  mSettings.binDir = daemon.binDir;
+  mSettings.runDir = daemon.runDir + "/" + mRequest.group;
+  mSettings.advertiseHost = daemon.advertiseHost;
+  mSettings.sourcePort = portBlock;
+  mSettings.video = mRequest.video;
+  mSettings.audio = mRequest.audio;
+  mSettings.width = mRequest.width;
+  mSettings.height = mRequest.height;
+  mSettings.fps = mRequest.fps;
+  mSettings.sink = daemon.sink;
+  mkdir(mSettings.runDir.c_str(), 0755);
+  join();
+  mWatcher = std::thread([this] { watch(); });
+}
+
+Conference::~Conference() {
+  mRunning = false;
+  if (mWatcher.joinable()) mWatcher.join();
+  auto c = managerClient(mRequest.manager);
+  auto r = c.Delete("/v1/groups/" + mRequest.group + "/members/" + mMemberId,
+                    {{"Authorization", "Bearer " + mToken}});
+  if (!r || r->status != 204) logger("controller")->warn("leaving {}: {}", mRequest.group, errorOf(r));
+  std::lock_guard lock(mMutex);
+  mSupervisor.stopAll();
+}
+
+void Conference::join() {
+  auto c = managerClient(mRequest.manager);
+  json group = {{"name", mRequest.group}};
+  if (!mRequest.password.empty()) group["password"] = mRequest.password;
+  auto created = c.Post("/v1/groups", group.dump(), "application/json");
+  if (!created || (created->status != 201 && created->status != 409)) {
+    throw ManagerError(created ? created->status : 502, errorOf(created));
+  }
+  json req = {{"name", mRequest.name},
+              {"channels", {{{"channel_id", 1},
+                             {"bootstrap", mSettings.advertiseHost + ":" + std::to_string(mSettings.sourcePort)},
+                             {"kind", "camera"}}}}};
+  if (!mRequest.password.empty()) req["password"] = mRequest.password;
+  auto r = c.Post("/v1/groups/" + mRequest.group + "/members", req.dump(), "application/json");
+  if (!r || r->status != 201) throw ManagerError(r ? r->status : 502, errorOf(r));
+  const json j = json::parse(r->body);
+  mMemberId = j["member_id"];
+  mToken = j["token"];
+  apply(j["members"], j["version"]);
+  logger("controller")->info("joined {} as {} ({} members)", mRequest.group, mMemberId, j["members"].size());
+}
+
+void Conference::apply(const json& members, std::int64_t version) {
+  std::lock_guard lock(mMutex);
+  mVersion = version;
+  mMembers = members;
+  std::vector<RemoteChannel> remotes;
+  for (const json& m : members) {
+    if (m["id"] == mMemberId) continue;
+    for (const json& ch : m["channels"]) {
+      remotes.push_back({m["id"], m["name"], ch["channel_id"], ch["bootstrap"]});
+    }
+    if (!mPorts.count(m["id"])) mPorts[m["id"]] = mNextPort++;
+  }
+  mSupervisor.setPlan(planConference(mSettings, remotes, mPorts));
+}
+
+void Conference::watch() {
+  auto log = logger("controller");
+  while (mRunning) {
+    auto c = managerClient(mRequest.manager);
+    const httplib::Headers auth{{"Authorization", "Bearer " + mToken}};
+    auto beat = c.Post("/v1/groups/" + mRequest.group + "/members/" + mMemberId + "/heartbeat", auth, "",
+                       "application/json");
+    if (beat && beat->status == 404) {
+      log->warn("{}: the group manager forgot us; joining again", mRequest.group);
+      try {
+        join();
+      } catch (const std::exception& e) {
+        log->warn("{}: rejoin failed: {}", mRequest.group, e.what());
+      }
+      continue;
+    }
+    std::int64_t since;
+    {
+      std::lock_guard lock(mMutex);
+      since = mVersion;
+    }
+    // A short long-poll: it doubles as the heartbeat period and bounds how
+    // long leaving takes.
+    auto r = c.Get("/v1/groups/" + mRequest.group + "/events?since=" + std::to_string(since) + "&timeout_ms=1500",
+                   auth);
+    if (r && r->status == 200) {
+      const json j = json::parse(r->body, nullptr, false);
+      if (!j.is_discarded() && j.value("version", since) != since) apply(j["members"], j["version"]);
+    } else {
+      log->warn("{}: {}", mRequest.group, errorOf(r));
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+}
+
+void Conference::tick(std::int64_t nowUs) {
+  std::lock_guard lock(mMutex);
+  mSupervisor.tick(nowUs);
+}
+
+json Conference::status() const {
+  std::lock_guard lock(mMutex);
+  const auto children = mSupervisor.status();
+  json members = json::array();
+  for (const json& m : mMembers) {
+    const std::string id = m["id"];
+    const bool self = id == mMemberId;
+    json procs = json::array();
+    json player = nullptr, streamer = nullptr;
+    for (const ChildStatus& c : children) {
+      const bool mine = self ? (c.key == "source" || c.key == "streamer:self")
+                             : (c.key == "streamer:" + id || c.key == "player:" + id);
+      if (!mine) continue;
+      procs.push_back({{"key", c.key}, {"pid", c.pid}, {"state", c.state}, {"restarts", c.restarts}});
+      if (c.key == "player:" + id) player = lastStats(c.stdoutPath, "player");
+      if (c.key == "streamer:" + id || (self && c.key == "streamer:self")) streamer = lastStats(c.stdoutPath, "streamer");
+    }
+    members.push_back({{"id", id}, {"name", m["name"]}, {"self", self}, {"processes", procs}, {"player", player},
+                       {"streamer", streamer}});
+  }
+  return {{"group", mRequest.group}, {"member_id", mMemberId}, {"name", mRequest.name}, {"version", mVersion},
+          {"members", members}};
+}
+
+}  // namespace partyhub::controller

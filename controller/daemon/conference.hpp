@@ -1,0 +1,78 @@
+// One conference the daemon has joined: the group manager session (join,
+// heartbeats, change notification by long-poll, leave) and the supervisor
+// running this participant's processes for it. The plan follows the member
+// list: a member joining adds a streamer/player pair, one leaving removes it.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "conference_plan.hpp"
+#include "supervisor.hpp"
+
+namespace partyhub::controller {
+
+/// The group manager refused or could not be reached; `status` is its HTTP
+/// status (502 when unreachable), for the daemon to pass on.
+struct ManagerError : std::runtime_error {
+  ManagerError(int httpStatus, const std::string& what) : std::runtime_error(what), status(httpStatus) {}
+  int status;
+};
+
+struct JoinRequest {
+  std::string group;
+  std::string name;
+  std::string password;
+  std::string manager = "http://127.0.0.1:8700";
+  std::string video = "test";
+  std::string audio = "test";
+  int width = 640, height = 360, fps = 30;
+};
+
+struct DaemonSettings {
+  std::string binDir;
+  std::string runDir;
+  std::string advertiseHost = "127.0.0.1";
+  int portBase = 21000;
+  std::string sink = "fake";
+};
+
+class Conference {
+ public:
+  /// Joins the group (creating it if it does not exist); throws std::runtime_error
+  /// with the group manager's message when that fails.
+  Conference(JoinRequest request, const DaemonSettings& daemon, int portBlock);
+  ~Conference();  // leaves the group and stops every process
+  Conference(const Conference&) = delete;
+  Conference& operator=(const Conference&) = delete;
+
+  /// From the daemon's supervisor thread: apply the latest plan.
+  void tick(std::int64_t nowUs);
+  [[nodiscard]] nlohmann::json status() const;
+  [[nodiscard]] const std::string& group() const { return mRequest.group; }
+
+ private:
+  void join();
+  void watch();
+  void apply(const nlohmann::json& members, std::int64_t version);
+
+  JoinRequest mRequest;
+  ConferenceSettings mSettings;
+  int mNextPort;
+  std::string mMemberId, mToken;
+  mutable std::mutex mMutex;
+  std::int64_t mVersion = 0;
+  nlohmann::json mMembers = nlohmann::json::array();
+  std::map<std::string, int> mPorts;  // remote member id -> our streamer's UDP port for it
+  Supervisor mSupervisor;
+  std::atomic<bool> mRunning{true};
+  std::thread mWatcher;
+};
+
+}  // namespace partyhub::controller
