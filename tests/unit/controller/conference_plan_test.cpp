@@ -1,0 +1,103 @@
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "conference_plan.hpp"
+#include "supervisor.hpp"
+
+using namespace partyhub::controller;
+
+namespace {
+
+ConferenceSettings settings() {
+  ConferenceSettings s;
+  s.group = "g";
+  s.selfName = "alice";
+  s.binDir = "/bin";
+  s.runDir = "/tmp/run";
+  s.sourcePort = 9000;
+  return s;
+}
+
+const ProcessSpec* find(const std::vector<ProcessSpec>& plan, const std::string& key) {
+  auto it = std::find_if(plan.begin(), plan.end(), [&](const ProcessSpec& p) { return p.key == key; });
+  return it == plan.end() ? nullptr : &*it;
+}
+
+bool hasArgs(const ProcessSpec& p, const std::string& option, const std::string& value) {
+  for (std::size_t i = 0; i + 1 < p.args.size(); ++i) {
+    if (p.args[i] == option && p.args[i + 1] == value) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("the plan: own source and streamer, a streamer and a player per other member") {
+  const std::vector<RemoteChannel> remotes{{"b1", "bob", 1, "10.0.0.2:7000"}, {"c1", "carol", 1, "10.0.0.3:7000"}};
+  const auto plan = planConference(settings(), remotes, {{"b1", 9001}, {"c1", 9002}});
+  REQUIRE(plan.size() == 6);
+  REQUIRE(find(plan, "source") != nullptr);
+  const ProcessSpec* self = find(plan, "streamer:self");
+  REQUIRE(self != nullptr);
+  CHECK(hasArgs(*self, "--listen", "127.0.0.1:9000"));
+  CHECK(hasArgs(*self, "--source", "ipc:///tmp/run/source.ipc"));
+  const ProcessSpec* bob = find(plan, "streamer:b1");
+  REQUIRE(bob != nullptr);
+  CHECK(hasArgs(*bob, "--bootstrap", "10.0.0.2:7000"));
+  CHECK(hasArgs(*bob, "--listen", "127.0.0.1:9001"));
+  const ProcessSpec* bobPlayer = find(plan, "player:b1");
+  REQUIRE(bobPlayer != nullptr);
+  CHECK(hasArgs(*bobPlayer, "--streamer", "ipc:///tmp/run/b1-players.ipc"));
+  CHECK(hasArgs(*bobPlayer, "--name", "bob"));
+}
+
+TEST_CASE("the plan: a member joining adds its pair and changes no other process") {
+  const std::vector<RemoteChannel> two{{"b1", "bob", 1, "10.0.0.2:7000"}};
+  const std::vector<RemoteChannel> three{{"b1", "bob", 1, "10.0.0.2:7000"}, {"c1", "carol", 1, "10.0.0.3:7000"}};
+  const std::map<std::string, int> ports{{"b1", 9001}, {"c1", 9002}};
+  const auto before = planConference(settings(), two, ports);
+  const auto after = planConference(settings(), three, ports);
+  CHECK(after.size() == before.size() + 2);
+  for (const ProcessSpec& p : before) {
+    CAPTURE(p.key);
+    REQUIRE(find(after, p.key) != nullptr);
+    CHECK(*find(after, p.key) == p);  // same command line: not restarted
+  }
+  CHECK(planConference(settings(), three, {{"b1", 9001}}).size() == 4);  // no port yet: not planned
+}
+
+TEST_CASE("the supervisor restarts a crashing child with backoff and stops what leaves the plan") {
+  Supervisor sup("/tmp");
+  sup.setPlan({{"crasher", "/bin/sh", {"-c", "exit 1"}}, {"sleeper", "/bin/sleep", {"30"}}});
+  const auto start = std::chrono::steady_clock::now();
+  auto now = [&] {
+    return static_cast<std::int64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
+  };
+  while (now() < 1'600'000) {
+    sup.tick(now());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  int crasherRestarts = 0;
+  pid_t sleeper = 0;
+  for (const ChildStatus& c : sup.status()) {
+    if (c.key == "crasher") crasherRestarts = c.restarts;
+    if (c.key == "sleeper") sleeper = c.pid;
+  }
+  // Backoff 0.1, 0.2, 0.4, 0.8 s...: a handful of restarts in 1.6 s, not hundreds.
+  CHECK(crasherRestarts >= 3);
+  CHECK(crasherRestarts <= 6);
+  REQUIRE(sleeper > 0);
+  CHECK(kill(sleeper, 0) == 0);
+  sup.setPlan({});
+  for (int i = 0; i < 10 && kill(sleeper, 0) == 0; ++i) {
+    sup.tick(now());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(kill(sleeper, 0) != 0);  // stopped (SIGTERM) and reaped
+}
