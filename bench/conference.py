@@ -1,0 +1,177 @@
+"""bench/run conference: whole local conferences through the controllers.
+
+For 3 and 6 participants: a group manager, one controller daemon per
+participant, everyone joined with a test source (640x360 at 30 fps H.264 plus
+Opus), every participant playing every other (fake sinks, real decoding).
+After a warm-up, measures --seconds of steady state: CPU of every process by
+kind (from /proc), resident memory, the worst stream's delivery, the worst
+glass-to-glass p95 and the signalling bytes the streamers send per second.
+Layout: per-source (one overlay per channel); the shared layout is not built
+yet and is reported as such. Writes build/bench/conference.json.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from benchlib import write_result
+
+NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def cpu_seconds(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    except (OSError, IndexError):
+        return None
+
+
+def rss_mb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def kind_of(key):
+    return key.split(":")[0]  # source, streamer, player
+
+
+def snapshot(daemons, infra):
+    """pid -> (kind, cpu s) for every process of the conference, and the statuses."""
+    procs, statuses = {}, []
+    for port in daemons:
+        st = get(f"http://127.0.0.1:{port}/v1/conferences/meet")
+        statuses.append(st)
+        for m in st["members"]:
+            for p in m["processes"]:
+                if p["pid"]:
+                    procs[p["pid"]] = kind_of(p["key"])
+    for pid, kind in infra.items():
+        procs[pid] = kind
+    return {pid: (kind, cpu_seconds(pid)) for pid, kind in procs.items()}, statuses
+
+
+def signalling(statuses):
+    total = 0
+    for st in statuses:
+        for m in st["members"]:
+            s = m.get("streamer")
+            if s:
+                total += int(s.get("bytes_out", 0)) - int(s.get("payload_bytes_out", 0))
+    return total
+
+
+def run_case(bin_dir, n, seconds, warmup, port0):
+    run = tempfile.mkdtemp(prefix=f"partyhub-bench-conf{n}-")
+    gm_port = port0
+    daemons = [port0 + 1 + i for i in range(n)]
+    procs = [subprocess.Popen([f"{bin_dir}/partyhub-groupmgr", "--listen", f"127.0.0.1:{gm_port}", "--db",
+                               f"{run}/groups.db", "--log-level", "warn"], stderr=subprocess.DEVNULL)]
+    for i, port in enumerate(daemons):
+        procs.append(subprocess.Popen([f"{bin_dir}/partyhub-controller", "daemon", "--listen", f"127.0.0.1:{port}",
+                                       "--run-dir", f"{run}/{NAMES[i]}", "--port-base", str(24000 + 100 * i),
+                                       "--sink", "fake", "--log-level", "warn"], stderr=subprocess.DEVNULL))
+    infra = {procs[0].pid: "groupmgr", **{p.pid: "controller" for p in procs[1:]}}
+    try:
+        time.sleep(1)
+        for i, port in enumerate(daemons):
+            subprocess.run([f"{bin_dir}/partyhub-controller", "--daemon", f"http://127.0.0.1:{port}", "join", "meet",
+                            "--name", NAMES[i], "--manager", f"http://127.0.0.1:{gm_port}"],
+                           check=True, stdout=subprocess.DEVNULL)
+        time.sleep(warmup)
+        t0 = time.monotonic()
+        cpu0, st0 = snapshot(daemons, infra)
+        time.sleep(seconds)
+        t1 = time.monotonic()
+        cpu1, st1 = snapshot(daemons, infra)
+        elapsed = t1 - t0
+        by_kind, rss_kind = {}, {}
+        for pid, (kind, c1) in cpu1.items():
+            c0 = cpu0.get(pid, (kind, None))[1]
+            if c1 is None or c0 is None:
+                continue  # restarted or gone during the run
+            by_kind[kind] = by_kind.get(kind, 0.0) + (c1 - c0)
+            rss_kind[kind] = rss_kind.get(kind, 0.0) + rss_mb(pid)
+        ratios, g2g = [], []
+        for st in st1:
+            for m in st["members"]:
+                p = m.get("player")
+                if m["self"] or not p:
+                    continue
+                ratios.append(int(p["frames_rendered"]) / max(1, int(p["frames_expected"])))
+                g2g.append(p["g2g"]["p95_ms"])
+        expected_streams = n * (n - 1)
+        return {
+            "participants": n,
+            "layout": "per-source",
+            "streams": expected_streams,
+            "streams_measured": len(ratios),
+            "min_delivery_ratio": round(min(ratios) if len(ratios) == expected_streams else 0.0, 4),
+            "g2g_p95_ms": max(g2g) if g2g else None,
+            "cpu_percent_total": round(100 * sum(by_kind.values()) / elapsed, 1),
+            "cpu_percent_by_kind": {k: round(100 * v / elapsed, 1) for k, v in sorted(by_kind.items())},
+            "rss_mb_total": round(sum(rss_kind.values()), 1),
+            "rss_mb_by_kind": {k: round(v, 1) for k, v in sorted(rss_kind.items())},
+            "signalling_bytes_per_s": round((signalling(st1) - signalling(st0)) / elapsed),
+            "seconds": round(elapsed, 1),
+        }
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--warmup", type=float, default=5)
+    ap.add_argument("--sizes", default="3,6")
+    args = ap.parse_args()
+    bin_dir = os.path.join(args.root, "build", "bin")
+    cases = []
+    for k, n in enumerate(int(x) for x in args.sizes.split(",")):
+        cases.append(run_case(bin_dir, n, args.seconds, args.warmup, 18900 + 20 * k))
+    print(f"{'case':22}{'min deliv':>10}{'g2g p95':>9}{'CPU %':>8}{'RSS MB':>8}{'sig B/s':>9}  CPU % by kind")
+    for c in cases:
+        print(f"{c['participants']} x {c['layout']:14}{c['min_delivery_ratio']:>10}{c['g2g_p95_ms']:>9}"
+              f"{c['cpu_percent_total']:>8}{c['rss_mb_total']:>8}{c['signalling_bytes_per_s']:>9}  "
+              f"{c['cpu_percent_by_kind']}")
+    three = [c for c in cases if c["participants"] == 3]
+    result = {
+        "cases": cases,
+        "shared_layout": "not implemented yet",
+        "video": "640x360@30 H.264 x264enc zerolatency 1000 kbit/s, Opus; fake sinks, real decoding",
+        "pass": bool(three) and three[0]["cpu_percent_total"] <= 100
+        and all(c["min_delivery_ratio"] >= 0.99 for c in cases),
+    }
+    print("targets: 3 participants CPU <= 100 %, every case delivery >= 0.99 (shared layout: not built): "
+          + ("PASS" if result["pass"] else "FAIL"))
+    write_result(args.root, "conference", result)
+    return 0 if result["pass"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
