@@ -31,13 +31,18 @@ PushResult PlayoutBuffer::push(v1::Chunk chunk, std::int64_t nowUs, std::int64_t
     ++mStats.duplicates;
     return PushResult::kDuplicate;
   }
+  // Every chunk that arrives, late or not, shows how far the stream has got.
+  if (!mSeenAny) {
+    mSeenAny = true;
+    mFirstSeenSeq = seq;
+  }
+  mNewestSeq = std::max(mNewestSeq, seq);
   if ((mHaveNext && seq < mNext) || nowUs > chunk.capture_us() + delayUs + mConfig.lateToleranceUs) {
     // Its slot is gone: either we already moved past it, or it can no longer
     // be shown anywhere near its time.
     ++mStats.late;
     return PushResult::kLate;
   }
-  mNewestSeq = std::max(mNewestSeq, seq);
   mPending.emplace(seq, std::move(chunk));
   ++mStats.accepted;
   while (mPending.size() > mConfig.maxPending) {
@@ -151,7 +156,10 @@ bool PlayoutBuffer::takeKeyframeRequest(std::int64_t nowUs) {
 }
 
 std::uint64_t PlayoutBuffer::expectedSinceStart() const {
-  return mStarted ? mNewestSeq - mFirstSeq + 1 : 0;
+  // From the first chunk played; before anything played, from the first one
+  // seen, so a stream that never gets going shows as such (0 of N).
+  if (mStarted) return mNewestSeq >= mFirstSeq ? mNewestSeq - mFirstSeq + 1 : 0;
+  return mSeenAny && mNewestSeq >= mFirstSeenSeq ? mNewestSeq - mFirstSeenSeq + 1 : 0;
 }
 
 }  // namespace partyhub::player

@@ -54,7 +54,8 @@ class PlayoutBuffer {
   [[nodiscard]] std::size_t pending() const { return mPending.size(); }
   [[nodiscard]] bool waitingForAnchor() const { return mWaitAnchor; }
   /// Media sequence numbers the stream spanned since playback began (for the
-  /// rendered ratio): newest seen - first released + 1.
+  /// rendered ratio): newest seen - first released + 1; before playback
+  /// began, newest seen - first seen + 1.
   [[nodiscard]] std::uint64_t expectedSinceStart() const;
 
  private:
@@ -72,7 +73,9 @@ class PlayoutBuffer {
   std::int64_t mLastKeyframeRequestUs = 0;
   bool mStarted = false;
   std::uint64_t mFirstSeq = 0;
-  std::uint64_t mNewestSeq = 0;
+  std::uint64_t mNewestSeq = 0;     // newest seq seen (late ones too)
+  bool mSeenAny = false;
+  std::uint64_t mFirstSeenSeq = 0;
   std::unordered_set<std::uint64_t> mDone;   // released or declared lost, recent
   std::deque<std::uint64_t> mDoneOrder;
 };

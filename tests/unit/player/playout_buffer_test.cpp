@@ -132,6 +132,26 @@ TEST_CASE("the first chunks out of order: a non-anchor ahead of its anchor waits
   CHECK_FALSE(b.waitingForAnchor());
 }
 
+TEST_CASE("frames expected count late chunks too: a stream that never gets going shows as 0 of N") {
+  PlayoutBuffer b(v1::MEDIA_KIND_VIDEO);
+  std::vector<v1::Chunk> out;
+  CHECK(b.expectedSinceStart() == 0);
+  // Every chunk arrives a second late: nothing plays, but the stream went on.
+  for (std::uint64_t n = 0; n < 25; ++n) {
+    const std::int64_t now = static_cast<std::int64_t>(n) * kFrame + 1'000'000;
+    CHECK(std::string(toString(b.push(video(n), now, kDelay))) == "late");
+    b.poll(now, kDelay, out);
+  }
+  CHECK(out.empty());
+  CHECK(b.expectedSinceStart() == 25);
+  // Once playing, it counts from the first chunk played, late ones included.
+  PlayoutBuffer p(v1::MEDIA_KIND_VIDEO);
+  (void)p.push(video(0), 0, kDelay);
+  p.poll(0, kDelay, out);
+  (void)p.push(video(5), 5 * kFrame + 1'000'000, kDelay);  // late
+  CHECK(p.expectedSinceStart() == 6);
+}
+
 TEST_CASE("late and duplicate chunks are dropped and counted") {
   PlayoutBufferConfig cfg;
   cfg.lateToleranceUs = 100'000;
