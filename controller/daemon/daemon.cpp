@@ -56,7 +56,7 @@ void Daemon::superviseLoop() {
       std::lock_guard lock(mMutex);
       for (auto& [group, conf] : mConferences) conf->tick(wallNowUs());
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 

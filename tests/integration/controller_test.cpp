@@ -60,13 +60,14 @@ std::optional<std::chrono::milliseconds> waitFor(Pred pred, std::chrono::millise
 
 }  // namespace
 
-TEST_CASE("a conference through the controllers: all streams play, a joiner plays at once, a crash heals, a leaver is gone") {
+TEST_CASE("a conference through the controllers: all streams play, a joiner plays at once, a crash heals, a leaver is gone, the group manager restarts") {
   const std::string dir = partyhub::test::tempDir();
   const int base = partyhub::test::portBase();
   const int udpBase = 40000 + (getpid() % 50) * 400;  // 100 UDP ports per participant
   const std::string manager = "http://127.0.0.1:" + std::to_string(base + 70);
-  Process gm("partyhub-groupmgr", {"--listen", "127.0.0.1:" + std::to_string(base + 70), "--db", dir + "/ctl-gm.db"},
-             "ctl-gm");
+  const std::vector<std::string> gmArgs{"--listen", "127.0.0.1:" + std::to_string(base + 70), "--db",
+                                       dir + "/ctl-gm.db"};
+  auto gm = std::make_unique<Process>("partyhub-groupmgr", gmArgs, "ctl-gm");
   std::vector<Participant> people;
   const char* names[] = {"alice", "bob", "carol", "dave"};
   for (int i = 0; i < 4; ++i) {
@@ -148,6 +149,25 @@ TEST_CASE("a conference through the controllers: all streams play, a joiner play
   MESSAGE("carol gone everywhere after " << gone->count() << " ms");
   CHECK(*gone <= 2s);
   CHECK(carol.status().is_null());
+
+  // The group manager killed and restarted: nobody is lost, and it goes on
+  // telling the controllers of changes (carol comes back).
+  gm.reset();  // SIGKILL
+  std::this_thread::sleep_for(500ms);
+  gm = std::make_unique<Process>("partyhub-groupmgr", gmArgs, "ctl-gm-2");
+  std::this_thread::sleep_for(2s);  // longer than the controllers' retry
+  {
+    httplib::Client c("127.0.0.1", base + 70);
+    auto g = c.Get("/v1/groups/meet");
+    REQUIRE(g);
+    REQUIRE(g->status == 200);
+    CHECK(json::parse(g->body)["members"] == 3);  // alice, bob, dave: nothing lost
+  }
+  REQUIRE(join(carol) == 0);
+  const auto back = waitFor(
+      [&] { return alice.rendered("carol") > 0 && bob.rendered("carol") > 0 && dave.rendered("carol") > 0; }, 10s);
+  REQUIRE(back.has_value());
+  MESSAGE("after the group manager's restart, carol rejoined and plays everywhere in " << back->count() << " ms");
 
   // The daemon killed with SIGKILL takes its processes with it.
   const json daveSelf = dave.member("dave");  // (a temporary would die before the loop)
