@@ -206,14 +206,15 @@ class PlayerApp {
     }
   }
 
-  // A lost, late or skipped frame is what a user sees as a freeze: say so,
-  // with what the buffer knew, so a log tells why a stream stuttered.
+  // A lost or skipped frame is what a user sees as a freeze: say so, with
+  // what the buffer knew, so a log tells why a stream stuttered. (Late
+  // frames are refused on arrival and logged there.)
   void logVideoTrouble(const PlayoutStats& before, std::int64_t now, std::int64_t d) {
     const PlayoutStats& after = mVideo.stats();
-    if (after.lost == before.lost && after.late == before.late && after.skipped == before.skipped) return;
-    mLog->info("video: {} lost, {} late, {} skipped (delay {:.1f} ms, {} pending{}) at {}", after.lost - before.lost,
-               after.late - before.late, after.skipped - before.skipped, static_cast<double>(d) / 1000.0,
-               mVideo.pending(), mVideo.waitingForAnchor() ? ", waiting for a keyframe" : "", now);
+    if (after.lost == before.lost && after.skipped == before.skipped) return;
+    mLog->info("video: {} lost, {} skipped (delay {:.1f} ms, {} pending{}) at {}", after.lost - before.lost,
+               after.skipped - before.skipped, static_cast<double>(d) / 1000.0, mVideo.pending(),
+               mVideo.waitingForAnchor() ? ", waiting for a keyframe" : "", now);
   }
 
   void startPipeline(std::int64_t now) {

@@ -213,6 +213,7 @@ class StreamerApp {
   }
 
   void apply() {
+    const std::int64_t now = mEmulator ? wallNowUs() : 0;
     for (auto& send : mActions.toPeers) {
       mScratch.clear();
       const std::string bytes = send.message.SerializeAsString();
@@ -224,7 +225,7 @@ class StreamerApp {
       for (PeerId peer : send.peers) {
         for (const std::string& d : mScratch) {
           if (mEmulator) {
-            (void)mEmulator->submit(peer, d, wallNowUs());  // drops are counted there
+            (void)mEmulator->submit(peer, d, now);  // drops are counted there
           } else {
             sendDatagram(peer, d);
           }

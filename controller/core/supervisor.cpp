@@ -25,6 +25,12 @@ Supervisor::Supervisor(std::string logDir) : mLogDir(std::move(logDir)) {}
 
 Supervisor::~Supervisor() { stopAll(); }
 
+std::string Supervisor::logPath(const std::string& key, const char* suffix) const {
+  std::string base = key;
+  std::replace(base.begin(), base.end(), ':', '-');
+  return mLogDir + "/" + base + suffix;
+}
+
 void Supervisor::setPlan(std::vector<ProcessSpec> plan) { mPlan = std::move(plan); }
 
 void Supervisor::spawn(Child& c, std::int64_t nowUs) {
@@ -35,9 +41,7 @@ void Supervisor::spawn(Child& c, std::int64_t nowUs) {
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
-  std::string base = c.spec.key;
-  std::replace(base.begin(), base.end(), ':', '-');
-  const std::string out = mLogDir + "/" + base + ".out", err = mLogDir + "/" + base + ".err";
+  const std::string out = logPath(c.spec.key, ".out"), err = logPath(c.spec.key, ".err");
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid == 0) {
@@ -129,9 +133,7 @@ void Supervisor::stopAll(std::int64_t graceUs) {
 std::vector<ChildStatus> Supervisor::status() const {
   std::vector<ChildStatus> out;
   for (const auto& [key, c] : mChildren) {
-    std::string base = key;
-    std::replace(base.begin(), base.end(), ':', '-');
-    out.push_back({key, c.pid, c.pid > 0 ? "running" : "backoff", c.restarts, mLogDir + "/" + base + ".out"});
+    out.push_back({key, c.pid, c.pid > 0 ? "running" : "backoff", c.restarts, logPath(key, ".out")});
   }
   for (const Child& s : mStopping) out.push_back({s.spec.key, s.pid, "stopping", s.restarts, ""});
   return out;

@@ -51,6 +51,7 @@ class Supervisor {
   };
   void spawn(Child& c, std::int64_t nowUs);
   void reap(std::int64_t nowUs);
+  [[nodiscard]] std::string logPath(const std::string& key, const char* suffix) const;
 
   std::string mLogDir;
   std::vector<ProcessSpec> mPlan;

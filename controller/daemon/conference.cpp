@@ -106,8 +106,11 @@ void Conference::join() {
   auto r = c.Post("/v1/groups/" + mRequest.group + "/members", req.dump(), "application/json");
   if (!r || r->status != 201) throw ManagerError(r ? r->status : 502, errorOf(r));
   const json j = json::parse(r->body);
-  mMemberId = j["member_id"];
-  mToken = j["token"];
+  {
+    std::lock_guard lock(mMutex);  // a rejoin runs on the watcher while status() reads these
+    mMemberId = j["member_id"];
+    mToken = j["token"];
+  }
   apply(j["members"], j["version"]);
   logger("controller")->info("joined {} as {} ({} members)", mRequest.group, mMemberId, j["members"].size());
 }

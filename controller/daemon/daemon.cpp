@@ -102,12 +102,29 @@ void Daemon::install(httplib::Server& server) {
     } catch (const std::invalid_argument& e) {
       return reply(res, 400, {{"error", e.what()}});
     }
-    std::lock_guard lock(mMutex);
-    if (mConferences.count(jr.group)) return reply(res, 409, {{"error", "already in conference '" + jr.group + "'"}});
+    int block = 0;
+    {
+      std::lock_guard lock(mMutex);
+      if (mConferences.count(jr.group) || mJoining.count(jr.group)) {
+        return reply(res, 409, {{"error", "already in conference '" + jr.group + "'"}});
+      }
+      mJoining.insert(jr.group);
+      block = mSettings.portBase + 100 * mNextBlock++;
+    }
+    // Joining talks to the group manager (seconds when it is unreachable):
+    // not under the lock the supervising thread needs.
+    struct Unmark {
+      Daemon* d;
+      std::string group;
+      ~Unmark() {
+        std::lock_guard lock(d->mMutex);
+        d->mJoining.erase(group);
+      }
+    } unmark{this, jr.group};
     try {
-      const int block = mSettings.portBase + 100 * mNextBlock++;
       auto conf = std::make_unique<Conference>(jr, mSettings, block);
       json st = conf->status();
+      std::lock_guard lock(mMutex);
       mConferences.emplace(jr.group, std::move(conf));
       reply(res, 201, st);
     } catch (const ManagerError& e) {

@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "conference.hpp"
@@ -30,6 +32,7 @@ class Daemon {
   DaemonSettings mSettings;
   std::mutex mMutex;
   std::map<std::string, std::unique_ptr<Conference>> mConferences;
+  std::set<std::string> mJoining;  // groups whose join is under way
   int mNextBlock = 0;
   std::atomic<bool> mRunning{true};
   std::thread mSupervisor;

@@ -83,15 +83,11 @@ GroupApi::GroupApi(GroupStore& store, ApiConfig config) : mStore(store), mConfig
 
 void GroupApi::expire(std::int64_t nowUs) {
   std::lock_guard lock(mMutex);
-  if (!mStore.expire(nowUs, mConfig.heartbeatTimeoutUs).empty()) {
-    ++mGeneration;
-    mChanged.notify_all();
-  }
+  if (!mStore.expire(nowUs, mConfig.heartbeatTimeoutUs).empty()) mChanged.notify_all();
 }
 
 void GroupApi::wakeAll() {
   std::lock_guard lock(mMutex);
-  ++mGeneration;
   mChanged.notify_all();
 }
 
@@ -126,10 +122,7 @@ void GroupApi::install(httplib::Server& server) {
       }
     };
   };
-  auto changed = [this] {
-    ++mGeneration;
-    mChanged.notify_all();
-  };
+  auto changed = [this] { mChanged.notify_all(); };
 
   server.Get("/v1/health", handle([](const httplib::Request&, httplib::Response& res, const json&) {
                reply(res, 200, {{"ok", true}});

@@ -38,8 +38,7 @@ class GroupApi {
   GroupStore& mStore;
   ApiConfig mConfig;
   std::mutex mMutex;  // one SQLite connection: one caller at a time
-  std::condition_variable mChanged;
-  std::uint64_t mGeneration = 0;  // bumped on every change, for waiters
+  std::condition_variable mChanged;  // a group's version moved (long-polls re-check theirs)
 };
 
 }  // namespace partyhub::groupmgr

@@ -34,7 +34,7 @@ bool validEndpoint(const std::string& s) {
   const auto colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0 || s.size() > 255) return false;
   const std::string port = s.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit)) return false;
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
   const int p = std::stoi(port);
   return p > 0 && p < 65536;
 }

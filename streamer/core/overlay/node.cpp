@@ -120,7 +120,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
       // Every chunk is acknowledged (see checkAcks), even a duplicate, so
       // its sender knows we are alive and does not send it again.
       mAcksOwed[from].push_back(seq);
-          if (holds(seq)) {
+      if (holds(seq)) {
         ++mStats.duplicates;
         // Its budget is not lost with it: we spread it too.
         if (m.budget > 0 && nowUs - m.injectedUs <= mConfig.deadlineUs) addBudget(seq, m.budget);

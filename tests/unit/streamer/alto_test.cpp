@@ -77,11 +77,13 @@ TEST_CASE("ALTO maps: malformed input is refused with a clear error") {
 TEST_CASE("with an ALTO map, the close half of the neighbourhood is the cheapest peers") {
   auto alto = std::make_shared<const AltoCostMap>(AltoCostMap::parse(kNetworkMap, kCostMap));
   NodeConfig c;
-  c.neighbours = 4;  // two close ones, then by upload, then random
+  c.neighbours = 2;  // one close one (by ALTO cost), then the best-provisioned
   c.alto = alto;
   Node n(peer("10.1.0.1"), c, 1);
   NodeActions out;
-  // Six far peers with more upload, two near ones: the near ones are always chosen.
+  // Six far peers with more upload, two near ones. Without the map nothing is
+  // known to be close (no RTT measured) and both slots go to far, rich peers;
+  // with it, the cheapest peer takes the close slot.
   std::vector<PeerId> boot;
   for (int i = 1; i <= 6; ++i) boot.push_back(peer(("192.0.2." + std::to_string(i)).c_str()));
   boot.push_back(peer("10.1.5.5"));
@@ -91,10 +93,12 @@ TEST_CASE("with an ALTO map, the close half of the neighbourhood is the cheapest
     Message hello;
     hello.type = MsgType::kGossip;
     hello.uploadKbps = (p >> 16) == ip("10.1.5.5") || (p >> 16) == ip("10.2.5.5") ? 500 : 5000;
+    hello.peers = {Descriptor{p, 0, hello.uploadKbps}};  // gossip carries the sender's own descriptor
     n.onMessage(p, hello, 1'000, out);
   }
   for (std::int64_t t = 1'000; t < 1'500'000; t += 100'000) n.onTick(t, out);  // within the peer timeout
   const auto& nb = n.neighbours();
-  CHECK(std::find(nb.begin(), nb.end(), peer("10.1.5.5")) != nb.end());
-  CHECK(std::find(nb.begin(), nb.end(), peer("10.2.5.5")) != nb.end());
+  CHECK(nb.size() == 2);
+  CHECK(std::find(nb.begin(), nb.end(), peer("10.1.5.5")) != nb.end());  // cost 1
+  CHECK(std::find(nb.begin(), nb.end(), peer("10.2.5.5")) == nb.end());  // cost 2: beaten by rich far peers
 }
