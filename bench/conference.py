@@ -57,8 +57,8 @@ def kind_of(key):
 def snapshot(daemons, infra):
     """pid -> (kind, cpu s) for every process of the conference, and the statuses."""
     procs, statuses = {}, []
-    for port in daemons:
-        st = get(f"http://127.0.0.1:{port}/v1/conferences/meet")
+    for url in daemons:
+        st = get(f"{url}/v1/conferences/meet")
         statuses.append(st)
         for m in st["members"]:
             for p in m["processes"]:
@@ -79,6 +79,68 @@ def signalling(statuses):
     return total
 
 
+def measure(daemons, infra, n, seconds, fps, on_window=None):
+    """Steady-state figures of a running conference over `seconds`, read from
+    its controller daemons (base URLs). on_window(elapsed) may add its own
+    (it is called right after the window, before anything else is read)."""
+    t0 = time.monotonic()
+    cpu0, st0 = snapshot(daemons, infra)
+    time.sleep(seconds)
+    t1 = time.monotonic()
+    extra = on_window(t1 - t0) if on_window else {}
+    cpu1, st1 = snapshot(daemons, infra)
+    elapsed = t1 - t0
+    by_kind, rss_kind = {}, {}
+    for pid, (kind, c1) in cpu1.items():
+        c0 = cpu0.get(pid, (kind, None))[1]
+        if c1 is None or c0 is None:
+            continue  # restarted or gone during the run
+        by_kind[kind] = by_kind.get(kind, 0.0) + (c1 - c0)
+        rss_kind[kind] = rss_kind.get(kind, 0.0) + rss_mb(pid)
+    # Delivery: frames each player rendered during the window against the
+    # frames its source made in it (live, `fps`); a player's own "expected"
+    # count cannot see a stream that never got going.
+    rendered0 = {}
+    for st in st0:
+        for m in st["members"]:
+            if not m["self"] and m.get("player"):
+                rendered0[(st["member_id"], m["id"])] = int(m["player"]["frames_rendered"])
+    ratios, g2g = [], []
+    for st in st1:
+        for m in st["members"]:
+            p = m.get("player")
+            if m["self"] or not p:
+                continue
+            before = rendered0.get((st["member_id"], m["id"]), 0)
+            ratios.append(min(1.0, (int(p["frames_rendered"]) - before) / (fps * elapsed)))
+            g2g.append(p["g2g"]["p95_ms"] if int(p["g2g"]["count"]) > 0 else float("inf"))
+    expected_streams = n * (n - 1)
+    return {
+        "participants": n,
+        "streams": expected_streams,
+        "streams_measured": len(ratios),
+        "min_delivery_ratio": round(min(ratios) if len(ratios) == expected_streams else 0.0, 4),
+        "g2g_p95_ms": (max(g2g) if max(g2g) != float("inf") else None) if g2g else None,
+        "cpu_percent_total": round(100 * sum(by_kind.values()) / elapsed, 1),
+        "cpu_percent_by_kind": {k: round(100 * v / elapsed, 1) for k, v in sorted(by_kind.items())},
+        "rss_mb_total": round(sum(rss_kind.values()), 1),
+        "rss_mb_by_kind": {k: round(v, 1) for k, v in sorted(rss_kind.items())},
+        "signalling_bytes_per_s": round((signalling(st1) - signalling(st0)) / elapsed),
+        "seconds": round(elapsed, 1),
+        **extra,
+    }
+
+
+def stop_all(procs):
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def run_case(bin_dir, n, seconds, warmup, port0, fps=30):
     run = tempfile.mkdtemp(prefix=f"partyhub-bench-conf{n}-")
     gm_port = port0
@@ -94,62 +156,13 @@ def run_case(bin_dir, n, seconds, warmup, port0, fps=30):
         time.sleep(1)
         for i, port in enumerate(daemons):
             subprocess.run([f"{bin_dir}/partyhub-controller", "--daemon", f"http://127.0.0.1:{port}", "join", "meet",
-                            "--name", NAMES[i], "--manager", f"http://127.0.0.1:{gm_port}"],
+                            "--name", NAMES[i], "--manager", f"http://127.0.0.1:{gm_port}", "--fps", str(fps)],
                            check=True, stdout=subprocess.DEVNULL)
         time.sleep(warmup)
-        t0 = time.monotonic()
-        cpu0, st0 = snapshot(daemons, infra)
-        time.sleep(seconds)
-        t1 = time.monotonic()
-        cpu1, st1 = snapshot(daemons, infra)
-        elapsed = t1 - t0
-        by_kind, rss_kind = {}, {}
-        for pid, (kind, c1) in cpu1.items():
-            c0 = cpu0.get(pid, (kind, None))[1]
-            if c1 is None or c0 is None:
-                continue  # restarted or gone during the run
-            by_kind[kind] = by_kind.get(kind, 0.0) + (c1 - c0)
-            rss_kind[kind] = rss_kind.get(kind, 0.0) + rss_mb(pid)
-        # Delivery: frames each player rendered during the window against the
-        # frames its source made in it (live, 30 fps); a player's own
-        # "expected" count cannot see a stream that never got going.
-        rendered0 = {}
-        for st in st0:
-            for m in st["members"]:
-                if not m["self"] and m.get("player"):
-                    rendered0[(st["member_id"], m["id"])] = int(m["player"]["frames_rendered"])
-        ratios, g2g = [], []
-        for st in st1:
-            for m in st["members"]:
-                p = m.get("player")
-                if m["self"] or not p:
-                    continue
-                before = rendered0.get((st["member_id"], m["id"]), 0)
-                ratios.append(min(1.0, (int(p["frames_rendered"]) - before) / (fps * elapsed)))
-                g2g.append(p["g2g"]["p95_ms"] if int(p["g2g"]["count"]) > 0 else float("inf"))
-        expected_streams = n * (n - 1)
-        return {
-            "participants": n,
-            "layout": "per-source",
-            "streams": expected_streams,
-            "streams_measured": len(ratios),
-            "min_delivery_ratio": round(min(ratios) if len(ratios) == expected_streams else 0.0, 4),
-            "g2g_p95_ms": (max(g2g) if max(g2g) != float("inf") else None) if g2g else None,
-            "cpu_percent_total": round(100 * sum(by_kind.values()) / elapsed, 1),
-            "cpu_percent_by_kind": {k: round(100 * v / elapsed, 1) for k, v in sorted(by_kind.items())},
-            "rss_mb_total": round(sum(rss_kind.values()), 1),
-            "rss_mb_by_kind": {k: round(v, 1) for k, v in sorted(rss_kind.items())},
-            "signalling_bytes_per_s": round((signalling(st1) - signalling(st0)) / elapsed),
-            "seconds": round(elapsed, 1),
-        }
+        return {"layout": "per-source",
+                **measure([f"http://127.0.0.1:{p}" for p in daemons], infra, n, seconds, fps)}
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
 
 
 def main():

@@ -85,6 +85,10 @@ def run(bin_dir, scheduler, peers, seconds, kill=0, port=BASE_PORT):
                                       / max(1, sum(int(streamers[f"P{i}"].get("chunks_from_peers", 0)) for i in live)), 3),
         "g2g_p95_ms_worst_player": max(p["g2g"]["p95_ms"] for p in players.values()),
         "frames_lost_total": sum(int(p["frames_lost"]) for p in players.values()),
+        "bytes_out_by_message": {k: sum(int(st.get("bytes_out_by_message", {}).get(k, 0)) for st in streamers.values())
+                                 for k in sorted({k for st in streamers.values()
+                                                  for k in st.get("bytes_out_by_message", {})})},
+        "payload_bytes_out": payload,
         "streamer_cpu_s_total": round(sum(int(st.get("cpu_us", 0)) for st in streamers.values()) / 1e6, 2),
     }
 

@@ -132,6 +132,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1024, 65000));
   daemon->add_option("--advertise-host", ds.advertiseHost, "Address peers reach our streamers at");
   daemon->add_option("--sink", ds.sink, "Players' video sink: fake | auto");
+  daemon->add_option("--uplink-kbps", ds.uplinkKbps,
+                     "This host's uplink; shared out as the streamers' upload budgets (default: theirs)")
+      ->check(CLI::Range(64, 10'000'000));
+  daemon->add_option("--emulate-delay-ms", ds.emulateDelayMs,
+                     "Test beds: one-way delay every streamer adds to its peer traffic")
+      ->check(CLI::Range(0, 5000));
   daemon->add_option("--log-level", logLevel);
 
   JoinRequest jr;
@@ -145,6 +151,8 @@ int main(int argc, char** argv) {
   join->add_option("--width", jr.width);
   join->add_option("--height", jr.height);
   join->add_option("--fps", jr.fps);
+  join->add_option("--video-kbps", jr.videoKbps, "Video bitrate")->check(CLI::Range(16, 50000));
+  join->add_option("--audio-kbps", jr.audioKbps, "Opus bitrate")->check(CLI::Range(6, 510));
 
   std::string group;
   auto* leave = app.add_subcommand("leave", "Leave a conference");
@@ -157,7 +165,8 @@ int main(int argc, char** argv) {
   if (daemon->parsed()) return runDaemon(listen, ds, logLevel);
   if (join->parsed()) {
     json body = {{"group", jr.group}, {"name", jr.name}, {"manager", jr.manager}, {"video", jr.video},
-                 {"audio", jr.audio}, {"width", jr.width}, {"height", jr.height}, {"fps", jr.fps}};
+                 {"audio", jr.audio}, {"width", jr.width}, {"height", jr.height}, {"fps", jr.fps},
+                 {"video_kbps", jr.videoKbps}, {"audio_kbps", jr.audioKbps}};
     if (!jr.password.empty()) body["password"] = jr.password;
     auto r = call(daemonUrl, "POST", "/v1/conferences", body);
     if (!r) return 1;

@@ -17,8 +17,8 @@ PACKAGES=(
   libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler
   # logging, CLI, JSON, HTTP, storage, crypto, tests
   libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev libssl-dev doctest-dev
-  # benchmark plots
-  python3-matplotlib
+  # benchmark plots; the namespace test bed (bench/run testbed)
+  python3-matplotlib iproute2 iptables
 )
 
 missing=()

@@ -87,7 +87,11 @@ class PlayerApp {
       if (sinceSub >= 1'000'000 || (now - mLastChunkUs > 200'000 && sinceSub >= 200'000)) subscribe();
       return true;
     });
-    mLoop.addTimer(std::chrono::milliseconds(5), [this] {
+    // Chunks are released as they arrive (see onMessage); the clock only
+    // matters for deadlines, armed exactly (armDeadline), and for start-up
+    // and keyframe requests, which this slow timer covers. A 5 ms poll cost
+    // each player 200 wake-ups a second, and a conference runs many players.
+    mLoop.addTimer(std::chrono::milliseconds(50), [this] {
       pump(wallNowUs());
       return true;
     });
@@ -204,6 +208,23 @@ class PlayerApp {
       mWatch->poke();
       mLog->debug("asked for a keyframe ({})", kf->reason());
     }
+    armDeadline(now, d);
+  }
+
+  // One timer at the earliest deadline either buffer has.
+  void armDeadline(std::int64_t now, std::int64_t d) {
+    std::optional<std::int64_t> due = mVideo.nextDeadlineUs(d);
+    if (auto a = mAudio.nextDeadlineUs(d); a && (!due || *a < *due)) due = a;
+    if (!due || (mDeadlineArmed && mDeadlineAtUs <= *due)) return;
+    if (mDeadlineArmed) mLoop.remove(mDeadlineTimer);
+    mDeadlineArmed = true;
+    mDeadlineAtUs = *due;
+    const std::int64_t waitUs = std::max<std::int64_t>(0, *due - now);
+    mDeadlineTimer = mLoop.addTimer(std::chrono::milliseconds((waitUs + 999) / 1000), [this] {
+      mDeadlineArmed = false;
+      pump(wallNowUs());
+      return false;
+    });
   }
 
   // A lost or skipped frame is what a user sees as a freeze: say so, with
@@ -335,6 +356,9 @@ class PlayerApp {
   std::shared_ptr<spdlog::logger> mLog;
   std::int64_t mLastSubscribeUs = 0;
   std::int64_t mLastChunkUs = 0;
+  bool mDeadlineArmed = false;
+  std::int64_t mDeadlineAtUs = 0;
+  unsigned mDeadlineTimer = 0;
   EventLoop mLoop;
   zmq::context_t mCtx{1};
   zmq::socket_t mSocket;

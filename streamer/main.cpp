@@ -27,6 +27,22 @@ using namespace partyhub::streamer;
 
 namespace {
 
+// A message's name in the bytes_out_by_message statistic.
+std::string messageKind(const v1::PeerMessage& m) {
+  switch (m.msg_case()) {
+    case v1::PeerMessage::kChunk: return m.chunk().chunk().kind() == v1::MEDIA_KIND_AUDIO ? "audio" : "video";
+    case v1::PeerMessage::kControl: return "control";
+    case v1::PeerMessage::kHello: return "hello";
+    case v1::PeerMessage::kNack: return "nack";
+    case v1::PeerMessage::kOverlay: {
+      std::string name = v1::OverlayMessage::Type_Name(m.overlay().type());
+      for (char& c : name) c = static_cast<char>(c == '_' ? '-' : std::tolower(static_cast<unsigned char>(c)));
+      return name;
+    }
+    default: return "other";
+  }
+}
+
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + path);
@@ -90,18 +106,17 @@ class StreamerApp {
       housekeeping(wallNowUs());
       return true;
     });
-    if (mEmulator) {
-      mLoop.addTimer(std::chrono::milliseconds(1), [this] {
-        flushEmulatedLink();
-        return true;
-      });
-    }
     if (mOverlay) {
       mOverlay->start(wallNowUs(), mActions);
       apply();
-      // The core's clock: gossip, buffer-map batches, pull, and the paced uplink.
-      mLoop.addTimer(std::chrono::milliseconds(5), [this] {
-        mOverlay->onTick(wallNowUs(), mActions);
+      // The core's clock (gossip, buffer-map batches, acks, pull), every
+      // 10 ms as in the simulator; the paced uplink wakes it sooner when it
+      // drains (armUplink). Each wake-up costs a few µs of kernel time, and a
+      // conference runs many streamers on one machine.
+      mLoop.addTimer(std::chrono::milliseconds(10), [this] {
+        const std::int64_t now = wallNowUs();
+        if (mReassembler.partialMessages() > 0) requestFragments(now);
+        mOverlay->onTick(now, mActions);
         apply();
         return true;
       });
@@ -126,10 +141,15 @@ class StreamerApp {
       ++mDatagramsIn;
       mBytesIn += datagram.size();
       auto message = mReassembler.onDatagram(from, datagram, now);
+      if (mReassembler.gaps() > 0) requestFragments(now);
       if (!message) return;
       v1::PeerMessage msg;
       if (!msg.ParseFromString(*message)) {
         ++mMalformed;
+        return;
+      }
+      if (msg.has_nack()) {
+        resendFragments(from, msg.nack(), now);
         return;
       }
       if (mOverlay) {
@@ -139,6 +159,46 @@ class StreamerApp {
       }
       apply();
     });
+  }
+
+  // Fragment repair (see ReassemblerConfig): ask the senders of stalled or
+  // gapped messages for what is missing...
+  void requestFragments(std::int64_t now) {
+    mNacks.clear();
+    mReassembler.takeNacks(now, mNacks);
+    for (const FragmentNack& n : mNacks) {
+      v1::PeerMessage out;
+      out.mutable_nack()->set_msg_id(n.msgId);
+      for (std::uint16_t i : n.indices) out.mutable_nack()->add_indices(i);
+      mScratch.clear();
+      if (!fragment(out.SerializeAsString(), mNextMsgId++, mScratch)) continue;
+      for (const std::string& d : mScratch) {
+        mBytesOutByMessage["nack"] += d.size();
+        sendOrEmulate(n.sender, d, now);
+      }
+    }
+    if (mEmulator) armEmulatedLink();
+  }
+
+  // ... and answer such requests from what we sent lately.
+  void resendFragments(PeerId to, const v1::FragmentNack& nack, std::int64_t now) {
+    for (std::uint32_t i : nack.indices()) {
+      if (i > 0xFFFF) continue;
+      const std::string* d = mSent.find(nack.msg_id(), static_cast<std::uint16_t>(i));
+      if (d == nullptr) continue;
+      ++mFragmentsResent;
+      mBytesOutByMessage["resent"] += d->size();
+      sendOrEmulate(to, *d, now);
+    }
+    if (mEmulator) armEmulatedLink();
+  }
+
+  void sendOrEmulate(PeerId to, std::string_view d, std::int64_t now) {
+    if (mEmulator) {
+      (void)mEmulator->submit(to, std::string(d), now);  // drops are counted there
+    } else {
+      sendDatagram(to, d);
+    }
   }
 
   void onSourceMessage() {
@@ -212,8 +272,35 @@ class StreamerApp {
     for (const auto& [peer, d] : mDue) sendDatagram(peer, d);
   }
 
+  // The overlay's paced uplink is backlogged: wake the core when it drains.
+  void armUplink() {
+    const std::int64_t waitUs = mOverlay->uplinkFreeAtUs() - wallNowUs();
+    if (mUplinkArmed || waitUs <= 0) return;
+    mUplinkArmed = true;
+    mLoop.addTimer(std::chrono::milliseconds((waitUs + 999) / 1000), [this] {
+      mUplinkArmed = false;
+      mOverlay->onUplinkFree(wallNowUs(), mActions);
+      apply();
+      return false;
+    });
+  }
+
+  // One timer for the emulated link, armed for its next due datagram (a fixed
+  // 1 ms poll cost every streamer of a test bed 1000 wake-ups a second).
+  void armEmulatedLink() {
+    if (mEmulatorArmed || mEmulator->idle()) return;
+    const std::int64_t waitUs = std::max<std::int64_t>(0, mEmulator->nextDueUs() - wallNowUs());
+    mEmulatorArmed = true;
+    mLoop.addTimer(std::chrono::milliseconds((waitUs + 999) / 1000), [this] {
+      mEmulatorArmed = false;
+      flushEmulatedLink();
+      armEmulatedLink();
+      return false;
+    });
+  }
+
   void apply() {
-    const std::int64_t now = mEmulator ? wallNowUs() : 0;
+    const std::int64_t now = wallNowUs();
     for (auto& send : mActions.toPeers) {
       mScratch.clear();
       const std::string bytes = send.message.SerializeAsString();
@@ -222,16 +309,16 @@ class StreamerApp {
         continue;
       }
       if (send.message.has_chunk()) mPayloadBytesOut += send.message.chunk().chunk().payload().size() * send.peers.size();
+      std::size_t framed = 0;
+      for (const std::string& d : mScratch) framed += d.size();
+      mBytesOutByMessage[messageKind(send.message)] += framed * send.peers.size();
+      mSent.remember(mNextMsgId - 1, mScratch, now);
       for (PeerId peer : send.peers) {
-        for (const std::string& d : mScratch) {
-          if (mEmulator) {
-            (void)mEmulator->submit(peer, d, now);  // drops are counted there
-          } else {
-            sendDatagram(peer, d);
-          }
-        }
+        for (const std::string& d : mScratch) sendOrEmulate(peer, d, now);
       }
     }
+    if (mEmulator) armEmulatedLink();
+    if (mOverlay) armUplink();
     if (!mActions.toPlayers.empty() && !mSubscribers.empty()) {
       for (v1::Chunk& chunk : mActions.toPlayers) {
         v1::StreamerToPlayer out;
@@ -257,6 +344,7 @@ class StreamerApp {
 
   void housekeeping(std::int64_t now) {
     mReassembler.expire(now);
+    if (!mOverlay && mReassembler.partialMessages() > 0) requestFragments(now);  // the overlay tick does it otherwise
     for (auto it = mSubscribers.begin(); it != mSubscribers.end();) {
       if (now - it->second > 3'000'000) {
         mLog->info("player gone (no renewal for 3 s)");
@@ -294,6 +382,9 @@ class StreamerApp {
     s->set_keyframe_requests_forwarded(r.keyframeRequestsForwarded);
     s->set_send_errors(mSendErrors);
     s->set_payload_bytes_out(mPayloadBytesOut);
+    s->set_fragments_nacked(f.nacked);
+    s->set_fragments_resent(mFragmentsResent);
+    for (const auto& [kind, bytes] : mBytesOutByMessage) (*s->mutable_bytes_out_by_message())[kind] = bytes;
     if (mEmulator) s->set_emulation_dropped(mEmulator->stats().lost + mEmulator->stats().overflow);
     s->set_cpu_us(cpuTimeUs());
     *s->mutable_overlay_delay() = r.overlayDelay.summary();
@@ -321,6 +412,9 @@ class StreamerApp {
   Relay mRelay;
   std::unique_ptr<OverlayAdapter> mOverlay;
   Reassembler mReassembler;
+  SentCache mSent;
+  std::vector<FragmentNack> mNacks;
+  std::uint64_t mFragmentsResent = 0;
   RelayActions mActions;
   zmq::socket_t mPlayers;
   std::optional<zmq::socket_t> mSource;
@@ -336,6 +430,9 @@ class StreamerApp {
   std::uint64_t mDatagramsIn = 0, mDatagramsOut = 0, mBytesIn = 0, mBytesOut = 0, mPayloadBytesOut = 0;
   std::unique_ptr<LinkEmulator> mEmulator;  // --emulate-*: tests on a kernel without netem
   std::vector<std::pair<PeerId, std::string>> mDue;
+  std::map<std::string, std::uint64_t> mBytesOutByMessage;
+  bool mEmulatorArmed = false;
+  bool mUplinkArmed = false;
   std::uint64_t mMalformed = 0, mLocalMalformed = 0, mSendErrors = 0, mChunksToPlayers = 0;
 };
 

@@ -74,6 +74,10 @@ Conference::Conference(JoinRequest request, const DaemonSettings& daemon, int po
   mSettings.height = mRequest.height;
   mSettings.fps = mRequest.fps;
   mSettings.sink = daemon.sink;
+  mSettings.videoKbps = mRequest.videoKbps;
+  mSettings.audioKbps = mRequest.audioKbps;
+  mSettings.uplinkKbps = daemon.uplinkKbps;
+  mSettings.emulateDelayMs = daemon.emulateDelayMs;
   mkdir(mSettings.runDir.c_str(), 0755);
   join();
   mWatcher = std::thread([this] { watch(); });

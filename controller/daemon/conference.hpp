@@ -33,6 +33,7 @@ struct JoinRequest {
   std::string video = "test";
   std::string audio = "test";
   int width = 640, height = 360, fps = 30;
+  int videoKbps = 1000, audioKbps = 32;
 };
 
 struct DaemonSettings {
@@ -41,6 +42,8 @@ struct DaemonSettings {
   std::string advertiseHost = "127.0.0.1";
   int portBase = 21000;
   std::string sink = "fake";
+  int uplinkKbps = 0;      // this host's uplink, shared out as the streamers' budgets (0: their defaults)
+  int emulateDelayMs = 0;  // one-way delay the streamers add to peer traffic (test beds)
 };
 
 class Conference {

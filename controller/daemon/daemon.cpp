@@ -96,6 +96,8 @@ void Daemon::install(httplib::Server& server) {
       jr.width = num(in, "width", jr.width, 16, 7680);
       jr.height = num(in, "height", jr.height, 16, 4320);
       jr.fps = num(in, "fps", jr.fps, 1, 120);
+      jr.videoKbps = num(in, "video_kbps", jr.videoKbps, 16, 50000);
+      jr.audioKbps = num(in, "audio_kbps", jr.audioKbps, 6, 510);
       if (jr.group.empty() || jr.group.find('/') != std::string::npos) throw std::invalid_argument("bad group name");
     } catch (const json::parse_error& e) {
       return reply(res, 400, {{"error", std::string("body is not JSON: ") + e.what()}});

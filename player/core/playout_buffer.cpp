@@ -145,6 +145,11 @@ void PlayoutBuffer::poll(std::int64_t nowUs, std::int64_t delayUs, std::vector<v
   if (!mHaveNext && mWaitAnchor) mWantKeyframe = true;
 }
 
+std::optional<std::int64_t> PlayoutBuffer::nextDeadlineUs(std::int64_t delayUs) const {
+  if (mPending.empty()) return std::nullopt;
+  return mPending.begin()->second.capture_us() + delayUs + mConfig.lateToleranceUs;
+}
+
 bool PlayoutBuffer::takeKeyframeRequest(std::int64_t nowUs) {
   if (!mWantKeyframe || !mWaitAnchor) return false;
   if (mLastKeyframeRequestUs != 0 && nowUs - mLastKeyframeRequestUs < mConfig.keyframeRequestIntervalUs) {

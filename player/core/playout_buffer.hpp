@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <unordered_set>
 #include <vector>
 
@@ -47,6 +48,11 @@ class PlayoutBuffer {
   PushResult push(v1::Chunk chunk, std::int64_t nowUs, std::int64_t delayUs);
   /// Appends the chunks that may go to the decoder now, in order.
   void poll(std::int64_t nowUs, std::int64_t delayUs, std::vector<v1::Chunk>& out);
+  /// When poll() next has something to decide without a new chunk arriving:
+  /// the front chunk's lateness deadline (a gap given up on, stale chunks
+  /// dropped while waiting for an anchor). Chunks that can go are released
+  /// as they arrive, so this is the only timer a player needs.
+  [[nodiscard]] std::optional<std::int64_t> nextDeadlineUs(std::int64_t delayUs) const;
   /// True once per needed keyframe request (join, loss); rate-limited.
   bool takeKeyframeRequest(std::int64_t nowUs);
 

@@ -13,6 +13,7 @@ void PlayoutDelay::addSample(std::int64_t readyLatencyUs, std::int64_t nowUs) {
   mRing[mNext] = readyLatencyUs;
   mNext = (mNext + 1) % mRing.size();
   mCount = std::min(mCount + 1, mRing.size());
+  mTargetValid = false;
   (void)current(nowUs);
 }
 
@@ -23,10 +24,13 @@ void PlayoutDelay::addArrival(std::int64_t ageUs) {
 }
 
 std::int64_t PlayoutDelay::target() const {
-  std::vector<std::int64_t> recent(mRing.begin(), mRing.begin() + static_cast<std::ptrdiff_t>(mCount));
+  if (mTargetValid) return mTargetUs;
+  mScratch.assign(mRing.begin(), mRing.begin() + static_cast<std::ptrdiff_t>(mCount));
   const auto k = static_cast<std::size_t>(std::ceil(mConfig.quantile * static_cast<double>(mCount))) - 1;
-  std::nth_element(recent.begin(), recent.begin() + static_cast<std::ptrdiff_t>(k), recent.end());
-  return std::clamp(recent[k] + mConfig.marginUs, mConfig.minUs, mConfig.maxUs);
+  std::nth_element(mScratch.begin(), mScratch.begin() + static_cast<std::ptrdiff_t>(k), mScratch.end());
+  mTargetUs = std::clamp(mScratch[k] + mConfig.marginUs, mConfig.minUs, mConfig.maxUs);
+  mTargetValid = true;
+  return mTargetUs;
 }
 
 std::int64_t PlayoutDelay::current(std::int64_t nowUs) {

@@ -39,7 +39,7 @@ class PlayoutDelay {
   [[nodiscard]] bool hasSamples() const { return mCount > 0 || mSawArrival; }
 
  private:
-  [[nodiscard]] std::int64_t target() const;
+  [[nodiscard]] std::int64_t target() const;  // cached: it is asked for on every chunk and pump
 
   PlayoutDelayConfig mConfig;
   std::vector<std::int64_t> mRing;
@@ -48,6 +48,9 @@ class PlayoutDelay {
   std::int64_t mCurrentUs;
   std::int64_t mLastUpdateUs = 0;
   bool mSawArrival = false;
+  mutable std::int64_t mTargetUs = 0;
+  mutable bool mTargetValid = false;
+  mutable std::vector<std::int64_t> mScratch;
 };
 
 }  // namespace partyhub::player

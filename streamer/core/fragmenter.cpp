@@ -93,6 +93,7 @@ std::optional<std::string> Reassembler::onDatagram(std::uint64_t sender, std::st
     p.have.assign(count, false);
     p.count = count;
     p.firstUs = nowUs;
+    p.lastUs = nowUs;
     mPartialBytes += bytes;
     it = mPartial.emplace(key, std::move(p)).first;
   }
@@ -107,6 +108,15 @@ std::optional<std::string> Reassembler::onDatagram(std::uint64_t sender, std::st
   }
   p.have[index] = true;
   ++p.received;
+  p.lastUs = nowUs;
+  if (index > p.highest) {
+    // A later fragment overtook earlier ones: on one path, they are lost.
+    if (!p.gap) {
+      for (std::uint16_t j = std::max(p.nackedUpTo, p.highest); j < index && !p.gap; ++j) p.gap = !p.have[j];
+      if (p.gap) ++mGaps;
+    }
+    p.highest = index;
+  }
   std::copy(payload.begin(), payload.end(), p.data.begin() + static_cast<std::ptrdiff_t>(index * kMaxFragmentPayload));
   if (last) p.lastSize = payload.size();
   if (p.received < p.count) return std::nullopt;
@@ -131,6 +141,52 @@ void Reassembler::expire(std::int64_t nowUs) {
   }
 }
 
+void Reassembler::takeNacks(std::int64_t nowUs, std::vector<FragmentNack>& out) {
+  for (auto& [key, p] : mPartial) {
+    const bool stalled = nowUs - p.lastUs >= mConfig.stallUs;
+    if (p.nacks >= mConfig.maxNacks || !(p.gap || stalled)) continue;
+    if (p.lastNackUs != 0 && nowUs - p.lastNackUs < mConfig.nackRepeatUs) continue;
+    FragmentNack nack{key.sender, key.msgId, {}};
+    // On a gap, only below the highest fragment seen (the rest may be on
+    // its way); once stalled, everything missing.
+    const std::uint16_t upTo = stalled ? p.count : p.highest;
+    for (std::uint16_t j = 0; j < upTo; ++j) {
+      if (!p.have[j]) nack.indices.push_back(j);
+    }
+    if (p.gap) --mGaps;
+    p.gap = false;
+    p.nackedUpTo = p.highest;
+    if (nack.indices.empty()) continue;
+    p.lastNackUs = nowUs;
+    ++p.nacks;
+    mStats.nacked += nack.indices.size();
+    out.push_back(std::move(nack));
+  }
+}
+
+void SentCache::remember(std::uint32_t msgId, const std::vector<std::string>& datagrams, std::int64_t nowUs) {
+  if (datagrams.size() < 2) return;
+  while (!mEntries.empty() && (nowUs - mEntries.front().atUs > mMaxAgeUs || mBytes > mMaxBytes)) {
+    mBytes -= mEntries.front().bytes;
+    auto it = mIndex.find(mEntries.front().msgId);
+    if (it != mIndex.end() && it->second == mFirstSeq) mIndex.erase(it);
+    mEntries.pop_front();
+    ++mFirstSeq;
+  }
+  std::size_t bytes = 0;
+  for (const std::string& d : datagrams) bytes += d.size();
+  mIndex[msgId] = mFirstSeq + mEntries.size();
+  mEntries.push_back({msgId, nowUs, datagrams, bytes});
+  mBytes += bytes;
+}
+
+const std::string* SentCache::find(std::uint32_t msgId, std::uint16_t index) const {
+  auto it = mIndex.find(msgId);
+  if (it == mIndex.end()) return nullptr;
+  const Entry& e = mEntries[it->second - mFirstSeq];
+  return index < e.datagrams.size() ? &e.datagrams[index] : nullptr;
+}
+
 void Reassembler::rememberCompleted(const Key& key) {
   if (mConfig.rememberCompleted == 0) return;
   if (!mCompleted.insert(key).second) return;
@@ -143,6 +199,7 @@ void Reassembler::rememberCompleted(const Key& key) {
 
 void Reassembler::erasePartial(std::unordered_map<Key, Partial, KeyHash>::iterator it) {
   mPartialBytes -= static_cast<std::size_t>(it->second.count) * kMaxFragmentPayload;
+  if (it->second.gap) --mGaps;
   mPartial.erase(it);
 }
 

@@ -43,6 +43,7 @@ struct ReassemblyStats {
   std::uint64_t messages = 0;            // completed
   std::uint64_t expired = 0;             // incomplete when their time ran out
   std::uint64_t evicted = 0;             // dropped to stay within the memory bound
+  std::uint64_t nacked = 0;              // fragments asked for again
 };
 
 struct ReassemblerConfig {
@@ -50,6 +51,21 @@ struct ReassemblerConfig {
   std::size_t maxPartialBytes = 16 * 1024 * 1024;
   std::int64_t timeoutUs = 1'000'000;
   std::size_t rememberCompleted = 4096;  // to recognise late duplicates
+  // Fragment repair: a missing fragment is asked for again (a NACK) as soon
+  // as a later fragment of its message shows it was skipped, or when the
+  // message has stalled this long; again after nackRepeatUs, at most
+  // maxNacks times. A lost fragment then costs a round trip, not a resend
+  // of the whole message after the overlay's acknowledgement timeout.
+  std::int64_t stallUs = 20'000;
+  std::int64_t nackRepeatUs = 80'000;
+  int maxNacks = 3;
+};
+
+/// Fragments to send again: message `msgId` from `sender`, these indices.
+struct FragmentNack {
+  std::uint64_t sender = 0;
+  std::uint32_t msgId = 0;
+  std::vector<std::uint16_t> indices;
 };
 
 class Reassembler {
@@ -60,10 +76,13 @@ class Reassembler {
   std::optional<std::string> onDatagram(std::uint64_t sender, std::string_view datagram, std::int64_t nowUs);
   /// Drops partial messages older than the timeout.
   void expire(std::int64_t nowUs);
+  /// The fragments to ask for again now (see ReassemblerConfig::stallUs).
+  void takeNacks(std::int64_t nowUs, std::vector<FragmentNack>& out);
 
   [[nodiscard]] const ReassemblyStats& stats() const { return mStats; }
   [[nodiscard]] std::size_t partialMessages() const { return mPartial.size(); }
   [[nodiscard]] std::size_t partialBytes() const { return mPartialBytes; }
+  [[nodiscard]] std::size_t gaps() const { return mGaps; }
 
  private:
   struct Key {
@@ -83,6 +102,12 @@ class Reassembler {
     std::uint16_t received = 0;
     std::size_t lastSize = 0;    // payload size of the last fragment, once seen
     std::int64_t firstUs = 0;
+    std::int64_t lastUs = 0;     // last fragment received
+    std::uint16_t highest = 0;   // highest index received
+    std::uint16_t nackedUpTo = 0;  // indices below this were asked for on a gap
+    bool gap = false;            // a skipped fragment to ask for at once
+    std::int64_t lastNackUs = 0;
+    int nacks = 0;
   };
 
   void rememberCompleted(const Key& key);
@@ -95,6 +120,36 @@ class Reassembler {
   std::size_t mPartialBytes = 0;
   std::unordered_set<Key, KeyHash> mCompleted;
   std::deque<Key> mCompletedOrder;
+  std::size_t mGaps = 0;  // partials with a gap not asked for yet
+};
+
+/// The datagrams we sent lately, by message id, for fragment repair. Bounded
+/// in bytes and age; a message sent to several peers is kept once.
+class SentCache {
+ public:
+  explicit SentCache(std::size_t maxBytes = 8 * 1024 * 1024, std::int64_t maxAgeUs = 500'000)
+      : mMaxBytes(maxBytes), mMaxAgeUs(maxAgeUs) {}
+
+  /// Keeps the datagrams of a multi-fragment message (single datagrams are
+  /// never asked for: a lost one is the overlay's to repair).
+  void remember(std::uint32_t msgId, const std::vector<std::string>& datagrams, std::int64_t nowUs);
+  /// The datagram `index` of `msgId`, if still kept.
+  [[nodiscard]] const std::string* find(std::uint32_t msgId, std::uint16_t index) const;
+  [[nodiscard]] std::size_t bytes() const { return mBytes; }
+
+ private:
+  struct Entry {
+    std::uint32_t msgId;
+    std::int64_t atUs;
+    std::vector<std::string> datagrams;
+    std::size_t bytes;
+  };
+  std::size_t mMaxBytes;
+  std::int64_t mMaxAgeUs;
+  std::deque<Entry> mEntries;  // oldest first
+  std::unordered_map<std::uint32_t, std::size_t> mIndex;  // msgId -> sequence number of its entry
+  std::size_t mFirstSeq = 0;   // sequence number of mEntries.front()
+  std::size_t mBytes = 0;
 };
 
 }  // namespace partyhub::streamer

@@ -38,6 +38,8 @@ class LinkEmulator {
   /// Moves the datagrams due by `now` to `out`, in order.
   void due(std::int64_t nowUs, std::vector<std::pair<PeerId, std::string>>& out);
   [[nodiscard]] bool idle() const { return mQueue.empty(); }
+  /// When the first queued datagram is due; only when !idle().
+  [[nodiscard]] std::int64_t nextDueUs() const { return mQueue.front().dueUs; }
   [[nodiscard]] const LinkEmulatorStats& stats() const { return mStats; }
 
  private:

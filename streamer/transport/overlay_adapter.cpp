@@ -63,6 +63,11 @@ void OverlayAdapter::onTick(std::int64_t nowUs, RelayActions& out) {
   convert(0, nowUs, out);
 }
 
+void OverlayAdapter::onUplinkFree(std::int64_t nowUs, RelayActions& out) {
+  mNode.onUplinkFree(nowUs, mScratch);
+  convert(0, nowUs, out);
+}
+
 void OverlayAdapter::forwardControl(const v1::Control& control, PeerId from, std::int64_t nowUs, RelayActions& out) {
   mControl.route(control, mConfig.channelId, from, nowUs, mConfig.node.isSource, mUpstream, mConfig.bootstrap, out);
 }

@@ -32,6 +32,9 @@ class OverlayAdapter {
   void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out);
   void onPlayerControl(const v1::Control& control, std::int64_t nowUs, RelayActions& out);
   void onTick(std::int64_t nowUs, RelayActions& out);
+  void onUplinkFree(std::int64_t nowUs, RelayActions& out);
+  /// When the paced uplink next takes a send; <= now when it takes one now.
+  [[nodiscard]] std::int64_t uplinkFreeAtUs() const { return mNode.uplinkFreeAtUs(); }
 
   [[nodiscard]] const RelayStats& stats() const;
   [[nodiscard]] std::size_t knownPeers() const { return mNode.membership().view().size(); }

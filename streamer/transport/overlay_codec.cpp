@@ -22,10 +22,11 @@ v1::PeerMessage encodeOverlay(const Message& m) {
   if (m.type == MsgType::kChunk) {
     auto* pc = out.mutable_chunk();
     *pc->mutable_chunk() = *m.chunk;
-    pc->set_injected_us(m.injectedUs);
+    pc->set_injected_after_capture_us(m.injectedUs - m.chunk->capture_us());
     pc->set_hops(m.hops);
     pc->set_budget(m.budget);
     for (auto p : m.alsoSentTo) pc->add_also_sent_to(p);
+    for (auto p : m.delegates) pc->add_delegates(p);
     return out;
   }
   auto* o = out.mutable_overlay();
@@ -49,10 +50,12 @@ std::optional<Message> decodeOverlay(v1::PeerMessage&& msg) {
   if (msg.has_chunk()) {
     v1::PeerChunk* pc = msg.mutable_chunk();
     m.type = MsgType::kChunk;
-    m.injectedUs = pc->injected_us();
+    m.injectedUs = pc->injected_us() != 0 ? pc->injected_us()
+                                          : pc->chunk().capture_us() + pc->injected_after_capture_us();
     m.hops = pc->hops();
     m.budget = pc->budget();
     m.alsoSentTo.assign(pc->also_sent_to().begin(), pc->also_sent_to().end());
+    m.delegates.assign(pc->delegates().begin(), pc->delegates().end());
     m.chunk = std::make_shared<v1::Chunk>(std::move(*pc->mutable_chunk()));
     return m;
   }

@@ -33,8 +33,10 @@ std::size_t wireBytes(const Message& m) {
   constexpr std::size_t kFraming = 12;  // our UDP fragment header, per datagram
   std::size_t n = 4;                    // message type and length tags
   if (m.type == MsgType::kChunk && m.chunk) {
-    const std::size_t body = m.chunk->ByteSizeLong() + 2 + varint(static_cast<std::uint64_t>(m.injectedUs)) + 2 +
-                             m.alsoSentTo.size() * 7 + varint(m.budget) + 1;
+    const std::int64_t after = m.injectedUs - m.chunk->capture_us();  // sent zigzag-coded
+    const std::size_t body = m.chunk->ByteSizeLong() + 2 +
+                             varint(static_cast<std::uint64_t>(after < 0 ? -2 * after - 1 : 2 * after)) + 2 +
+                             (m.alsoSentTo.size() + m.delegates.size()) * 7 + varint(m.budget) + 1;
     n += body;
     return n + kFraming * ((n + 1187) / 1188);
   }

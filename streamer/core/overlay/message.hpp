@@ -43,6 +43,7 @@ struct Message {
   std::uint32_t hops = 0;           // kChunk
   std::vector<PeerId> alsoSentTo;   // kChunk: the sender's other targets for it (they need no copy)
   std::uint32_t budget = 0;         // kChunk: peers this copy's subtree should reach, the receiver included
+  std::vector<PeerId> delegates;    // kChunk: which of them (structured push, small overlays; see Node)
   std::vector<std::uint64_t> seqs;  // kHave, kOffer, kAccept, kRequest
   std::vector<Descriptor> peers;    // kGossip, kGossipReply
   std::uint32_t uploadKbps = 0;     // the sender's, on every message but chunks

@@ -14,7 +14,9 @@ Node::Node(PeerId self, NodeConfig config, std::uint64_t seed)
       mHeld(std::max<std::size_t>(1, mConfig.window)) {}
 
 void Node::emit(PeerId to, Message m) {
-  if (m.type != MsgType::kChunk) m.uploadKbps = mConfig.uploadKbps;
+  // Our upload rides on gossip and probes; not on chunks and buffer maps,
+  // the bulk of what we send.
+  if (m.type != MsgType::kChunk && m.type != MsgType::kHave) m.uploadKbps = mConfig.uploadKbps;
   // Everything we send occupies the uplink, signalling included.
   const auto bytes = static_cast<std::int64_t>(wireBytes(m));
   mBacklogUs += bytes * 8 * 1000 / std::max<std::int64_t>(1, mConfig.uploadKbps);
@@ -83,9 +85,36 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   mScheduler->onNewChunk(*this, seq, from, nowUs);
 }
 
+std::vector<PeerId> Node::wholeOverlay() const {
+  const auto& view = mMembership.view();
+  std::vector<PeerId> all;
+  if (!knowsWholeOverlay()) return all;
+  all.reserve(view.size() + mNeighbours.size());
+  for (const Descriptor& d : view) all.push_back(d.id);
+  for (PeerId n : mNeighbours) {
+    if (std::find(all.begin(), all.end(), n) == all.end()) all.push_back(n);
+  }
+  return all;
+}
+
+const std::vector<PeerId>& Node::delegates(std::uint64_t seq) const {
+  static const std::vector<PeerId> kNone;
+  const Held* h = findHeld(seq);
+  return h == nullptr ? kNone : h->delegates;
+}
+
 void Node::onLocalChunk(ChunkPtr chunk, std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
-  accept(0, Held{std::move(chunk), nowUs, 0, mConfig.overlaySizeHint}, nowUs);
+  // Structured push when the overlay is small enough for us to know it all
+  // (a conference's channel): the chunk's budget is exactly the peers there
+  // are, and each copy carries its own disjoint share of them, so relays
+  // never push it to the same peer (independent choices collide: in a
+  // six-peer overlay, two duplicates per useful chunk). In a larger overlay
+  // the budget is the size hint and relays choose among their neighbours.
+  Held held{std::move(chunk), nowUs, 0, mConfig.overlaySizeHint};
+  held.delegates = wholeOverlay();
+  if (!held.delegates.empty()) held.budget = static_cast<std::uint32_t>(held.delegates.size());
+  accept(0, held, nowUs);
   pumpUpload(nowUs);
 }
 
@@ -123,10 +152,17 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
       if (holds(seq)) {
         ++mStats.duplicates;
         // Its budget is not lost with it: we spread it too.
-        if (m.budget > 0 && nowUs - m.injectedUs <= mConfig.deadlineUs) addBudget(seq, m.budget);
+        if (m.budget > 0 && nowUs - m.injectedUs <= mConfig.deadlineUs) {
+          addBudget(seq, m.budget);
+          Held* h = findHeld(seq);
+          for (PeerId p : m.delegates) {
+            if (std::find(h->delegates.begin(), h->delegates.end(), p) == h->delegates.end()) h->delegates.push_back(p);
+          }
+        }
       } else if (!mAnyKnown || seq + mConfig.window > mNewestKnown) {
         // Our copy counts for us: the rest of its budget is ours to hand on.
-        accept(from, Held{m.chunk, m.injectedUs, m.hops + 1, m.budget > 0 ? m.budget - 1 : 0}, nowUs);
+        accept(from, Held{m.chunk, m.injectedUs, m.hops + 1, m.budget > 0 ? m.budget - 1 : 0, 0, m.delegates},
+               nowUs);
       }
       break;
     }
@@ -203,6 +239,7 @@ std::uint32_t Node::budget(std::uint64_t seq) const {
 
 void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
   Held& held = *findHeld(seq);  // callers checked
+  const std::uint32_t budgetBefore = held.budget;
   const std::uint32_t give = std::min(mNextGive, held.budget);
   held.budget -= give;
   mNextGive = 0;
@@ -214,18 +251,41 @@ void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
   m.injectedUs = held.injectedUs;
   m.hops = held.hops;
   m.budget = give;
+  // Structured push: the receiver's share of our delegates, in proportion to
+  // the budget it takes (it reaches the rest of its budget as it likes).
+  std::vector<PeerId> handed;
+  if (!held.delegates.empty()) {
+    held.delegates.erase(std::remove(held.delegates.begin(), held.delegates.end(), peer), held.delegates.end());
+    const std::size_t share = std::min<std::size_t>(
+        give > 0 ? give - 1 : 0, (held.delegates.size() * give + budgetBefore - 1) / std::max(1u, budgetBefore));
+    for (auto it = held.delegates.begin(); it != held.delegates.end() && m.delegates.size() < share;) {
+      if (peerHas(*it, seq)) {
+        ++it;
+        continue;
+      }
+      m.delegates.push_back(*it);
+      it = held.delegates.erase(it);
+    }
+    handed = m.delegates;
+    handed.push_back(peer);
+  }
   // Tell the receiver who else already got this chunk from us, so it does not
-  // send it there too: the cheapest duplicate suppression there is.
+  // send it there too: the cheapest duplicate suppression there is. (Not
+  // needed where delegation says who pushes to whom.)
   auto& sent = mSentTo[seq];
-  for (auto it = sent.rbegin(); it != sent.rend() && m.alsoSentTo.size() < 4; ++it) m.alsoSentTo.push_back(*it);
+  if (!knowsWholeOverlay()) {
+    for (auto it = sent.rbegin(); it != sent.rend() && m.alsoSentTo.size() < 4; ++it) m.alsoSentTo.push_back(*it);
+  }
   markHas(peer, seq);
   sent.push_back(peer);
   ++mStats.chunksSent;
   emit(peer, std::move(m));
   // It has left our uplink once the backlog drains; its HAVE is due a round trip later.
   const std::int64_t rtt = rttOf(peer);
-  mUnacked.push_back({peer, seq, give, nowUs + mBacklogUs + (rtt > 0 ? rtt : mConfig.defaultRttUs) +
-                                           mConfig.haveBatchUs + mConfig.ackSlackUs});
+  mUnacked.push_back({peer, seq, give,
+                      nowUs + mBacklogUs + (rtt > 0 ? rtt : mConfig.defaultRttUs) + mConfig.haveBatchUs +
+                          mConfig.ackSlackUs,
+                      std::move(handed)});
 }
 
 void Node::acknowledged(PeerId peer, std::uint64_t seq) {
@@ -250,12 +310,12 @@ void Node::checkAcks(std::int64_t nowUs) {
   // it was to reach is ours again. Forget that the peer has it, so it may be
   // chosen again (if it is alive), and send the budget out anew.
   for (std::size_t i = 0; i < mUnacked.size();) {
-    const Unacked u = mUnacked[i];
-    if (nowUs < u.dueUs) {
+    if (nowUs < mUnacked[i].dueUs) {
       ++i;
       continue;
     }
-    mUnacked[i] = mUnacked.back();
+    const Unacked u = std::move(mUnacked[i]);
+    mUnacked[i] = std::move(mUnacked.back());
     mUnacked.pop_back();
     ++mMisses[u.peer];
     const Held* held = findHeld(u.seq);
@@ -265,6 +325,8 @@ void Node::checkAcks(std::int64_t nowUs) {
     auto& sent = mSentTo[u.seq];
     sent.erase(std::remove(sent.begin(), sent.end(), u.peer), sent.end());
     addBudget(u.seq, u.give);
+    Held* h = findHeld(u.seq);
+    h->delegates.insert(h->delegates.end(), u.delegates.begin(), u.delegates.end());
     ++mStats.repushes;
   }
 }
@@ -326,6 +388,24 @@ void Node::flushHaves(std::int64_t nowUs) {
   if (mConfig.isSource) mPendingHaves.clear();
   if (mPendingHaves.empty() && mAcksOwed.empty()) return;
   std::sort(mPendingHaves.begin(), mPendingHaves.end());
+  const bool structured = knowsWholeOverlay();
+  if (structured && nowUs < mNextHaveBroadcastUs) {
+    // Acknowledgements only (with what else the pusher lacks): the buffer
+    // map waits for its broadcast.
+    for (auto& [peer, seqs] : mAcksOwed) {
+      Message m;
+      m.type = MsgType::kHave;
+      m.seqs = std::move(seqs);
+      for (std::uint64_t s : mPendingHaves) {
+        if (!peerHas(peer, s) && std::find(m.seqs.begin(), m.seqs.end(), s) == m.seqs.end()) m.seqs.push_back(s);
+      }
+      std::sort(m.seqs.begin(), m.seqs.end());
+      emit(peer, std::move(m));
+    }
+    mAcksOwed.clear();
+    return;
+  }
+  mNextHaveBroadcastUs = nowUs + (structured ? mConfig.haveBroadcastStructuredUs : 0);
   for (PeerId n : mNeighbours) {
     Message m;
     m.type = MsgType::kHave;

@@ -31,7 +31,12 @@ struct NodeConfig {
   std::size_t neighbours = 10;            // target out-neighbourhood
   std::int64_t maxQueueDelayUs = 4'000;   // HRC: keep queueing delay below this
   std::int64_t deadlineUs = 1'000'000;    // a chunk older than this is never sent
-  std::int64_t haveBatchUs = 10'000;      // buffer-map updates are batched this long
+  std::int64_t haveBatchUs = 10'000;      // buffer-map updates (and acks) are batched this long
+  // In an overlay known whole, pushes follow delegation and hardly need to
+  // know who has what: buffer maps go to every neighbour only this often
+  // (for pull repair), acknowledgements to pushers still every batch. Most
+  // of a small overlay's signalling and wake-ups were buffer maps.
+  std::int64_t haveBroadcastStructuredUs = 100'000;
   std::int64_t pullAfterUs = 300'000;     // a chunk a neighbour has and we miss is pulled after this
   std::int64_t requestTimeoutUs = 200'000;
   std::int64_t ackSlackUs = 25'000;       // a push unacknowledged after its RTT plus this is sent again
@@ -96,6 +101,7 @@ class Node final : private SchedulerHost {
     std::uint32_t hops;
     std::uint32_t budget = 0;  // peers still to reach through our pushes
     std::uint64_t seq = 0;
+    std::vector<PeerId> delegates;  // which peers, when we were told (structured push)
   };
   // A push whose subtree budget is lost unless the receiver acknowledges it
   // (its HAVE for the seq); after its RTT plus slack the budget comes back
@@ -105,6 +111,7 @@ class Node final : private SchedulerHost {
     std::uint64_t seq;
     std::uint32_t give;
     std::int64_t dueUs;
+    std::vector<PeerId> delegates;  // handed on with it: ours again if it is lost
   };
   struct Queued {
     PeerId peer;
@@ -134,6 +141,11 @@ class Node final : private SchedulerHost {
   void sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs);
   std::uint32_t budget(std::uint64_t seq) const override;
   const std::vector<std::uint64_t>& budgeted() const override { return mBudgeted; }
+  const std::vector<PeerId>& delegates(std::uint64_t seq) const override;
+  /// Every peer we know, when we know the whole overlay (our view is not
+  /// full); empty otherwise.
+  [[nodiscard]] std::vector<PeerId> wholeOverlay() const;
+  [[nodiscard]] bool knowsWholeOverlay() const { return mMembership.view().size() < mConfig.membership.viewSize; }
   void handOn(std::uint64_t seq, std::uint32_t give) override { mNextGive = give; (void)seq; }
   std::uint32_t ownUploadKbps() const override { return mConfig.uploadKbps; }
   std::int64_t rttOf(PeerId peer) const override;
@@ -194,6 +206,7 @@ class Node final : private SchedulerHost {
   std::unordered_map<PeerId, std::vector<std::uint64_t>> mAcksOwed;  // peer -> seqs it pushed us
   std::vector<std::uint64_t> mPendingHaves;
   std::int64_t mNextHaveFlushUs = 0;
+  std::int64_t mNextHaveBroadcastUs = 0;
   std::int64_t mNextPullUs = 0;
 };
 

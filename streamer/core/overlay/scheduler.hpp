@@ -37,6 +37,9 @@ class SchedulerHost {
   /// Push budget: how many more peers we are responsible for reaching with
   /// `seq` (through the copies we send and the budgets we hand on).
   [[nodiscard]] virtual std::uint32_t budget(std::uint64_t seq) const = 0;
+  /// The peers we were delegated to reach with `seq` (structured push in an
+  /// overlay we know whole); empty when any lacking neighbour will do.
+  [[nodiscard]] virtual const std::vector<PeerId>& delegates(std::uint64_t seq) const = 0;
   /// Seqs we still hold push budget for, oldest first (a short list).
   [[nodiscard]] virtual const std::vector<std::uint64_t>& budgeted() const = 0;
   /// Hands `give` of our budget for `seq` to the next copy we send.

@@ -49,12 +49,16 @@ class PushScheduler final : public Scheduler {
       auto eligible = [&](PeerId n) {
         return !host.peerHas(n, seq) && !host.sentTo(n, seq) && host.responsive(n, nowUs);
       };
-      for (PeerId n : host.neighbours()) {
+      // Delegated peers are ours alone to reach, and only they: the others
+      // are other relays' to reach. Without delegates, any lacking neighbour.
+      const std::vector<PeerId>* candidates = &host.delegates(seq);
+      if (candidates->empty()) candidates = &host.neighbours();
+      for (PeerId n : *candidates) {
         if (eligible(n)) total += weight(n);
       }
       if (total <= 0) continue;
       double pick = std::uniform_real_distribution<double>(0, total)(host.rng());
-      for (PeerId n : host.neighbours()) {
+      for (PeerId n : *candidates) {
         if (!eligible(n)) continue;
         pick -= weight(n);
         best = n;

@@ -56,6 +56,31 @@ TEST_CASE("the plan: own source and streamer, a streamer and a player per other 
   CHECK(hasArgs(*bobPlayer, "--name", "bob"));
 }
 
+TEST_CASE("the plan: bitrates go to the source, the uplink is shared out as budgets, emulated delay to every streamer") {
+  ConferenceSettings s = settings();
+  s.videoKbps = 500;
+  s.audioKbps = 24;
+  s.uplinkKbps = 4000;
+  s.emulateDelayMs = 20;
+  const auto plan = planConference(s, {{"b1", "bob", 1, "10.0.0.2:7000"}}, {{"b1", 9001}});
+  CHECK(hasArgs(*find(plan, "source"), "--video-kbps", "500"));
+  CHECK(hasArgs(*find(plan, "source"), "--audio-kbps", "24"));
+  // The uplink shared out: most to our own channel (the source's copies).
+  CHECK(hasArgs(*find(plan, "streamer:self"), "--upload-kbps", "3000"));
+  CHECK(hasArgs(*find(plan, "streamer:b1"), "--upload-kbps", "1000"));
+  for (const char* key : {"streamer:self", "streamer:b1"}) {
+    CAPTURE(key);
+    CHECK(hasArgs(*find(plan, key), "--emulate-delay-ms", "20"));
+  }
+  // Unset, the streamers keep their own defaults.
+  const auto plain = planConference(settings(), {{"b1", "bob", 1, "10.0.0.2:7000"}}, {{"b1", 9001}});
+  for (const ProcessSpec& p : plain) {
+    CAPTURE(p.key);
+    CHECK(std::find(p.args.begin(), p.args.end(), "--emulate-delay-ms") == p.args.end());
+    CHECK(std::find(p.args.begin(), p.args.end(), "--upload-kbps") == p.args.end());
+  }
+}
+
 TEST_CASE("the plan: a member joining adds its pair and changes no other process") {
   const std::vector<RemoteChannel> two{{"b1", "bob", 1, "10.0.0.2:7000"}};
   const std::vector<RemoteChannel> three{{"b1", "bob", 1, "10.0.0.2:7000"}, {"c1", "carol", 1, "10.0.0.3:7000"}};

@@ -85,6 +85,25 @@ TEST_CASE("a gap is waited for until the next chunk would be late beyond toleran
   CHECK(b.stats().keyframeRequests == 0);
 }
 
+TEST_CASE("the next deadline: none while everything went out, the gap's give-up time while one is open") {
+  PlayoutBuffer b(v1::MEDIA_KIND_VIDEO);
+  std::vector<v1::Chunk> out;
+  const PlayoutBufferConfig defaults;
+  (void)b.push(video(0), 1'000, kDelay);
+  b.poll(1'000, kDelay, out);
+  CHECK_FALSE(b.nextDeadlineUs(kDelay).has_value());  // nothing held: no timer needed
+  (void)b.push(video(2), 2 * kFrame + 1'000, kDelay);  // 1 is missing
+  b.poll(2 * kFrame + 1'000, kDelay, out);
+  const auto due = b.nextDeadlineUs(kDelay);
+  REQUIRE(due.has_value());
+  CHECK(*due == 2 * kFrame + kDelay + defaults.lateToleranceUs);
+  // Just before it the gap is still waited for; at it, given up on.
+  b.poll(*due - 1, kDelay, out);
+  CHECK(b.stats().lost == 0);
+  b.poll(*due, kDelay, out);
+  CHECK(b.stats().lost == 1);
+}
+
 TEST_CASE("after a loss the buffer asks for a keyframe, rate-limited") {
   PlayoutBufferConfig cfg;
   cfg.keyframeRequestIntervalUs = 500'000;

@@ -157,3 +157,59 @@ TEST_CASE("a late duplicate of a completed message is recognised") {
   CHECK_FALSE(r.onDatagram(1, d[0], 1));
   CHECK(r.stats().duplicates == 1);
 }
+
+TEST_CASE("fragment repair: a skipped fragment is asked for at once, a stalled tail after a while") {
+  const std::string msg = message(6 * kMaxFragmentPayload + 100);  // 7 fragments
+  const auto parts = cut(msg, 42);
+  Reassembler r;
+  std::vector<FragmentNack> nacks;
+  SentCache sent;
+  sent.remember(42, parts, 0);
+  // Fragments 0, 1, 3, 4 arrive: 2 was skipped.
+  for (int i : {0, 1, 3, 4}) CHECK_FALSE(r.onDatagram(7, parts[static_cast<std::size_t>(i)], 1'000).has_value());
+  CHECK(r.gaps() == 1);
+  r.takeNacks(1'000, nacks);
+  REQUIRE(nacks.size() == 1);
+  CHECK(nacks[0].sender == 7);
+  CHECK(nacks[0].msgId == 42);
+  CHECK(nacks[0].indices == std::vector<std::uint16_t>{2});  // not 5 and 6: they may be on their way
+  CHECK(r.gaps() == 0);
+  nacks.clear();
+  r.takeNacks(5'000, nacks);
+  CHECK(nacks.empty());  // neither a new gap nor stalled yet
+  // The tail never comes: once the message stalls, everything missing is
+  // asked for (2 again too, its first request being overdue by then).
+  r.takeNacks(1'000 + ReassemblerConfig{}.nackRepeatUs, nacks);
+  REQUIRE(nacks.size() == 1);
+  CHECK(nacks[0].indices == std::vector<std::uint16_t>{2, 5, 6});
+  // The sender answers from its cache: the message completes.
+  std::optional<std::string> done;
+  for (std::uint16_t i : nacks[0].indices) {
+    const std::string* d = sent.find(42, i);
+    REQUIRE(d != nullptr);
+    done = r.onDatagram(7, *d, 90'000);
+  }
+  REQUIRE(done.has_value());
+  CHECK(*done == msg);
+  CHECK(r.stats().nacked == 4);
+}
+
+TEST_CASE("fragment repair: requests stop after a few tries, the sent cache is bounded") {
+  const auto parts = cut(message(3 * kMaxFragmentPayload), 9);
+  Reassembler r;
+  CHECK_FALSE(r.onDatagram(1, parts[0], 0).has_value());
+  std::vector<FragmentNack> nacks;
+  for (std::int64_t t = 0; t < 2'000'000; t += 10'000) r.takeNacks(t, nacks);
+  CHECK(static_cast<int>(nacks.size()) == ReassemblerConfig{}.maxNacks);
+
+  SentCache cache(3 * kMaxDatagram, 100'000);
+  cache.remember(1, parts, 0);
+  CHECK(cache.find(1, 2) != nullptr);
+  CHECK(cache.find(1, 3) == nullptr);           // no such fragment
+  cache.remember(2, cut(message(10), 2), 0);    // one datagram: never asked for, not kept
+  CHECK(cache.find(2, 0) == nullptr);
+  cache.remember(3, parts, 200'000);            // the first has aged out
+  CHECK(cache.find(1, 0) == nullptr);
+  CHECK(cache.find(3, 0) != nullptr);
+  CHECK(cache.bytes() <= 2 * 3 * kMaxDatagram);
+}

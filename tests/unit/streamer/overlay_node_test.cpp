@@ -121,6 +121,42 @@ TEST_CASE("every peer gets every chunk: the source sends at most k copies of eac
   }
 }
 
+TEST_CASE("structured push in an overlay known whole: each copy carries its own peers, no duplicates") {
+  auto net = makeNet("push", 8);
+  for (int t = 0; t < 300; ++t) {  // gossip: every view holds all 8 others
+    net->now += 10'000;
+    net->tickAll();
+  }
+  // Record the source's copies of each chunk: their receivers and delegates.
+  std::map<std::uint64_t, std::vector<std::pair<PeerId, std::vector<PeerId>>>> copies;
+  net->drop = [&](PeerId from, PeerId to, const Message& m) {
+    if (from == 1 && m.type == MsgType::kChunk) copies[m.chunk->seq()].emplace_back(to, m.delegates);
+    return false;
+  };
+  stream(*net, 60);
+  REQUIRE(copies.size() == 60);
+  for (const auto& [seq, sent] : copies) {
+    CAPTURE(seq);
+    CHECK(sent.size() <= 3);
+    // The copies' receivers and delegates never overlap, and together they
+    // are every peer there is: each peer is exactly one relay's to reach.
+    std::multiset<PeerId> covered;
+    for (const auto& [to, delegates] : sent) {
+      covered.insert(to);
+      covered.insert(delegates.begin(), delegates.end());
+    }
+    CHECK(std::set<PeerId>(covered.begin(), covered.end()).size() == covered.size());
+    CHECK(covered.size() == 8);
+  }
+  std::uint64_t duplicates = 0;
+  for (PeerId id = 2; id <= 9; ++id) {
+    CAPTURE(id);
+    CHECK(net->delivered[id].size() == 60);
+    duplicates += net->nodes.at(id)->stats().duplicates;
+  }
+  CHECK(duplicates == 0);
+}
+
 TEST_CASE("a lost push is sent again once its acknowledgement is overdue") {
   auto net = makeNet("push", 1);
   for (int t = 0; t < 50; ++t) {
