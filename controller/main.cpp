@@ -26,7 +26,10 @@ using nlohmann::json;
 namespace {
 
 std::atomic<httplib::Server*> gServer{nullptr};
+std::atomic<Daemon*> gDaemon{nullptr};
 void onSignal(int) {
+  // Open media streams first: the server waits for its handlers to end.
+  if (auto* d = gDaemon.load()) d->stopStreaming();
   if (auto* s = gServer.load()) s->stop();
 }
 
@@ -57,12 +60,14 @@ int runDaemon(const std::string& listen, DaemonSettings settings, const std::str
   {
     Daemon daemon(settings);
     daemon.install(server);
+    gDaemon = &daemon;
     gServer = &server;
     signal(SIGINT, onSignal);
     signal(SIGTERM, onSignal);
     log->info("daemon on http://{} (processes from {}, run dir {})", listen, settings.binDir, settings.runDir);
     server.listen_after_bind();
     gServer = nullptr;
+    gDaemon = nullptr;
     log->info("leaving every conference");
   }
   log->info("stopped");
@@ -124,6 +129,7 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:8800", logLevel = "info";
   DaemonSettings ds;
   ds.binDir = selfDir();
+  ds.webRoot = ds.binDir + "/../share/partyhub/web";
   ds.runDir = "/tmp/partyhub-controller-" + std::to_string(getuid());
   auto* daemon = app.add_subcommand("daemon", "Run the daemon: REST API and process supervision");
   daemon->add_option("--listen", listen, "HOST:PORT of the REST API");
@@ -138,6 +144,7 @@ int main(int argc, char** argv) {
   daemon->add_option("--emulate-delay-ms", ds.emulateDelayMs,
                      "Test beds: one-way delay every streamer adds to its peer traffic")
       ->check(CLI::Range(0, 5000));
+  daemon->add_option("--web-root", ds.webRoot, "The web GUI's files (default: next to the executables)");
   daemon->add_option("--log-level", logLevel);
 
   JoinRequest jr;

@@ -19,7 +19,12 @@ PACKAGES=(
   libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev libssl-dev doctest-dev
   # benchmark plots; the namespace test bed (bench/run testbed)
   python3-matplotlib iproute2 iptables
+  # the web GUI's end-to-end test: Debian's Chromium (never a downloaded browser)
+  chromium
 )
+# Node.js and npm for playwright-core, unless a Node.js is there already
+# (a NodeSource nodejs bundles its npm and conflicts with Debian's).
+if ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -30,12 +35,19 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# playwright-core for the web GUI's test, from the npm registry, as locked.
+WEB_TESTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/web"
+if ! cmp -s "$WEB_TESTS/package-lock.json" "$WEB_TESTS/node_modules/.package-lock.json.installed" 2>/dev/null; then
+  echo "install-deps: npm ci in tests/web"
+  npm ci --prefix "$WEB_TESTS" --no-audit --no-fund --loglevel=error
+  cp "$WEB_TESTS/package-lock.json" "$WEB_TESTS/node_modules/.package-lock.json.installed"
+fi

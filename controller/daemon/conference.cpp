@@ -174,6 +174,27 @@ void Conference::tick(std::int64_t nowUs) {
   mSupervisor.tick(nowUs);
 }
 
+std::optional<std::string> Conference::playersEndpoint(const std::string& id) const {
+  std::lock_guard lock(mMutex);
+  if (id == mMemberId) return "ipc://" + mSettings.runDir + "/self-players.ipc";
+  for (const json& m : mMembers) {
+    if (m["id"] == id) return "ipc://" + mSettings.runDir + "/" + id + "-players.ipc";
+  }
+  return std::nullopt;
+}
+
+bool Conference::reportWeb(const std::string& id, json stats) {
+  std::lock_guard lock(mMutex);
+  for (const json& m : mMembers) {
+    if (m["id"] == id) {
+      stats["at_us"] = wallNowUs();
+      mWeb[id] = std::move(stats);
+      return true;
+    }
+  }
+  return false;
+}
+
 json Conference::status() const {
   std::lock_guard lock(mMutex);
   const auto children = mSupervisor.status();
@@ -191,8 +212,9 @@ json Conference::status() const {
       if (c.key == "player:" + id) player = lastStats(c.stdoutPath, "player");
       if (c.key == "streamer:" + id || (self && c.key == "streamer:self")) streamer = lastStats(c.stdoutPath, "streamer");
     }
+    auto web = mWeb.find(id);
     members.push_back({{"id", id}, {"name", m["name"]}, {"self", self}, {"processes", procs}, {"player", player},
-                       {"streamer", streamer}});
+                       {"streamer", streamer}, {"web", web == mWeb.end() ? json(nullptr) : web->second}});
   }
   return {{"group", mRequest.group}, {"member_id", mMemberId}, {"name", mRequest.name}, {"version", mVersion},
           {"members", members}};

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -44,6 +45,7 @@ struct DaemonSettings {
   std::string sink = "fake";
   int uplinkKbps = 0;      // this host's uplink, shared out as the streamers' budgets (0: their defaults)
   int emulateDelayMs = 0;  // one-way delay the streamers add to peer traffic (test beds)
+  std::string webRoot;     // the web GUI's files (none served when empty)
 };
 
 class Conference {
@@ -59,6 +61,11 @@ class Conference {
   void tick(std::int64_t nowUs);
   [[nodiscard]] nlohmann::json status() const;
   [[nodiscard]] const std::string& group() const { return mRequest.group; }
+  /// The ZeroMQ endpoint where the stream of member `id` is served to local
+  /// players (our own channel's streamer for ourselves), if `id` is a member.
+  [[nodiscard]] std::optional<std::string> playersEndpoint(const std::string& id) const;
+  /// What the web GUI measured for member `id`'s tile (shown in status()).
+  bool reportWeb(const std::string& id, nlohmann::json stats);
 
  private:
   void join();
@@ -73,6 +80,7 @@ class Conference {
   std::int64_t mVersion = 0;
   nlohmann::json mMembers = nlohmann::json::array();
   std::map<std::string, int> mPorts;  // remote member id -> our streamer's UDP port for it
+  std::map<std::string, nlohmann::json> mWeb;  // member id -> the web GUI's latest report
   Supervisor mSupervisor;
   std::atomic<bool> mRunning{true};
   std::thread mWatcher;

@@ -2,6 +2,9 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+
+#include "media_feed.hpp"
 #include "partyhub/common/clock.hpp"
 #include "partyhub/common/logging.hpp"
 
@@ -41,6 +44,7 @@ Daemon::Daemon(DaemonSettings settings) : mSettings(std::move(settings)) {
 }
 
 Daemon::~Daemon() {
+  mStreaming = false;  // ends the web GUI's media streams
   {
     std::lock_guard lock(mMutex);
     mConferences.clear();  // leave and stop, one by one
@@ -60,7 +64,56 @@ void Daemon::superviseLoop() {
   }
 }
 
+void Daemon::installWeb(httplib::Server& server) {
+  // A member's stream for the page (see media_feed.hpp), as long as the page
+  // reads it: one tap, and one of the server's threads, per open stream.
+  server.Get(R"(/v1/conferences/([^/]+)/members/([^/]+)/media)", [this](const httplib::Request& req,
+                                                                         httplib::Response& res) {
+    std::optional<std::string> endpoint;
+    {
+      std::lock_guard lock(mMutex);
+      auto it = mConferences.find(req.matches[1]);
+      if (it == mConferences.end()) return reply(res, 404, {{"error", "not in conference '" + std::string(req.matches[1]) + "'"}});
+      endpoint = it->second->playersEndpoint(req.matches[2]);
+    }
+    if (!endpoint) return reply(res, 404, {{"error", "no member '" + std::string(req.matches[2]) + "'"}});
+    auto feed = std::make_shared<MediaFeed>(mZmq, *endpoint, 1);
+    res.set_header("Cache-Control", "no-store");
+    res.set_chunked_content_provider("application/octet-stream", [this, feed](std::size_t, httplib::DataSink& sink) {
+      std::string out;
+      while (out.empty() && mStreaming && sink.is_writable()) feed->poll(std::chrono::milliseconds(200), out);
+      return mStreaming && sink.is_writable() && sink.write(out.data(), out.size());
+    });
+  });
+
+  // The page's own measurements of a tile: glass-to-glass latency (capture to
+  // drawn), frames drawn; shown in the conference status as "web".
+  server.Post(R"(/v1/conferences/([^/]+)/members/([^/]+)/web-stats)", [this](const httplib::Request& req,
+                                                                               httplib::Response& res) {
+    json in;
+    try {
+      if (req.body.size() > 16 * 1024) throw std::invalid_argument("body larger than 16384 bytes");
+      in = json::parse(req.body);
+      if (!in.is_object()) throw std::invalid_argument("body must be a JSON object");
+    } catch (const std::exception& e) {
+      return reply(res, 400, {{"error", std::string("bad web stats: ") + e.what()}});
+    }
+    std::lock_guard lock(mMutex);
+    auto it = mConferences.find(req.matches[1]);
+    if (it == mConferences.end()) return reply(res, 404, {{"error", "not in conference '" + std::string(req.matches[1]) + "'"}});
+    if (!it->second->reportWeb(req.matches[2], std::move(in))) {
+      return reply(res, 404, {{"error", "no member '" + std::string(req.matches[2]) + "'"}});
+    }
+    res.status = 204;
+  });
+
+  if (!mSettings.webRoot.empty() && !server.set_mount_point("/", mSettings.webRoot)) {
+    logger("controller")->warn("no web GUI: cannot serve {}", mSettings.webRoot);
+  }
+}
+
 void Daemon::install(httplib::Server& server) {
+  installWeb(server);
   server.Get("/v1/health", [](const httplib::Request&, httplib::Response& res) { reply(res, 200, {{"ok", true}}); });
 
   server.Get("/v1/conferences", [this](const httplib::Request&, httplib::Response& res) {
@@ -110,8 +163,16 @@ void Daemon::install(httplib::Server& server) {
       if (mConferences.count(jr.group) || mJoining.count(jr.group)) {
         return reply(res, 409, {{"error", "already in conference '" + jr.group + "'"}});
       }
+      // The lowest block of 100 ports no conference holds: blocks come back
+      // when a conference is left (or its join fails).
+      auto taken = [&](int b) {
+        return std::any_of(mBlocks.begin(), mBlocks.end(), [&](const auto& gb) { return gb.second == b; });
+      };
+      block = mSettings.portBase;
+      while (taken(block)) block += 100;
+      if (block + 99 > 65535) return reply(res, 503, {{"error", "no free UDP ports for another conference"}});
       mJoining.insert(jr.group);
-      block = mSettings.portBase + 100 * mNextBlock++;
+      mBlocks[jr.group] = block;
     }
     // Joining talks to the group manager (seconds when it is unreachable):
     // not under the lock the supervising thread needs.
@@ -121,6 +182,7 @@ void Daemon::install(httplib::Server& server) {
       ~Unmark() {
         std::lock_guard lock(d->mMutex);
         d->mJoining.erase(group);
+        if (d->mConferences.count(group) == 0) d->mBlocks.erase(group);  // the join failed
       }
     } unmark{this, jr.group};
     try {
@@ -144,6 +206,7 @@ void Daemon::install(httplib::Server& server) {
       if (it == mConferences.end()) return reply(res, 404, {{"error", "not in conference '" + std::string(req.matches[1]) + "'"}});
       leaving = std::move(it->second);
       mConferences.erase(it);
+      mBlocks.erase(req.matches[1]);
     }
     leaving.reset();  // leaves the group, stops the processes
     res.status = 204;

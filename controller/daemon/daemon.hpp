@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include <zmq.hpp>
+
 #include "conference.hpp"
 
 namespace httplib {
@@ -25,17 +27,22 @@ class Daemon {
   ~Daemon();  // leaves every conference, stops every process
 
   void install(httplib::Server& server);
+  /// Ends the web GUI's open media streams (async-signal-safe).
+  void stopStreaming() { mStreaming = false; }
 
  private:
   void superviseLoop();
+  void installWeb(httplib::Server& server);
 
   DaemonSettings mSettings;
   std::mutex mMutex;
   std::map<std::string, std::unique_ptr<Conference>> mConferences;
   std::set<std::string> mJoining;  // groups whose join is under way
-  int mNextBlock = 0;
+  std::map<std::string, int> mBlocks;  // group -> its block of UDP ports (joined or joining)
   std::atomic<bool> mRunning{true};
+  std::atomic<bool> mStreaming{true};
   std::thread mSupervisor;
+  zmq::context_t mZmq{1};  // the web GUI's media taps
 };
 
 }  // namespace partyhub::controller

@@ -1,0 +1,171 @@
+// The web GUI end to end in Debian's Chromium (playwright-core; never a
+// downloaded browser): a real local conference of three (group manager, three
+// controller daemons, sources, streamers, players), alice joins from the page.
+// Asserts: three tiles whose pixels change, stats on demand, the page's
+// latency reports reach the daemon, a wrong password is explained in words,
+// leave works. Saves a screenshot. Exit status 0 when everything holds.
+//
+//   node tests/web/conference.test.mjs --bin build/bin --out build [--port 18750]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const bin = arg('bin', 'build/bin');
+const out = arg('out', 'build');
+const port = Number(arg('port', '18750'));
+const run = mkdtempSync(join(tmpdir(), 'partyhub-web-'));
+const manager = `http://127.0.0.1:${port}`;
+const daemon = (i) => `http://127.0.0.1:${port + 1 + i}`;
+const names = ['alice', 'bob', 'carol'];
+const procs = [];
+let failures = 0;
+
+function check(ok, what) {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures++;
+}
+
+function start(args) {
+  const p = spawn(args[0], args.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
+  procs.push(p);
+  return p;
+}
+
+async function rest(method, url, body) {
+  const res = await fetch(url, { method, headers: { 'Content-Type': 'application/json' },
+                                  body: body ? JSON.stringify(body) : undefined });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function until(what, predicate, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = await predicate();
+      if (v) return v;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+let browser;
+let diagnose = async () => {};
+try {
+  start([`${bin}/partyhub-groupmgr`, '--listen', `127.0.0.1:${port}`, '--db', `${run}/groups.db`, '--log-level', 'warn']);
+  names.forEach((name, i) => start([`${bin}/partyhub-controller`, 'daemon', '--listen', `127.0.0.1:${port + 1 + i}`,
+    '--run-dir', `${run}/${name}`, '--port-base', String(27000 + 1000 * i), '--sink', 'fake',
+    '--log-level', 'warn']));
+  for (let i = 0; i < 3; i++) await until(`daemon ${names[i]}`, async () => (await rest('GET', `${daemon(i)}/v1/health`)).status === 200, 10_000);
+  for (const i of [1, 2]) {
+    const r = await rest('POST', `${daemon(i)}/v1/conferences`, { group: 'meet', name: names[i], manager, width: 320, height: 180, fps: 15 });
+    check(r.status === 201, `${names[i]} joins through its daemon (${r.status})`);
+  }
+  // A password-protected group, for the wrong-password case.
+  await rest('POST', `${daemon(1)}/v1/conferences`, { group: 'secret', name: 'bob', password: 'right', manager, video: 'none', audio: 'test' });
+
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+           '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const consoleErrors = [];
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  const consoleLog = [];
+  page.on('console', (m) => consoleLog.push(`${m.type()}: ${m.text()}`));
+  diagnose = async () => {
+    const tiles = await page.$$eval('.tile', (ts) => ts.map((t) => `${t.querySelector('.name').textContent}: ` +
+      `"${t.querySelector('.status').textContent}"`)).catch(() => []);
+    console.log(`     tiles: ${tiles.join(' | ')}`);
+    for (const line of consoleLog.slice(-20)) console.log(`     console ${line}`);
+  };
+  await page.goto(`${daemon(0)}/`);
+  check(await page.isVisible('#join-form'), 'the start page shows the join form');
+  check(await page.evaluate(() => typeof VideoDecoder === 'function' && typeof AudioDecoder === 'function'),
+        'this Chromium has WebCodecs');
+
+  // A wrong password is explained, in words.
+  await page.fill('input[name=group]', 'secret');
+  await page.fill('input[name=name]', 'alice');
+  await page.fill('input[name=password]', 'wrong');
+  await page.click('details summary');  // the group manager's URL is tucked away
+  await page.fill('input[name=manager]', manager);
+  await page.click('#join');
+  await until('the wrong-password message', async () => page.isVisible('#error'), 10_000);
+  const message = await page.textContent('#error');
+  check(/password/i.test(message), `a wrong password reads: "${message}"`);
+
+  // Join the conference for real.
+  await page.fill('input[name=group]', 'meet');
+  await page.fill('input[name=password]', '');
+  await page.click('#join');
+  await until('three tiles', async () => (await page.$$('.tile')).length === 3, 15_000);
+  check(true, 'three tiles: alice (you), bob and carol');
+  const names_ = await page.$$eval('.tile .name', (els) => els.map((e) => e.textContent));
+  check(names.every((n) => names_.some((t) => t.startsWith(n))), `tiles are named ${names_.join(', ')}`);
+
+  // Every tile is live: frames drawn, and its pixels change from one second to the next.
+  const snapshot = () => page.$$eval('.tile canvas', (cs) => cs.map((c) => c.toDataURL('image/png')));
+  await until('frames on every tile', async () => {
+    const blanks = await page.$$eval('.tile canvas', (cs) => cs.map((c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      for (let i = 0; i < d.length; i += 4 * 97) if (d[i] || d[i + 1] || d[i + 2]) return false;
+      return true;
+    }));
+    return blanks.every((b) => !b);
+  }, 20_000);
+  const first = await snapshot();
+  await page.waitForTimeout(1200);
+  const second = await snapshot();
+  first.forEach((img, i) => check(img !== second[i], `tile ${i + 1}'s pixels change between frames`));
+
+  // Stats on demand.
+  await page.click('.tile:nth-child(2) .stats-toggle');
+  const stats = await page.textContent('.tile:nth-child(2) .stats');
+  check(/latency/.test(stats) && /bitrate/.test(stats), 'stats show latency and bitrate');
+
+  // The page reports each tile's glass-to-glass latency to the daemon.
+  const st = await until('the page\'s reports', async () => {
+    const r = await rest('GET', `${daemon(0)}/v1/conferences/meet`);
+    return r.body.members.every((m) => m.web && m.web.frames_drawn > 0) ? r.body : null;
+  }, 10_000);
+  for (const m of st.members) {
+    check(typeof m.web.g2g_p95_ms === 'number' && m.web.g2g_p95_ms > 0 && m.web.g2g_p95_ms < 1000,
+          `${m.name}: browser g2g p95 ${m.web.g2g_p95_ms?.toFixed(1)} ms`);
+  }
+  mkdirSync(out, { recursive: true });
+  await page.screenshot({ path: join(out, 'web-conference.png') });
+  console.log(`     screenshot: ${join(out, 'web-conference.png')}`);
+
+  // Leave: back to the start page, and the daemon is in no conference.
+  await page.click('#leave');
+  await until('the start page', async () => page.isVisible('#join-form'), 10_000);
+  const left = await until('the leave', async () => {
+    const r = await rest('GET', `${daemon(0)}/v1/conferences`);
+    return r.body.length === 0 ? r : null;
+  }, 10_000);
+  check(left.body.length === 0, 'leave: the daemon is in no conference');
+  check(consoleErrors.length === 0, `no uncaught errors in the page${consoleErrors.length ? ': ' + consoleErrors.join('; ') : ''}`);
+} catch (e) {
+  console.log(`FAIL ${e.message}`);
+  failures++;
+  await diagnose();
+} finally {
+  await browser?.close();
+  // The daemons first (they leave their groups at the manager), then the manager.
+  const exited = (p) => new Promise((r) => (p.exitCode !== null ? r() : p.on('exit', r)));
+  for (const p of procs.slice(1)) p.kill('SIGTERM');
+  await Promise.all(procs.slice(1).map(exited));
+  procs[0].kill('SIGTERM');
+  await exited(procs[0]);
+}
+console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
+process.exit(failures ? 1 : 0);
