@@ -66,7 +66,10 @@ def snapshot(daemons, infra):
                     procs[p["pid"]] = kind_of(p["key"])
     for pid, kind in infra.items():
         procs[pid] = kind
-    return {pid: (kind, cpu_seconds(pid)) for pid, kind in procs.items()}, statuses
+    # CPU times are read together, after the (slow, under load) status calls,
+    # and timed there: the window is between the two reads.
+    at = time.monotonic()
+    return {pid: (kind, cpu_seconds(pid)) for pid, kind in procs.items()}, statuses, at
 
 
 def signalling(statuses):
@@ -83,12 +86,10 @@ def measure(daemons, infra, n, seconds, fps, on_window=None):
     """Steady-state figures of a running conference over `seconds`, read from
     its controller daemons (base URLs). on_window(elapsed) may add its own
     (it is called right after the window, before anything else is read)."""
-    t0 = time.monotonic()
-    cpu0, st0 = snapshot(daemons, infra)
+    cpu0, st0, t0 = snapshot(daemons, infra)
     time.sleep(seconds)
-    t1 = time.monotonic()
-    extra = on_window(t1 - t0) if on_window else {}
-    cpu1, st1 = snapshot(daemons, infra)
+    extra = on_window(time.monotonic() - t0) if on_window else {}
+    cpu1, st1, t1 = snapshot(daemons, infra)
     elapsed = t1 - t0
     by_kind, rss_kind = {}, {}
     for pid, (kind, c1) in cpu1.items():

@@ -1,4 +1,6 @@
 // partyhub-player: subscribes to a streamer and plays the channel out.
+#include <algorithm>
+#include <array>
 #include <csignal>
 #include <limits>
 #include <iostream>
@@ -295,6 +297,17 @@ class PlayerApp {
     // The whole-run summary may leave out a warm-up (benchmarks compare steady states).
     if (atUs - mFirstRenderUs >= static_cast<std::int64_t>(mOptions.warmup * 1e6)) mG2g.record(atUs - captureUs);
     mG2gLast.record(atUs - captureUs);
+    mG2gRecent[mG2gRecentNext++ % mG2gRecent.size()] = atUs - captureUs;
+  }
+
+  // p95 of the last (up to) 300 frames' glass-to-glass latency, ms.
+  double recentP95Ms() {
+    const std::size_t n = std::min<std::size_t>(mG2gRecentNext, mG2gRecent.size());
+    if (n == 0) return 0;
+    std::vector<std::int64_t> v(mG2gRecent.begin(), mG2gRecent.begin() + static_cast<std::ptrdiff_t>(n));
+    const std::size_t k = (95 * n + 99) / 100 - 1;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+    return static_cast<double>(v[k]) / 1000.0;
   }
 
   void snapshot() {
@@ -320,6 +333,7 @@ class PlayerApp {
       s->set_frames_rendered(mFramesRendered);
       *s->mutable_g2g() = mG2g.summary();
       *s->mutable_g2g_last() = mG2gLast.summary();
+      s->set_g2g_recent_p95_ms(recentP95Ms());
       *s->mutable_arrival() = mArrival.summary();
       *s->mutable_ready() = mReady.summary();
       *s->mutable_audio_g2g() = mAudioG2g.summary();
@@ -370,6 +384,8 @@ class PlayerApp {
   PlayoutDelay mAudioDelay;
   LatencyHistogram mG2g;
   LatencyHistogram mG2gLast;
+  std::array<std::int64_t, 300> mG2gRecent{};
+  std::size_t mG2gRecentNext = 0;
   LatencyHistogram mArrival;
   LatencyHistogram mReady;
   LatencyHistogram mAudioG2g;

@@ -29,7 +29,7 @@ struct Options {
   std::uint32_t channel = 1;
   std::uint32_t framesPerChunk = 1;
   std::uint32_t maxChunkBytes = 512 * 1024;
-  std::uint32_t audioChunkMs = 40;
+  std::uint32_t audioChunkMs = 20;
   std::size_t queueChunks = 256;
   double queueMaxAgeS = 2.0;
   double keyframeMinGapS = 0.25;

@@ -6,24 +6,14 @@
 // leave works. Saves a screenshot. Exit status 0 when everything holds.
 //
 //   node tests/web/conference.test.mjs --bin build/bin --out build [--port 18750]
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { arg, joinFromPage, launchChromium, rest, startConference, until } from './fixture.mjs';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
 const bin = arg('bin', 'build/bin');
 const out = arg('out', 'build');
 const port = Number(arg('port', '18750'));
-const run = mkdtempSync(join(tmpdir(), 'partyhub-web-'));
-const manager = `http://127.0.0.1:${port}`;
-const daemon = (i) => `http://127.0.0.1:${port + 1 + i}`;
 const names = ['alice', 'bob', 'carol'];
-const procs = [];
 let failures = 0;
 
 function check(ok, what) {
@@ -31,39 +21,12 @@ function check(ok, what) {
   if (!ok) failures++;
 }
 
-function start(args) {
-  const p = spawn(args[0], args.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
-  procs.push(p);
-  return p;
-}
-
-async function rest(method, url, body) {
-  const res = await fetch(url, { method, headers: { 'Content-Type': 'application/json' },
-                                  body: body ? JSON.stringify(body) : undefined });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function until(what, predicate, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await predicate();
-      if (v) return v;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 let browser;
+let conf;
 let diagnose = async () => {};
 try {
-  start([`${bin}/partyhub-groupmgr`, '--listen', `127.0.0.1:${port}`, '--db', `${run}/groups.db`, '--log-level', 'warn']);
-  names.forEach((name, i) => start([`${bin}/partyhub-controller`, 'daemon', '--listen', `127.0.0.1:${port + 1 + i}`,
-    '--run-dir', `${run}/${name}`, '--port-base', String(27000 + 1000 * i), '--sink', 'fake',
-    '--log-level', 'warn']));
-  for (let i = 0; i < 3; i++) await until(`daemon ${names[i]}`, async () => (await rest('GET', `${daemon(i)}/v1/health`)).status === 200, 10_000);
+  conf = await startConference({ bin, port, names });
+  const { manager, daemon } = conf;
   for (const i of [1, 2]) {
     const r = await rest('POST', `${daemon(i)}/v1/conferences`, { group: 'meet', name: names[i], manager, width: 320, height: 180, fps: 15 });
     check(r.status === 201, `${names[i]} joins through its daemon (${r.status})`);
@@ -71,11 +34,7 @@ try {
   // A password-protected group, for the wrong-password case.
   await rest('POST', `${daemon(1)}/v1/conferences`, { group: 'secret', name: 'bob', password: 'right', manager, video: 'none', audio: 'test' });
 
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-           '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const consoleErrors = [];
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
@@ -93,20 +52,13 @@ try {
         'this Chromium has WebCodecs');
 
   // A wrong password is explained, in words.
-  await page.fill('input[name=group]', 'secret');
-  await page.fill('input[name=name]', 'alice');
-  await page.fill('input[name=password]', 'wrong');
-  await page.click('details summary');  // the group manager's URL is tucked away
-  await page.fill('input[name=manager]', manager);
-  await page.click('#join');
+  await joinFromPage(page, { group: 'secret', name: 'alice', password: 'wrong', manager });
   await until('the wrong-password message', async () => page.isVisible('#error'), 10_000);
   const message = await page.textContent('#error');
   check(/password/i.test(message), `a wrong password reads: "${message}"`);
 
   // Join the conference for real.
-  await page.fill('input[name=group]', 'meet');
-  await page.fill('input[name=password]', '');
-  await page.click('#join');
+  await joinFromPage(page, { group: 'meet', name: 'alice', manager });
   await until('three tiles', async () => (await page.$$('.tile')).length === 3, 15_000);
   check(true, 'three tiles: alice (you), bob and carol');
   const names_ = await page.$$eval('.tile .name', (els) => els.map((e) => e.textContent));
@@ -160,12 +112,7 @@ try {
   await diagnose();
 } finally {
   await browser?.close();
-  // The daemons first (they leave their groups at the manager), then the manager.
-  const exited = (p) => new Promise((r) => (p.exitCode !== null ? r() : p.on('exit', r)));
-  for (const p of procs.slice(1)) p.kill('SIGTERM');
-  await Promise.all(procs.slice(1).map(exited));
-  procs[0].kill('SIGTERM');
-  await exited(procs[0]);
+  await conf?.stop();
 }
 console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
 process.exit(failures ? 1 : 0);
