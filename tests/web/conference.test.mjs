@@ -64,20 +64,15 @@ try {
   const names_ = await page.$$eval('.tile .name', (els) => els.map((e) => e.textContent));
   check(names.every((n) => names_.some((t) => t.startsWith(n))), `tiles are named ${names_.join(', ')}`);
 
-  // Every tile is live: frames drawn, and its pixels change from one second to the next.
-  const snapshot = () => page.$$eval('.tile canvas', (cs) => cs.map((c) => c.toDataURL('image/png')));
-  await until('frames on every tile', async () => {
-    const blanks = await page.$$eval('.tile canvas', (cs) => cs.map((c) => {
-      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-      for (let i = 0; i < d.length; i += 4 * 97) if (d[i] || d[i + 1] || d[i + 2]) return false;
-      return true;
-    }));
-    return blanks.every((b) => !b);
-  }, 20_000);
-  const first = await snapshot();
+  // Every tile is live: frames drawn, and its pixels change from one second
+  // to the next (the tiles draw in workers: compare screenshots of them).
+  await until('frames on every tile', () => page.evaluate(() =>
+    [...partyhub.tiles.values()].every((t) => t.framesDrawn > 0)), 20_000);
+  const shots = () => Promise.all([0, 1, 2].map((i) => page.locator('.tile canvas').nth(i).screenshot()));
+  const first = await shots();
   await page.waitForTimeout(1200);
-  const second = await snapshot();
-  first.forEach((img, i) => check(img !== second[i], `tile ${i + 1}'s pixels change between frames`));
+  const second = await shots();
+  first.forEach((img, i) => check(!img.equals(second[i]), `tile ${i + 1}'s pixels change between frames`));
 
   // Stats on demand.
   await page.click('.tile:nth-child(2) .stats-toggle');
