@@ -113,6 +113,16 @@ int run(const Options& o) {
       } else if (control.has_bitrate()) {
         log->info("video bitrate -> {} kbit/s", control.bitrate().video_kbps());
         pipeline->setVideoBitrate(static_cast<int>(control.bitrate().video_kbps()));
+      } else if (control.has_mute()) {
+        const bool videoBack = chunkizer.muted(v1::MEDIA_KIND_VIDEO) && !control.mute().video();
+        const std::int64_t now = wallNowUs();
+        for (auto kind : {v1::MEDIA_KIND_VIDEO, v1::MEDIA_KIND_AUDIO}) {
+          const bool on = kind == v1::MEDIA_KIND_VIDEO ? control.mute().video() : control.mute().audio();
+          for (v1::Chunk& chunk : chunkizer.setMuted(kind, on)) publisher.publish(std::move(chunk), now);
+        }
+        log->info("camera {}, microphone {}", control.mute().video() ? "off" : "on",
+                  control.mute().audio() ? "off" : "on");
+        if (videoBack) keyframes.request();  // video resumes on a keyframe
       }
     }
     forceIfDue(wallNowUs());

@@ -7,6 +7,7 @@
 
 #include "partyhub/common/clock.hpp"
 #include "partyhub/common/logging.hpp"
+#include "partyhub/v1/local.pb.h"
 
 namespace partyhub::controller {
 
@@ -172,6 +173,31 @@ void Conference::watch() {
 void Conference::tick(std::int64_t nowUs) {
   std::lock_guard lock(mMutex);
   mSupervisor.tick(nowUs);
+  if ((mVideoMuted || mAudioMuted) && nowUs - mMuteSentUs >= 2'000'000) sendMute(nowUs);
+}
+
+void Conference::setMuted(bool video, bool audio) {
+  std::lock_guard lock(mMutex);
+  mVideoMuted = video;
+  mAudioMuted = audio;
+  sendMute(wallNowUs());
+}
+
+void Conference::sendMute(std::int64_t nowUs) {
+  // As a local player of our channel's source streamer, which passes a mute
+  // request on to its source (and refuses one from anywhere else).
+  if (!mControl) {
+    mZmq = std::make_unique<zmq::context_t>(1);
+    mControl = std::make_unique<zmq::socket_t>(*mZmq, zmq::socket_type::dealer);
+    mControl->set(zmq::sockopt::linger, 0);
+    mControl->set(zmq::sockopt::sndhwm, 16);
+    mControl->connect("ipc://" + mSettings.runDir + "/self-players.ipc");
+  }
+  v1::PlayerToStreamer msg;
+  msg.mutable_control()->mutable_mute()->set_video(mVideoMuted);
+  msg.mutable_control()->mutable_mute()->set_audio(mAudioMuted);
+  (void)mControl->send(zmq::buffer(msg.SerializeAsString()), zmq::send_flags::dontwait);
+  mMuteSentUs = nowUs;
 }
 
 std::optional<std::string> Conference::playersEndpoint(const std::string& id) const {
@@ -217,7 +243,7 @@ json Conference::status() const {
                        {"streamer", streamer}, {"web", web == mWeb.end() ? json(nullptr) : web->second}});
   }
   return {{"group", mRequest.group}, {"member_id", mMemberId}, {"name", mRequest.name}, {"version", mVersion},
-          {"members", members}};
+          {"muted", {{"video", mVideoMuted}, {"audio", mAudioMuted}}}, {"members", members}};
 }
 
 }  // namespace partyhub::controller

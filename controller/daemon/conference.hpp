@@ -13,6 +13,7 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <zmq.hpp>
 
 #include "conference_plan.hpp"
 #include "supervisor.hpp"
@@ -66,6 +67,10 @@ class Conference {
   [[nodiscard]] std::optional<std::string> playersEndpoint(const std::string& id) const;
   /// What the web GUI measured for member `id`'s tile (shown in status()).
   bool reportWeb(const std::string& id, nlohmann::json stats);
+  /// Camera and microphone off or on: told to our source through our
+  /// channel's streamer, and again every 2 s while either is off (a
+  /// restarted source must not come back on by itself).
+  void setMuted(bool video, bool audio);
 
  private:
   void join();
@@ -81,6 +86,11 @@ class Conference {
   nlohmann::json mMembers = nlohmann::json::array();
   std::map<std::string, int> mPorts;  // remote member id -> our streamer's UDP port for it
   std::map<std::string, nlohmann::json> mWeb;  // member id -> the web GUI's latest report
+  void sendMute(std::int64_t nowUs);  // under mMutex
+  bool mVideoMuted = false, mAudioMuted = false;
+  std::int64_t mMuteSentUs = 0;
+  std::unique_ptr<zmq::context_t> mZmq;   // for the control socket, made on first use
+  std::unique_ptr<zmq::socket_t> mControl;
   Supervisor mSupervisor;
   std::atomic<bool> mRunning{true};
   std::thread mWatcher;

@@ -107,6 +107,28 @@ void Daemon::installWeb(httplib::Server& server) {
     res.status = 204;
   });
 
+  // Camera and microphone off or on: {"video": bool, "audio": bool}.
+  server.Post(R"(/v1/conferences/([^/]+)/mute)", [this](const httplib::Request& req, httplib::Response& res) {
+    bool video = false, audio = false;
+    try {
+      if (req.body.size() > 1024) throw std::invalid_argument("body larger than 1024 bytes");
+      const json in = json::parse(req.body);
+      if (!in.is_object()) throw std::invalid_argument("body must be a JSON object");
+      for (const char* key : {"video", "audio"}) {
+        if (in.contains(key) && !in[key].is_boolean()) throw std::invalid_argument(std::string("\"") + key + "\" must be true or false");
+      }
+      video = in.value("video", false);
+      audio = in.value("audio", false);
+    } catch (const std::exception& e) {
+      return reply(res, 400, {{"error", std::string("bad mute request: ") + e.what()}});
+    }
+    std::lock_guard lock(mMutex);
+    auto it = mConferences.find(req.matches[1]);
+    if (it == mConferences.end()) return reply(res, 404, {{"error", "not in conference '" + std::string(req.matches[1]) + "'"}});
+    it->second->setMuted(video, audio);
+    reply(res, 200, {{"video", video}, {"audio", audio}});
+  });
+
   if (!mSettings.webRoot.empty() && !server.set_mount_point("/", mSettings.webRoot)) {
     logger("controller")->warn("no web GUI: cannot serve {}", mSettings.webRoot);
   }

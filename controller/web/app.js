@@ -114,11 +114,16 @@ class Tile {
     this.delayUs = m.delayUs;
     this.kbps = m.kbps;
     this.lastMediaUs = m.lastMediaUs;
+    this.lastVideoUs = m.lastVideoUs;
     if (this.g2gLog.length < 100_000) this.g2gLog.push(...m.drawn);
     this.el.classList.toggle('speaking', this.level > 0.02);
-    const silentS = this.lastMediaUs ? (nowUs() - this.lastMediaUs) / 1e6 : 0;
-    if (this.lastMediaUs && silentS > 3) this.setStatus(`No media from ${this.name} for ${Math.round(silentS)} s`);
-    else if (this.framesDrawn > 0) this.setStatus('');
+    const since = (us) => (us ? (nowUs() - us) / 1e6 : 0);
+    if (this.self && this.app.muted.video) this.setStatus('Your camera is off');
+    else if (this.lastMediaUs && since(this.lastMediaUs) > 3) {
+      this.setStatus(`Nothing from ${this.name} for ${Math.round(since(this.lastMediaUs))} s: connection lost?`);
+    } else if (this.lastVideoUs && since(this.lastVideoUs) > 3) {
+      this.setStatus(`${this.name}'s camera is off`);
+    } else if (this.framesDrawn > 0) this.setStatus('');
     this.renderStats();
     if (this.framesDrawn > 0) {
       // p95 over the last 300 frames drawn, as the players report theirs.
@@ -156,8 +161,11 @@ class App {
   constructor() {
     this.group = null;
     this.tiles = new Map();
+    this.muted = { video: false, audio: false };
     $('#join-form').addEventListener('submit', (e) => { e.preventDefault(); this.join(new FormData(e.target)); });
     $('#leave').addEventListener('click', () => this.leave());
+    $('#camera').addEventListener('click', () => this.mute({ ...this.muted, video: !this.muted.video }));
+    $('#microphone').addEventListener('click', () => this.mute({ ...this.muted, audio: !this.muted.audio }));
   }
 
   async start() {
@@ -176,7 +184,7 @@ class App {
   show(view) {
     $('#start').hidden = view !== 'start';
     $('#conference').hidden = view !== 'conference';
-    $('#leave').hidden = view !== 'conference';
+    for (const b of document.querySelectorAll('.in-call')) b.hidden = view !== 'conference';
   }
 
   async join(form) {
@@ -220,6 +228,7 @@ class App {
       return;
     }
     $('#where').textContent = `${st.group} — you are ${st.name}`;
+    if (st.muted) this.showMuted(st.muted);
     const ids = new Set(st.members.map((m) => m.id));
     for (const [id, tile] of this.tiles) {
       if (!ids.has(id)) { tile.close(); this.tiles.delete(id); }
@@ -233,6 +242,22 @@ class App {
       this.tiles.get(m.id).player = m.player;
     }
     $('#tiles').dataset.count = String(this.tiles.size);
+  }
+
+  async mute(want) {
+    try {
+      this.showMuted(await api('POST', `/v1/conferences/${encodeURIComponent(this.group)}/mute`, want));
+    } catch (e) {
+      showError(`Could not change camera or microphone: ${e.message}`);
+    }
+  }
+
+  showMuted(muted) {
+    this.muted = { video: !!muted.video, audio: !!muted.audio };
+    $('#camera').textContent = this.muted.video ? 'Camera on' : 'Camera off';
+    $('#camera').setAttribute('aria-pressed', String(this.muted.video));
+    $('#microphone').textContent = this.muted.audio ? 'Unmute' : 'Mute';
+    $('#microphone').setAttribute('aria-pressed', String(this.muted.audio));
   }
 
   async leave() {

@@ -16,6 +16,7 @@ let framesDrawn = 0;
 let bytes = 0;
 let lastBytes = 0;
 let lastMediaUs = 0;
+let lastVideoUs = 0;
 let running = true;
 
 onmessage = (e) => {
@@ -44,6 +45,7 @@ async function read() {
         bytes += value.length;
         for (const r of parser.push(value)) {
           lastMediaUs = nowUs();
+          if (r.kind === KIND_VIDEO) lastVideoUs = lastMediaUs;
           if (r.kind === KIND_VIDEO) onVideo(r);
           else if (r.kind === KIND_AUDIO) onAudio(r);
         }
@@ -105,7 +107,7 @@ function onAudio(r) {
 function report() {
   const p95 = readyLatency.quantile(0.95);
   if (p95 !== null) delayUs = Math.min(1_000_000, Math.max(20_000, p95 + 5_000));
-  postMessage({ type: 'stats', framesDrawn, g2gP95: g2g.quantile(0.95), delayUs, lastMediaUs,
+  postMessage({ type: 'stats', framesDrawn, g2gP95: g2g.quantile(0.95), delayUs, lastMediaUs, lastVideoUs,
                 kbps: Math.round((bytes - lastBytes) * 8 / 1000), drawn: drawnLog });
   lastBytes = bytes;
   drawnLog = [];

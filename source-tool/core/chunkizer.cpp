@@ -12,11 +12,28 @@ std::vector<v1::Chunk> Chunkizer::push(const EncodedFrame& frame) {
     ++mStats.emptyFrames;
     return out;
   }
+  if (muted(frame.kind)) {
+    ++mStats.mutedFrames;
+    return out;
+  }
   if (frame.kind == v1::MEDIA_KIND_AUDIO) {
     pushAudio(frame, out);
   } else {
     pushVideo(frame, out);
   }
+  return out;
+}
+
+std::vector<v1::Chunk> Chunkizer::setMuted(v1::MediaKind kind, bool muted) {
+  std::vector<v1::Chunk> out;
+  if (kind == v1::MEDIA_KIND_AUDIO) {
+    if (muted && mAudio) emit(*mAudio, out);
+    mAudioMuted = muted;
+    return out;
+  }
+  if (muted && mVideo) emit(*mVideo, out);
+  if (mVideoMuted && !muted) mSeenAnchor = false;  // the frames in between were never sent
+  mVideoMuted = muted;
   return out;
 }
 

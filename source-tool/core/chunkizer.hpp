@@ -45,6 +45,7 @@ struct ChunkizerStats {
   std::uint64_t framesBeforeFirstAnchor = 0;  // undecodable, dropped
   std::uint64_t parameterSetsInserted = 0;    // SPS/PPS prepended to an IDR
   std::uint64_t emptyFrames = 0;
+  std::uint64_t mutedFrames = 0;              // dropped while their kind was muted
 };
 
 class Chunkizer {
@@ -56,6 +57,14 @@ class Chunkizer {
   std::vector<v1::Chunk> push(const EncodedFrame& frame);
   /// Emits whatever is pending (end of stream).
   std::vector<v1::Chunk> flush();
+  /// Camera or microphone off: frames of `kind` are dropped before they get a
+  /// sequence number, so players see a pause, not a loss. Video comes back on
+  /// a keyframe (the caller asks the encoder for one). Returns what it
+  /// completed of the kind's pending chunk.
+  std::vector<v1::Chunk> setMuted(v1::MediaKind kind, bool muted);
+  [[nodiscard]] bool muted(v1::MediaKind kind) const {
+    return kind == v1::MEDIA_KIND_AUDIO ? mAudioMuted : mVideoMuted;
+  }
 
   [[nodiscard]] const ChunkizerStats& stats() const { return mStats; }
   [[nodiscard]] const ChunkizerConfig& config() const { return mConfig; }
@@ -75,6 +84,8 @@ class Chunkizer {
 
   ChunkizerConfig mConfig;
   ChunkizerStats mStats;
+  bool mVideoMuted = false;
+  bool mAudioMuted = false;
   std::optional<Pending> mVideo;
   std::optional<Pending> mAudio;
   std::uint64_t mVideoSeq = 0;

@@ -4,6 +4,16 @@ namespace partyhub::streamer {
 
 void ControlRouter::route(const v1::Control& control, std::uint32_t defaultChannel, PeerId from, std::int64_t nowUs,
                           bool isSource, PeerId upstream, const std::vector<PeerId>& known, RelayActions& out) {
+  if (control.has_mute()) {
+    // Only the participant's own controller may mute its source: from a
+    // local player of the source streamer, never relayed from a peer.
+    if (isSource && from == 0) {
+      out.toSource.push_back(control);
+    } else {
+      ++mRefused;
+    }
+    return;
+  }
   if (control.has_keyframe()) {
     const std::uint32_t channel = control.keyframe().channel_id() != 0 ? control.keyframe().channel_id() : defaultChannel;
     auto& last = mLastKeyframeUs[channel];

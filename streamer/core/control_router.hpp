@@ -24,12 +24,14 @@ class ControlRouter {
 
   [[nodiscard]] std::uint64_t forwarded() const { return mForwarded; }
   [[nodiscard]] std::uint64_t suppressed() const { return mSuppressed; }
+  [[nodiscard]] std::uint64_t refused() const { return mRefused; }  // mute requests not ours to pass on
 
  private:
   std::int64_t mGapUs;
   std::map<std::uint32_t, std::int64_t> mLastKeyframeUs;
   std::uint64_t mForwarded = 0;
   std::uint64_t mSuppressed = 0;
+  std::uint64_t mRefused = 0;
 };
 
 }  // namespace partyhub::streamer

@@ -1,9 +1,9 @@
 // The web GUI end to end in Debian's Chromium (playwright-core; never a
 // downloaded browser): a real local conference of three (group manager, three
 // controller daemons, sources, streamers, players), alice joins from the page.
-// Asserts: three tiles whose pixels change, stats on demand, the page's
-// latency reports reach the daemon, a wrong password is explained in words,
-// leave works. Saves a screenshot. Exit status 0 when everything holds.
+// Asserts: three tiles whose pixels change, stats on demand, camera off and
+// on, the page's latency reports reach the daemon, a wrong password is
+// explained in words, leave works. Saves a screenshot. Exit status 0 when everything holds.
 //
 //   node tests/web/conference.test.mjs --bin build/bin --out build [--port 18750]
 import { mkdirSync } from 'node:fs';
@@ -78,6 +78,22 @@ try {
   await page.click('.tile:nth-child(2) .stats-toggle');
   const stats = await page.textContent('.tile:nth-child(2) .stats');
   check(/latency/.test(stats) && /bitrate/.test(stats), 'stats show latency and bitrate');
+
+  // Camera off: our own video stops at the source (the tile says so), and
+  // comes back when the camera is on again; the daemon knows the state.
+  const ownFrames = () => page.evaluate(() => [...partyhub.tiles.values()].find((t) => t.self).framesDrawn);
+  await page.click('#camera');
+  await until('the camera off', async () => (await rest('GET', `${daemon(0)}/v1/conferences/meet`)).body.muted.video, 5_000);
+  await until('the own tile saying so', () => page.evaluate(() =>
+    /camera is off/.test([...partyhub.tiles.values()].find((t) => t.self).statusEl.textContent)), 5_000);
+  await page.waitForTimeout(1500);  // what was under way is drawn
+  const frozen = await ownFrames();
+  await page.waitForTimeout(2000);
+  check(await ownFrames() - frozen <= 2, `camera off: our own video stops (${await ownFrames() - frozen} frames in 2 s)`);
+  await page.click('#camera');
+  const resumed = await until('our video back', async () => ((await ownFrames()) > frozen + 15 ? ownFrames() : null), 10_000)
+    .catch(() => null);
+  check(resumed !== null, 'camera on again: our own video comes back');
 
   // The page reports each tile's glass-to-glass latency to the daemon.
   const st = await until('the page\'s reports', async () => {

@@ -158,3 +158,27 @@ TEST_CASE("VP8 anchors come from the frame tag") {
   CHECK(k.at(0).codec() == v1::CODEC_VP8);
   CHECK_FALSE(d.at(0).anchor());
 }
+
+TEST_CASE("mute: frames are dropped before they get a sequence number, video comes back on a keyframe") {
+  Chunkizer ck(ChunkizerConfig{});
+  const std::string key = t::keyAu(), delta = t::slice();
+  REQUIRE(ck.push(video(key, 0)).size() == 1);
+  REQUIRE(ck.push(audio("opus", 0)).size() == 1);
+  CHECK(ck.setMuted(v1::MEDIA_KIND_VIDEO, true).empty());
+  CHECK(ck.muted(v1::MEDIA_KIND_VIDEO));
+  CHECK_FALSE(ck.muted(v1::MEDIA_KIND_AUDIO));
+  CHECK(ck.push(video(delta, 33'333)).empty());
+  CHECK(ck.push(video(key, 66'666)).empty());
+  auto a = ck.push(audio("opus", 20'000));  // the microphone is still on
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].media_seq() == 1);
+  CHECK(ck.stats().mutedFrames == 2);
+  (void)ck.setMuted(v1::MEDIA_KIND_VIDEO, false);
+  CHECK(ck.push(video(delta, 100'000)).empty());  // undecodable: its references were never sent
+  auto back = ck.push(video(key, 133'333));
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].anchor());
+  CHECK(back[0].media_seq() == 1);  // no gap: players see a pause, not a loss
+  (void)ck.setMuted(v1::MEDIA_KIND_AUDIO, true);
+  CHECK(ck.push(audio("opus", 140'000)).empty());
+}

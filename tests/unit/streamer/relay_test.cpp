@@ -98,3 +98,35 @@ TEST_CASE("keyframe requests travel upstream, once per gap, and reach the source
     CHECK(out.toPeers.empty());
   }
 }
+
+TEST_CASE("a mute request reaches the source only from a local player of its own streamer") {
+  v1::PeerMessage m;
+  m.mutable_control()->mutable_mute()->set_video(true);
+  SUBCASE("from the participant's own controller: passed to the source") {
+    RelayConfig cfg;
+    cfg.isSource = true;
+    Relay relay(cfg);
+    RelayActions out;
+    relay.onPlayerControl(m.control(), 0, out);
+    REQUIRE(out.toSource.size() == 1);
+    CHECK(out.toSource[0].mute().video());
+  }
+  SUBCASE("from a peer: refused, never relayed") {
+    RelayConfig cfg;
+    cfg.isSource = true;
+    cfg.peers = {30};
+    Relay relay(cfg);
+    RelayActions out;
+    relay.onPeerMessage(30, m, 0, out);
+    CHECK(out.toSource.empty());
+    CHECK(out.toPeers.empty());
+  }
+  SUBCASE("at a relaying peer's streamer: not sent upstream") {
+    RelayConfig cfg;
+    cfg.peers = {30, 31};
+    Relay relay(cfg);
+    RelayActions out;
+    relay.onPlayerControl(m.control(), 0, out);
+    CHECK(out.toPeers.empty());
+  }
+}
