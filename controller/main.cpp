@@ -159,6 +159,7 @@ int main(int argc, char** argv) {
   join->add_option("--height", jr.height);
   join->add_option("--fps", jr.fps);
   join->add_option("--video-kbps", jr.videoKbps, "Video bitrate")->check(CLI::Range(16, 50000));
+  join->add_option("--codec", jr.codec, "Video codec")->check(CLI::IsMember({"h264", "vp8"}));
   join->add_option("--audio-kbps", jr.audioKbps, "Opus bitrate")->check(CLI::Range(6, 510));
 
   std::string group;
@@ -173,7 +174,7 @@ int main(int argc, char** argv) {
   if (join->parsed()) {
     json body = {{"group", jr.group}, {"name", jr.name}, {"manager", jr.manager}, {"video", jr.video},
                  {"audio", jr.audio}, {"width", jr.width}, {"height", jr.height}, {"fps", jr.fps},
-                 {"video_kbps", jr.videoKbps}, {"audio_kbps", jr.audioKbps}};
+                 {"video_kbps", jr.videoKbps}, {"audio_kbps", jr.audioKbps}, {"codec", jr.codec}};
     if (!jr.password.empty()) body["password"] = jr.password;
     auto r = call(daemonUrl, "POST", "/v1/conferences", body);
     if (!r) return 1;

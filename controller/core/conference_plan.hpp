@@ -30,6 +30,7 @@ struct ConferenceSettings {
   std::string audio = "test";
   int width = 640, height = 360, fps = 30;
   int videoKbps = 1000, audioKbps = 32;
+  std::string codec = "h264";    // the source's video codec: h264 | vp8
   std::string sink = "fake";     // players' sink
   int uplinkKbps = 0;            // the host's uplink, shared out as upload budgets; 0: defaults
   int emulateDelayMs = 0;        // streamers' emulated one-way delay (test beds)

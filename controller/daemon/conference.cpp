@@ -76,6 +76,7 @@ Conference::Conference(JoinRequest request, const DaemonSettings& daemon, int po
   mSettings.fps = mRequest.fps;
   mSettings.sink = daemon.sink;
   mSettings.videoKbps = mRequest.videoKbps;
+  mSettings.codec = mRequest.codec;
   mSettings.audioKbps = mRequest.audioKbps;
   mSettings.uplinkKbps = daemon.uplinkKbps;
   mSettings.emulateDelayMs = daemon.emulateDelayMs;

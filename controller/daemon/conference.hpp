@@ -36,6 +36,7 @@ struct JoinRequest {
   std::string audio = "test";
   int width = 640, height = 360, fps = 30;
   int videoKbps = 1000, audioKbps = 32;
+  std::string codec = "h264";  // h264 | vp8
 };
 
 struct DaemonSettings {

@@ -173,6 +173,8 @@ void Daemon::install(httplib::Server& server) {
       jr.fps = num(in, "fps", jr.fps, 1, 120);
       jr.videoKbps = num(in, "video_kbps", jr.videoKbps, 16, 50000);
       jr.audioKbps = num(in, "audio_kbps", jr.audioKbps, 6, 510);
+      jr.codec = str(in, "codec", jr.codec);
+      if (jr.codec != "h264" && jr.codec != "vp8") throw std::invalid_argument("\"codec\" must be \"h264\" or \"vp8\"");
       if (jr.group.empty() || jr.group.find('/') != std::string::npos) throw std::invalid_argument("bad group name");
     } catch (const json::parse_error& e) {
       return reply(res, 400, {{"error", std::string("body is not JSON: ") + e.what()}});

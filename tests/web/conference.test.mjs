@@ -1,9 +1,10 @@
 // The web GUI end to end in Debian's Chromium (playwright-core; never a
 // downloaded browser): a real local conference of three (group manager, three
 // controller daemons, sources, streamers, players), alice joins from the page.
-// Asserts: three tiles whose pixels change, stats on demand, camera off and
-// on, the page's latency reports reach the daemon, a wrong password is
-// explained in words, leave works. Saves a screenshot. Exit status 0 when everything holds.
+// Asserts: three tiles whose pixels change (H.264 and VP8 both decoded),
+// stats on demand, camera off and on, the page's latency reports reach the
+// daemon, a member leaving vanishes live, a wrong password is explained in
+// words, leave works. Saves a screenshot. Exit status 0 when everything holds.
 //
 //   node tests/web/conference.test.mjs --bin build/bin --out build [--port 18750]
 import { mkdirSync } from 'node:fs';
@@ -28,7 +29,9 @@ try {
   conf = await startConference({ bin, port, names });
   const { manager, daemon } = conf;
   for (const i of [1, 2]) {
-    const r = await rest('POST', `${daemon(i)}/v1/conferences`, { group: 'meet', name: names[i], manager, width: 320, height: 180, fps: 15 });
+    // bob sends H.264, carol VP8: the page decodes both.
+    const r = await rest('POST', `${daemon(i)}/v1/conferences`, { group: 'meet', name: names[i], manager, width: 320, height: 180,
+                                                                  fps: 15, codec: i === 1 ? 'h264' : 'vp8' });
     check(r.status === 201, `${names[i]} joins through its daemon (${r.status})`);
   }
   // A password-protected group, for the wrong-password case.
@@ -107,6 +110,13 @@ try {
   mkdirSync(out, { recursive: true });
   await page.screenshot({ path: join(out, 'web-conference.png') });
   console.log(`     screenshot: ${join(out, 'web-conference.png')}`);
+
+  // A member leaving: its tile goes, live.
+  await rest('DELETE', `${daemon(2)}/v1/conferences/meet`);
+  const t0 = Date.now();
+  await until('carol\'s tile gone', async () => (await page.$$('.tile')).length === 2, 5_000).catch(() => null);
+  const gone = (await page.$$('.tile')).length === 2;
+  check(gone, `carol leaves: her tile is gone from the page${gone ? ` after ${Date.now() - t0} ms` : ''}`);
 
   // Leave: back to the start page, and the daemon is in no conference.
   await page.click('#leave');

@@ -65,6 +65,7 @@ TEST_CASE("the plan: bitrates go to the source, the uplink is shared out as budg
   const auto plan = planConference(s, {{"b1", "bob", 1, "10.0.0.2:7000"}}, {{"b1", 9001}});
   CHECK(hasArgs(*find(plan, "source"), "--video-kbps", "500"));
   CHECK(hasArgs(*find(plan, "source"), "--audio-kbps", "24"));
+  CHECK(hasArgs(*find(plan, "source"), "--codec", "h264"));
   // The uplink shared out: most to our own channel (the source's copies).
   CHECK(hasArgs(*find(plan, "streamer:self"), "--upload-kbps", "3000"));
   CHECK(hasArgs(*find(plan, "streamer:b1"), "--upload-kbps", "1000"));
