@@ -64,6 +64,12 @@ void Daemon::superviseLoop() {
   }
 }
 
+bool Daemon::stillMember(const std::string& group, const std::string& member) {
+  std::lock_guard lock(mMutex);
+  auto it = mConferences.find(group);
+  return it != mConferences.end() && it->second->playersEndpoint(member).has_value();
+}
+
 void Daemon::installWeb(httplib::Server& server) {
   // A member's stream for the page (see media_feed.hpp), as long as the page
   // reads it: one tap, and one of the server's threads, per open stream.
@@ -78,11 +84,26 @@ void Daemon::installWeb(httplib::Server& server) {
     }
     if (!endpoint) return reply(res, 404, {{"error", "no member '" + std::string(req.matches[2]) + "'"}});
     auto feed = std::make_shared<MediaFeed>(mZmq, *endpoint, 1);
+    const std::string group = req.matches[1], member = req.matches[2];
     res.set_header("Cache-Control", "no-store");
-    res.set_chunked_content_provider("application/octet-stream", [this, feed](std::size_t, httplib::DataSink& sink) {
+    res.set_chunked_content_provider("application/octet-stream", [this, feed, group, member](std::size_t,
+                                                                                              httplib::DataSink& sink) {
+      // A stream holds one of the server's threads: it must end when the page
+      // goes away or the member does, even while no media flows. A write is
+      // the only way to learn the page went: when idle, send a keep-alive
+      // (an empty record) every second; check membership as often.
       std::string out;
-      while (out.empty() && mStreaming && sink.is_writable()) feed->poll(std::chrono::milliseconds(200), out);
-      return mStreaming && sink.is_writable() && sink.write(out.data(), out.size());
+      for (int idle = 0; out.empty() && mStreaming; ++idle) {
+        feed->poll(std::chrono::milliseconds(200), out);
+        if (out.empty() && idle % 5 == 4) {
+          if (!stillMember(group, member)) {
+            sink.done();  // a clean end of the chunked response
+            return true;
+          }
+          appendKeepAlive(out);
+        }
+      }
+      return mStreaming && sink.write(out.data(), out.size());
     });
   });
 

@@ -33,6 +33,7 @@ class Daemon {
  private:
   void superviseLoop();
   void installWeb(httplib::Server& server);
+  bool stillMember(const std::string& group, const std::string& member);
 
   DaemonSettings mSettings;
   std::mutex mMutex;

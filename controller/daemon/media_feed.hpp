@@ -8,6 +8,7 @@
 //   u8  flags (bit 0: anchor)     u8 reserved
 //   i64 capture_us (wall clock, µs)   u32 media_seq   u32 duration_us
 //   u16 frames, then u32 size of each frame, then the frames
+// A record of length 0 is a keep-alive (sent while no media flows), skipped.
 #pragma once
 
 #include <chrono>
@@ -23,6 +24,8 @@ namespace partyhub::controller {
 
 /// Appends `chunk` to `out` as one record. Pure.
 void frameChunk(const v1::Chunk& chunk, std::string& out);
+/// Appends a keep-alive (a record of length 0).
+inline void appendKeepAlive(std::string& out) { out.append(4, '\0'); }
 
 class MediaFeed {
  public:

@@ -22,6 +22,10 @@ export class RecordParser {
     while (joined.length - at >= 4) {
       const length = view.getUint32(at);
       if (joined.length - at - 4 < length) break;
+      if (length === 0) {  // a keep-alive while no media flows
+        at += 4;
+        continue;
+      }
       const r = at + 4;
       const count = view.getUint16(r + 20);
       let data = r + 22 + 4 * count;

@@ -111,8 +111,16 @@ try {
   await page.screenshot({ path: join(out, 'web-conference.png') });
   console.log(`     screenshot: ${join(out, 'web-conference.png')}`);
 
-  // A member leaving: its tile goes, live.
+  // A member leaving: its tile goes, live, and the daemon ends the streams of
+  // it it was serving (each holds one of its threads).
+  const carolId = st.members.find((m) => m.name === 'carol').id;
+  const stream = await fetch(`${daemon(0)}/v1/conferences/meet/members/${carolId}/media`);
+  const reader = stream.body.getReader();
+  check(!(await reader.read()).done, 'a media stream opened outside the page delivers');
   await rest('DELETE', `${daemon(2)}/v1/conferences/meet`);
+  const ended = (async () => { while (!(await reader.read()).done); return true; })().catch((e) => `aborted (${e.message})`);
+  const streamEnded = await Promise.race([ended, new Promise((r) => setTimeout(() => r(false), 5_000))]);
+  check(streamEnded === true, `carol leaves: the daemon ends the stream of her it was serving (${streamEnded})`);
   const t0 = Date.now();
   await until('carol\'s tile gone', async () => (await page.$$('.tile')).length === 2, 5_000).catch(() => null);
   const gone = (await page.$$('.tile')).length === 2;
