@@ -2,6 +2,7 @@
 // local source (when it is the channel's source streamer), exchanges them with
 // peer streamers over UDP, and serves any number of local players.
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <map>
@@ -275,26 +276,32 @@ class StreamerApp {
   // The overlay's paced uplink is backlogged: wake the core when it drains.
   void armUplink() {
     const std::int64_t waitUs = mOverlay->uplinkFreeAtUs() - wallNowUs();
-    if (mUplinkArmed || waitUs <= 0) return;
-    mUplinkArmed = true;
-    mLoop.addTimer(std::chrono::milliseconds((waitUs + 999) / 1000), [this] {
-      mUplinkArmed = false;
+    if (waitUs <= 0) return;
+    armOnce(mUplinkArmed, waitUs, [this] {
       mOverlay->onUplinkFree(wallNowUs(), mActions);
       apply();
-      return false;
     });
   }
 
   // One timer for the emulated link, armed for its next due datagram (a fixed
   // 1 ms poll cost every streamer of a test bed 1000 wake-ups a second).
   void armEmulatedLink() {
-    if (mEmulatorArmed || mEmulator->idle()) return;
-    const std::int64_t waitUs = std::max<std::int64_t>(0, mEmulator->nextDueUs() - wallNowUs());
-    mEmulatorArmed = true;
-    mLoop.addTimer(std::chrono::milliseconds((waitUs + 999) / 1000), [this] {
-      mEmulatorArmed = false;
+    if (mEmulator->idle()) return;
+    armOnce(mEmulatorArmed, mEmulator->nextDueUs() - wallNowUs(), [this] {
       flushEmulatedLink();
       armEmulatedLink();
+    });
+  }
+
+  // A one-shot timer `waitUs` from now (rounded up to the loop's
+  // milliseconds), unless `armed` says one is pending already.
+  void armOnce(bool& armed, std::int64_t waitUs, std::function<void()> fire) {
+    if (armed) return;
+    armed = true;
+    const auto ms = std::chrono::milliseconds((std::max<std::int64_t>(0, waitUs) + 999) / 1000);
+    mLoop.addTimer(ms, [&armed, fire = std::move(fire)] {
+      armed = false;
+      fire();
       return false;
     });
   }
@@ -312,10 +319,10 @@ class StreamerApp {
       std::size_t framed = 0;
       for (const std::string& d : mScratch) framed += d.size();
       mBytesOutByMessage[messageKind(send.message)] += framed * send.peers.size();
-      mSent.remember(mNextMsgId - 1, mScratch, now);
       for (PeerId peer : send.peers) {
         for (const std::string& d : mScratch) sendOrEmulate(peer, d, now);
       }
+      mSent.remember(mNextMsgId - 1, std::move(mScratch), now);  // kept for fragment repair
     }
     if (mEmulator) armEmulatedLink();
     if (mOverlay) armUplink();

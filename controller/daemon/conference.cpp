@@ -59,9 +59,10 @@ json lastStats(const std::string& path, const char* key) {
 
 }  // namespace
 
-Conference::Conference(JoinRequest request, const DaemonSettings& daemon, int portBlock)
+Conference::Conference(JoinRequest request, const DaemonSettings& daemon, int portBlock, zmq::context_t& zmq)
     : mRequest(std::move(request)),
       mNextPort(portBlock + 1),
+      mZmq(zmq),
       mSupervisor(daemon.runDir + "/" + mRequest.group) {
   mSettings.group = mRequest.group;
   mSettings.selfName = mRequest.name;
@@ -188,8 +189,7 @@ void Conference::sendMute(std::int64_t nowUs) {
   // As a local player of our channel's source streamer, which passes a mute
   // request on to its source (and refuses one from anywhere else).
   if (!mControl) {
-    mZmq = std::make_unique<zmq::context_t>(1);
-    mControl = std::make_unique<zmq::socket_t>(*mZmq, zmq::socket_type::dealer);
+    mControl = std::make_unique<zmq::socket_t>(mZmq, zmq::socket_type::dealer);
     mControl->set(zmq::sockopt::linger, 0);
     mControl->set(zmq::sockopt::sndhwm, 16);
     mControl->connect("ipc://" + mSettings.runDir + "/self-players.ipc");

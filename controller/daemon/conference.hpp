@@ -54,7 +54,8 @@ class Conference {
  public:
   /// Joins the group (creating it if it does not exist); throws std::runtime_error
   /// with the group manager's message when that fails.
-  Conference(JoinRequest request, const DaemonSettings& daemon, int portBlock);
+  /// `zmq` is the daemon's (for the control socket to our source streamer).
+  Conference(JoinRequest request, const DaemonSettings& daemon, int portBlock, zmq::context_t& zmq);
   ~Conference();  // leaves the group and stops every process
   Conference(const Conference&) = delete;
   Conference& operator=(const Conference&) = delete;
@@ -77,6 +78,7 @@ class Conference {
   void join();
   void watch();
   void apply(const nlohmann::json& members, std::int64_t version);
+  void sendMute(std::int64_t nowUs);  // under mMutex
 
   JoinRequest mRequest;
   ConferenceSettings mSettings;
@@ -87,11 +89,10 @@ class Conference {
   nlohmann::json mMembers = nlohmann::json::array();
   std::map<std::string, int> mPorts;  // remote member id -> our streamer's UDP port for it
   std::map<std::string, nlohmann::json> mWeb;  // member id -> the web GUI's latest report
-  void sendMute(std::int64_t nowUs);  // under mMutex
   bool mVideoMuted = false, mAudioMuted = false;
   std::int64_t mMuteSentUs = 0;
-  std::unique_ptr<zmq::context_t> mZmq;   // for the control socket, made on first use
-  std::unique_ptr<zmq::socket_t> mControl;
+  zmq::context_t& mZmq;
+  std::unique_ptr<zmq::socket_t> mControl;  // made on first use
   Supervisor mSupervisor;
   std::atomic<bool> mRunning{true};
   std::thread mWatcher;

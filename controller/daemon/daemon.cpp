@@ -64,6 +64,13 @@ void Daemon::superviseLoop() {
   }
 }
 
+Conference* Daemon::conferenceOr404(const std::string& group, httplib::Response& res) {
+  auto it = mConferences.find(group);
+  if (it != mConferences.end()) return it->second.get();
+  reply(res, 404, {{"error", "not in conference '" + group + "'"}});
+  return nullptr;
+}
+
 bool Daemon::stillMember(const std::string& group, const std::string& member) {
   std::lock_guard lock(mMutex);
   auto it = mConferences.find(group);
@@ -78,9 +85,9 @@ void Daemon::installWeb(httplib::Server& server) {
     std::optional<std::string> endpoint;
     {
       std::lock_guard lock(mMutex);
-      auto it = mConferences.find(req.matches[1]);
-      if (it == mConferences.end()) return reply(res, 404, {{"error", "not in conference '" + std::string(req.matches[1]) + "'"}});
-      endpoint = it->second->playersEndpoint(req.matches[2]);
+      Conference* conf = conferenceOr404(req.matches[1], res);
+      if (conf == nullptr) return;
+      endpoint = conf->playersEndpoint(req.matches[2]);
     }
     if (!endpoint) return reply(res, 404, {{"error", "no member '" + std::string(req.matches[2]) + "'"}});
     auto feed = std::make_shared<MediaFeed>(mZmq, *endpoint, 1);
@@ -120,9 +127,9 @@ void Daemon::installWeb(httplib::Server& server) {
       return reply(res, 400, {{"error", std::string("bad web stats: ") + e.what()}});
     }
     std::lock_guard lock(mMutex);
-    auto it = mConferences.find(req.matches[1]);
-    if (it == mConferences.end()) return reply(res, 404, {{"error", "not in conference '" + std::string(req.matches[1]) + "'"}});
-    if (!it->second->reportWeb(req.matches[2], std::move(in))) {
+    Conference* conf = conferenceOr404(req.matches[1], res);
+    if (conf == nullptr) return;
+    if (!conf->reportWeb(req.matches[2], std::move(in))) {
       return reply(res, 404, {{"error", "no member '" + std::string(req.matches[2]) + "'"}});
     }
     res.status = 204;
@@ -144,9 +151,9 @@ void Daemon::installWeb(httplib::Server& server) {
       return reply(res, 400, {{"error", std::string("bad mute request: ") + e.what()}});
     }
     std::lock_guard lock(mMutex);
-    auto it = mConferences.find(req.matches[1]);
-    if (it == mConferences.end()) return reply(res, 404, {{"error", "not in conference '" + std::string(req.matches[1]) + "'"}});
-    it->second->setMuted(video, audio);
+    Conference* conf = conferenceOr404(req.matches[1], res);
+    if (conf == nullptr) return;
+    conf->setMuted(video, audio);
     reply(res, 200, {{"video", video}, {"audio", audio}});
   });
 
@@ -172,9 +179,9 @@ void Daemon::install(httplib::Server& server) {
 
   server.Get(R"(/v1/conferences/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mMutex);
-    auto it = mConferences.find(req.matches[1]);
-    if (it == mConferences.end()) return reply(res, 404, {{"error", "not in conference '" + std::string(req.matches[1]) + "'"}});
-    reply(res, 200, it->second->status());
+    Conference* conf = conferenceOr404(req.matches[1], res);
+    if (conf == nullptr) return;
+    reply(res, 200, conf->status());
   });
 
   server.Post("/v1/conferences", [this](const httplib::Request& req, httplib::Response& res) {
@@ -231,7 +238,7 @@ void Daemon::install(httplib::Server& server) {
       }
     } unmark{this, jr.group};
     try {
-      auto conf = std::make_unique<Conference>(jr, mSettings, block);
+      auto conf = std::make_unique<Conference>(jr, mSettings, block, mZmq);
       json st = conf->status();
       std::lock_guard lock(mMutex);
       mConferences.emplace(jr.group, std::move(conf));

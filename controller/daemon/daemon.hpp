@@ -17,6 +17,7 @@
 
 namespace httplib {
 class Server;
+struct Response;
 }
 
 namespace partyhub::controller {
@@ -34,8 +35,12 @@ class Daemon {
   void superviseLoop();
   void installWeb(httplib::Server& server);
   bool stillMember(const std::string& group, const std::string& member);
+  /// The conference `group` (call under mMutex), or nullptr after a 404 reply.
+  Conference* conferenceOr404(const std::string& group, httplib::Response& res);
 
   DaemonSettings mSettings;
+  // First, so it outlives every socket made from it (conferences, media taps).
+  zmq::context_t mZmq{1};  // the web GUI's media taps, the conferences' control sockets
   std::mutex mMutex;
   std::map<std::string, std::unique_ptr<Conference>> mConferences;
   std::set<std::string> mJoining;  // groups whose join is under way
@@ -43,7 +48,6 @@ class Daemon {
   std::atomic<bool> mRunning{true};
   std::atomic<bool> mStreaming{true};
   std::thread mSupervisor;
-  zmq::context_t mZmq{1};  // the web GUI's media taps
 };
 
 }  // namespace partyhub::controller

@@ -164,7 +164,7 @@ void Reassembler::takeNacks(std::int64_t nowUs, std::vector<FragmentNack>& out) 
   }
 }
 
-void SentCache::remember(std::uint32_t msgId, const std::vector<std::string>& datagrams, std::int64_t nowUs) {
+void SentCache::remember(std::uint32_t msgId, std::vector<std::string> datagrams, std::int64_t nowUs) {
   if (datagrams.size() < 2) return;
   while (!mEntries.empty() && (nowUs - mEntries.front().atUs > mMaxAgeUs || mBytes > mMaxBytes)) {
     mBytes -= mEntries.front().bytes;
@@ -176,7 +176,7 @@ void SentCache::remember(std::uint32_t msgId, const std::vector<std::string>& da
   std::size_t bytes = 0;
   for (const std::string& d : datagrams) bytes += d.size();
   mIndex[msgId] = mFirstSeq + mEntries.size();
-  mEntries.push_back({msgId, nowUs, datagrams, bytes});
+  mEntries.push_back({msgId, nowUs, std::move(datagrams), bytes});
   mBytes += bytes;
 }
 

@@ -132,7 +132,7 @@ class SentCache {
 
   /// Keeps the datagrams of a multi-fragment message (single datagrams are
   /// never asked for: a lost one is the overlay's to repair).
-  void remember(std::uint32_t msgId, const std::vector<std::string>& datagrams, std::int64_t nowUs);
+  void remember(std::uint32_t msgId, std::vector<std::string> datagrams, std::int64_t nowUs);
   /// The datagram `index` of `msgId`, if still kept.
   [[nodiscard]] const std::string* find(std::uint32_t msgId, std::uint16_t index) const;
   [[nodiscard]] std::size_t bytes() const { return mBytes; }
