@@ -2,8 +2,9 @@
 // and see and hear every member live. Each member's stream comes from the
 // daemon (GET .../members/{id}/media, records framed as in
 // controller/daemon/media_feed.hpp) into a worker per tile (media_worker.js),
-// which decodes it with WebCodecs and draws video at capture time + D; audio
-// is played here, through Web Audio, at the same capture time + D.
+// which decodes it with WebCodecs and draws video at capture time + D; its
+// audio goes from the worker to an AudioWorklet (audio_worklet.js), timed for
+// the same capture time + D.
 
 import { nowUs } from './media.js';
 
@@ -61,6 +62,9 @@ class Tile {
 
     this.framesDrawn = 0;
     this.g2gP95 = null;       // capture -> drawn, p95 of the last 300 frames, ms
+    this.g2gP50 = null;
+    this.audioG2gP50 = null;  // capture -> heard, median, ms
+    this.avSyncMs = null;     // that minus video's capture -> drawn median: positive when sound lags
     this.g2gLog = [];         // every frame's since the last clear (benchmarks read it)
     this.delayUs = 80_000;    // D, as the worker keeps it
     this.kbps = 0;
@@ -69,41 +73,64 @@ class Tile {
     this.player = null;       // the controller's view of this stream
 
     // Decoding and drawing run in a worker, on the tile's canvas handed over.
-    const canvas = this.el.querySelector('canvas').transferControlToOffscreen();
+    const element = this.el.querySelector('canvas');
+    const canvas = element.transferControlToOffscreen();
     this.worker = new Worker(new URL('./media_worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = (e) => this.onWorker(e.data);
     const url = new URL(`/v1/conferences/${encodeURIComponent(app.group)}/members/${encodeURIComponent(this.id)}/media`,
                         location.href).href;
     this.worker.postMessage({ type: 'start', canvas, url }, [canvas]);
+    // Frames are drawn at the size they are shown (in device pixels), not
+    // the stream's: scaling once in the draw is cheaper than copying and
+    // compositing full-size frames (all in software without a GPU).
+    this.resize = new ResizeObserver(([entry]) => {
+      const box = entry.devicePixelContentBoxSize?.[0];
+      const width = Math.round(box ? box.inlineSize : entry.contentRect.width * devicePixelRatio);
+      const height = Math.round(box ? box.blockSize : entry.contentRect.height * devicePixelRatio);
+      if (width > 0 && height > 0) this.worker.postMessage({ type: 'size', width, height });
+    });
+    this.resize.observe(element);
+    // Our own sound is not played back to us (it would echo through the
+    // microphone); its level still drives our speaking indicator.
+    if (!this.self) app.audioReady?.then(() => this.connectAudio()).catch(() => {});
+  }
+
+  // The tile's audio: a playout node on the audio thread, fed by the worker
+  // through a port of their own.
+  connectAudio() {
+    const ac = this.app.audio;
+    if (this.closed || !ac) return;
+    this.audioNode = new AudioWorkletNode(ac, 'partyhub-playout', { numberOfInputs: 0, outputChannelCount: [1] });
+    this.audioNode.connect(ac.destination);
+    const channel = new MessageChannel();
+    this.audioNode.port.postMessage({ type: 'connect', port: channel.port1 }, [channel.port1]);
+    this.worker.postMessage({ type: 'audio-port', port: channel.port2 }, [channel.port2]);
+    this.sendAudioClock();
+  }
+
+  // When the context's sample frame 0 is heard, on the wall clock (the
+  // output timestamp includes the output path's latency), for the worker's
+  // timing; refreshed every second (the two clocks drift apart).
+  sendAudioClock() {
+    const ac = this.app.audio;
+    if (!this.audioNode || !ac) return;
+    const ts = ac.getOutputTimestamp();
+    const outUs = audioOutS(ac) * 1e6;
+    const heard0Us = ts.performanceTime > 0
+      ? (performance.timeOrigin + ts.performanceTime) * 1000 - ts.contextTime * 1e6
+      : nowUs() - ac.currentTime * 1e6 + outUs;
+    this.worker.postMessage({ type: 'audio-clock', heard0Us, sampleRate: ac.sampleRate,
+                              outUs: ac.state === 'running' ? outUs : 0 });
   }
 
   setStatus(text) { this.statusEl.textContent = text ?? ''; }
 
   onWorker(m) {
-    if (m.type === 'audio') this.playAudio(m.data, m.delayUs);
-    else if (m.type === 'first-frame') this.setStatus('');
+    if (m.type === 'level') {
+      this.level = m.level;
+      this.el.classList.toggle('speaking', this.level > 0.02);
+    } else if (m.type === 'first-frame') this.setStatus('');
     else if (m.type === 'stats') this.onStats(m);
-  }
-
-  // Decoded audio, played at its capture time + D (the worker's, as for video).
-  playAudio(data, delayUs) {
-    const ac = this.app.audio;
-    const samples = new Float32Array(data.numberOfFrames);
-    data.copyTo(samples, { planeIndex: 0, format: 'f32-planar' });
-    const { timestamp, sampleRate } = data;
-    data.close();
-    let sum = 0;
-    for (const s of samples) sum += s * s;
-    this.level = 0.8 * this.level + 0.2 * Math.sqrt(sum / Math.max(1, samples.length));
-    if (!ac) return;
-    const at = ac.currentTime + (timestamp + delayUs - nowUs()) / 1e6;
-    if (at < ac.currentTime - 0.005) return;  // too late to be in sync: drop, as the player does
-    const buffer = ac.createBuffer(1, samples.length, sampleRate);
-    buffer.copyToChannel(samples, 0);
-    const source = ac.createBufferSource();
-    source.buffer = buffer;
-    source.connect(ac.destination);
-    source.start(Math.max(at, ac.currentTime));
   }
 
   // Once a second from the worker: counters; the speaking indicator, stream
@@ -111,12 +138,20 @@ class Tile {
   onStats(m) {
     this.framesDrawn = m.framesDrawn;
     this.g2gP95 = m.g2gP95;
+    this.g2gP50 = m.g2gP50;
+    this.audioG2gP50 = m.audioG2gP50;
+    this.arrivalP95 = m.arrivalP95;
+    this.decodedP95 = m.decodedP95;
+    this.drawLateP95 = m.drawLateP95;
+    this.avSyncMs = m.avSyncMs;
+    this.sendAudioClock();
+    const ac = this.app.audio;
+    const audioOutMs = this.audioNode && ac.state === 'running' ? audioOutS(ac) * 1000 : null;
     this.delayUs = m.delayUs;
     this.kbps = m.kbps;
     this.lastMediaUs = m.lastMediaUs;
     this.lastVideoUs = m.lastVideoUs;
     if (this.g2gLog.length < 100_000) this.g2gLog.push(...m.drawn);
-    this.el.classList.toggle('speaking', this.level > 0.02);
     const since = (us) => (us ? (nowUs() - us) / 1e6 : 0);
     if (this.self && this.app.muted.video) this.setStatus('Your camera is off');
     else if (this.lastMediaUs && since(this.lastMediaUs) > 3) {
@@ -128,7 +163,9 @@ class Tile {
     if (this.framesDrawn > 0) {
       // p95 over the last 300 frames drawn, as the players report theirs.
       api('POST', `/v1/conferences/${encodeURIComponent(this.app.group)}/members/${encodeURIComponent(this.id)}/web-stats`, {
-        g2g_p95_ms: this.g2gP95, frames_drawn: this.framesDrawn, delay_ms: this.delayUs / 1000, kbps: this.kbps,
+        g2g_p95_ms: this.g2gP95, g2g_p50_ms: this.g2gP50, audio_g2g_p50_ms: this.audioG2gP50,
+        av_sync_ms: this.avSyncMs, audio_out_ms: audioOutMs,
+        arrival_p95_ms: this.arrivalP95, decoded_p95_ms: this.decodedP95, draw_late_p95_ms: this.drawLateP95, frames_drawn: this.framesDrawn, delay_ms: this.delayUs / 1000, kbps: this.kbps,
       }).catch(() => {});
     }
   }
@@ -139,6 +176,7 @@ class Tile {
     const lines = [
       `latency (g2g p95)  ${fmt(this.g2gP95)} ms`,
       `playout delay      ${fmt(this.delayUs / 1000)} ms`,
+      `A/V sync           ${fmt(this.avSyncMs)} ms (audio after video)`,
       `bitrate            ${this.kbps} kbit/s`,
       `frames drawn       ${this.framesDrawn}`,
     ];
@@ -147,11 +185,17 @@ class Tile {
   }
 
   close() {
+    this.closed = true;
+    this.resize.disconnect();
+    this.audioNode?.disconnect();
     this.worker.postMessage({ type: 'stop' });
     setTimeout(() => this.worker.terminate(), 1000);
     this.el.remove();
   }
 }
+
+// Seconds between starting a sound on the context's clock and hearing it.
+const audioOutS = (ac) => (ac.baseLatency || 0) + (ac.outputLatency || 0);
 
 const fmt = (v) => (v === null || v === undefined ? '–' : Number(v).toFixed(1));
 
@@ -206,13 +250,26 @@ class App {
   }
 
   unlockAudio() {
-    // Browsers start audio only from a user's gesture: this is one.
-    if (!this.audio && typeof AudioContext !== 'undefined') this.audio = new AudioContext({ latencyHint: 'interactive' });
+    // Browsers start audio only from a user's gesture: a join is one. A page
+    // opened on a running conference has had none yet: its audio starts at
+    // the first click or key press (or at once where policy allows it).
+    if (!this.audio && typeof AudioWorkletNode !== 'undefined') {
+      // At the streams' rate (Opus decodes at 48 kHz): the worklet does not resample.
+      this.audio = new AudioContext({ latencyHint: 'interactive', sampleRate: 48000 });
+      this.audioReady = this.audio.audioWorklet.addModule(new URL('./audio_worklet.js', import.meta.url));
+      this.audioReady.catch(() => showError('Audio cannot play in this browser (no AudioWorklet).'));
+    }
     this.audio?.resume();
+    if (this.audio && this.audio.state !== 'running' && !this.waitingForGesture) {
+      this.waitingForGesture = true;
+      const resume = () => this.audio.resume();
+      for (const ev of ['click', 'keydown']) document.addEventListener(ev, resume, { once: true });
+    }
   }
 
   async enter(group) {
     this.group = group;
+    this.unlockAudio();
     this.show('conference');
     await this.refresh();
     this.poll = setInterval(() => this.refresh(), 1000);

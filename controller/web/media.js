@@ -6,6 +6,14 @@ export const KIND_AUDIO = 2;
 export const CODEC_H264 = 1;
 export const CODEC_VP8 = 2;
 
+// Sound may trail its picture by up to this much before video is held back
+// for it: lip sync tolerates sound late far better than early (EBU R37: from
+// 40 ms early to 60 ms late; ITU-R BT.1359 finds 125 ms late just detectable),
+// and holding video back is latency on every frame. Audio comes late twice:
+// a 20 ms Opus frame is sent after its last sample, and the browser's output
+// path adds its own (~40 ms in headless Chromium).
+export const AUDIO_LAG_ALLOWED_US = 60_000;
+
 export const nowUs = () => (performance.timeOrigin + performance.now()) * 1000;
 
 // Splits the byte stream into records: {kind, codec, anchor, captureUs, seq, durationUs, frames[]}.
