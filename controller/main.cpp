@@ -161,6 +161,10 @@ int main(int argc, char** argv) {
   join->add_option("--video-kbps", jr.videoKbps, "Video bitrate")->check(CLI::Range(16, 50000));
   join->add_option("--codec", jr.codec, "Video codec")->check(CLI::IsMember({"h264", "vp8"}));
   join->add_option("--audio-kbps", jr.audioKbps, "Opus bitrate")->check(CLI::Range(6, 510));
+  join->add_option("--layout", jr.layout,
+                   "per-source: a streamer per member's channel | shared: one streamer carrying every channel "
+                   "over one signalling overlay (all members of a group must use the same)")
+      ->check(CLI::IsMember({"per-source", "shared"}));
 
   std::string group;
   auto* leave = app.add_subcommand("leave", "Leave a conference");
@@ -174,7 +178,8 @@ int main(int argc, char** argv) {
   if (join->parsed()) {
     json body = {{"group", jr.group}, {"name", jr.name}, {"manager", jr.manager}, {"video", jr.video},
                  {"audio", jr.audio}, {"width", jr.width}, {"height", jr.height}, {"fps", jr.fps},
-                 {"video_kbps", jr.videoKbps}, {"audio_kbps", jr.audioKbps}, {"codec", jr.codec}};
+                 {"video_kbps", jr.videoKbps}, {"audio_kbps", jr.audioKbps}, {"codec", jr.codec},
+                 {"layout", jr.layout}};
     if (!jr.password.empty()) body["password"] = jr.password;
     auto r = call(daemonUrl, "POST", "/v1/conferences", body);
     if (!r) return 1;

@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/bundle.hpp"
 #include "core/fragmenter.hpp"
 #include "core/relay.hpp"
 #include "partyhub/common/clock.hpp"
@@ -21,6 +22,7 @@
 #include "partyhub/v1/local.pb.h"
 #include "transport/link_emulator.hpp"
 #include "transport/overlay_adapter.hpp"
+#include "transport/shared_overlay.hpp"
 #include "transport/udp_socket.hpp"
 
 using namespace partyhub;
@@ -35,6 +37,7 @@ std::string messageKind(const v1::PeerMessage& m) {
     case v1::PeerMessage::kControl: return "control";
     case v1::PeerMessage::kHello: return "hello";
     case v1::PeerMessage::kNack: return "nack";
+    case v1::PeerMessage::kBundle: return "bundle";
     case v1::PeerMessage::kOverlay: {
       std::string name = v1::OverlayMessage::Type_Name(m.overlay().type());
       for (char& c : name) c = static_cast<char>(c == '_' ? '-' : std::tolower(static_cast<unsigned char>(c)));
@@ -60,6 +63,8 @@ struct Options {
   std::string playersEndpoint = "ipc:///tmp/partyhub-players.ipc";
   std::uint32_t channel = 1;
   std::string overlay;  // empty: first-version relay to --peer; else a scheduler name
+  bool shared = false;  // every channel over one signalling overlay (the shared layout)
+  std::uint32_t relayUploadKbps = 0;  // shared: each joined channel's budget (0: --upload-kbps)
   std::vector<std::string> bootstrap;
   std::uint32_t uploadKbps = 20000;
   std::uint32_t sourceCopies = 3;
@@ -79,7 +84,21 @@ class StreamerApp {
     if (overlayConfig) {
       const PeerId self = resolvePeer(o.listen);
       if ((self >> 16) == 0) throw std::invalid_argument("--overlay needs a concrete --listen address (peers gossip it)");
-      mOverlay = std::make_unique<OverlayAdapter>(self, std::move(*overlayConfig), self ^ static_cast<PeerId>(wallNowUs()));
+      const std::uint64_t seed = self ^ static_cast<PeerId>(wallNowUs());
+      if (o.shared) {
+        SharedOverlayConfig sc;
+        sc.ownChannel = o.sourceEndpoint.empty() ? 0 : o.channel;
+        sc.own = overlayConfig->node;
+        sc.relay = overlayConfig->node;
+        if (o.relayUploadKbps > 0) sc.relay.uploadKbps = o.relayUploadKbps;
+        sc.bootstrap = overlayConfig->bootstrap;
+        sc.membership = overlayConfig->node.membership;
+        sc.uploadKbps = o.uploadKbps;
+        sc.keyframeRequestGapUs = overlayConfig->keyframeRequestGapUs;
+        mOverlay = std::make_unique<SharedOverlay>(self, std::move(sc), seed);
+      } else {
+        mOverlay = std::make_unique<OverlayAdapter>(self, std::move(*overlayConfig), seed);
+      }
     }
     if (o.emulation.enabled()) {
       mEmulator = std::make_unique<LinkEmulator>(o.emulation, static_cast<std::uint64_t>(wallNowUs()));
@@ -149,17 +168,29 @@ class StreamerApp {
         ++mMalformed;
         return;
       }
-      if (msg.has_nack()) {
-        resendFragments(from, msg.nack(), now);
-        return;
-      }
-      if (mOverlay) {
-        mOverlay->onPeerMessage(from, std::move(msg), now, mActions);
+      if (msg.has_bundle()) {
+        for (v1::PeerMessage& inner : *msg.mutable_bundle()->mutable_messages()) {
+          if (inner.has_bundle()) {
+            ++mMalformed;  // bundles do not nest
+            continue;
+          }
+          onPeerMessage(from, std::move(inner), now);
+        }
       } else {
-        mRelay.onPeerMessage(from, msg, now, mActions);
+        onPeerMessage(from, std::move(msg), now);
       }
       apply();
     });
+  }
+
+  void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t now) {
+    if (msg.has_nack()) {
+      resendFragments(from, msg.nack(), now);
+    } else if (mOverlay) {
+      mOverlay->onPeerMessage(from, std::move(msg), now, mActions);
+    } else {
+      mRelay.onPeerMessage(from, msg, now, mActions);
+    }
   }
 
   // Fragment repair (see ReassemblerConfig): ask the senders of stalled or
@@ -232,16 +263,18 @@ class StreamerApp {
     const std::int64_t now = wallNowUs();
     switch (msg.msg_case()) {
       case v1::PlayerToStreamer::kSubscribe:
-        if (mSubscribers.emplace(received->routingId, now).second) {
-          mLog->info("player '{}' subscribed", msg.subscribe().name());
+        if (mSubscribers.emplace(received->routingId, Subscriber{now, msg.subscribe().channel_id()}).second) {
+          mLog->info("player '{}' subscribed (channel {})", msg.subscribe().name(), msg.subscribe().channel_id());
         } else {
-          mSubscribers[received->routingId] = now;
+          mSubscribers[received->routingId] = Subscriber{now, msg.subscribe().channel_id()};
         }
         break;
       case v1::PlayerToStreamer::kUnsubscribe: mSubscribers.erase(received->routingId); break;
       case v1::PlayerToStreamer::kControl:
         if (mOverlay) {
-          mOverlay->onPlayerControl(msg.control(), now, mActions);
+          auto sub = mSubscribers.find(received->routingId);
+          mOverlay->onPlayerControl(sub == mSubscribers.end() ? 0 : sub->second.channel, msg.control(), now,
+                                    mActions);
         } else {
           mRelay.onPlayerControl(msg.control(), now, mActions);
         }
@@ -308,6 +341,7 @@ class StreamerApp {
 
   void apply() {
     const std::int64_t now = wallNowUs();
+    bundleSmallMessages(mActions.toPeers, 256, kMaxFragmentPayload);
     for (auto& send : mActions.toPeers) {
       mScratch.clear();
       const std::string bytes = send.message.SerializeAsString();
@@ -318,7 +352,17 @@ class StreamerApp {
       if (send.message.has_chunk()) mPayloadBytesOut += send.message.chunk().chunk().payload().size() * send.peers.size();
       std::size_t framed = 0;
       for (const std::string& d : mScratch) framed += d.size();
-      mBytesOutByMessage[messageKind(send.message)] += framed * send.peers.size();
+      if (send.message.has_bundle()) {
+        // Each message in its own kind; the bundle's framing as "bundle".
+        std::size_t inner = 0;
+        for (const v1::PeerMessage& m : send.message.bundle().messages()) {
+          mBytesOutByMessage[messageKind(m)] += m.ByteSizeLong();
+          inner += m.ByteSizeLong();
+        }
+        mBytesOutByMessage["bundle"] += framed - inner;
+      } else {
+        mBytesOutByMessage[messageKind(send.message)] += framed * send.peers.size();
+      }
       for (PeerId peer : send.peers) {
         for (const std::string& d : mScratch) sendOrEmulate(peer, d, now);
       }
@@ -327,12 +371,16 @@ class StreamerApp {
     if (mEmulator) armEmulatedLink();
     if (mOverlay) armUplink();
     if (!mActions.toPlayers.empty() && !mSubscribers.empty()) {
+      // A streamer of several channels serves each player the channel it
+      // subscribed to (0: all); one of a single channel serves every player.
+      const bool filter = mOverlay && mOverlay->carriesSeveralChannels();
       for (v1::Chunk& chunk : mActions.toPlayers) {
         v1::StreamerToPlayer out;
         out.set_allocated_chunk(&chunk);
         const std::string bytes = out.SerializeAsString();
         (void)out.release_chunk();
-        for (const auto& [id, seen] : mSubscribers) {
+        for (const auto& [id, sub] : mSubscribers) {
+          if (filter && sub.channel != 0 && sub.channel != chunk.channel_id()) continue;
           if (sendBytesTo(mPlayers, id, bytes)) ++mChunksToPlayers;
         }
       }
@@ -353,7 +401,7 @@ class StreamerApp {
     mReassembler.expire(now);
     if (!mOverlay && mReassembler.partialMessages() > 0) requestFragments(now);  // the overlay tick does it otherwise
     for (auto it = mSubscribers.begin(); it != mSubscribers.end();) {
-      if (now - it->second > 3'000'000) {
+      if (now - it->second.seenUs > 3'000'000) {
         mLog->info("player gone (no renewal for 3 s)");
         it = mSubscribers.erase(it);
       } else {
@@ -391,6 +439,9 @@ class StreamerApp {
     s->set_payload_bytes_out(mPayloadBytesOut);
     s->set_fragments_nacked(f.nacked);
     s->set_fragments_resent(mFragmentsResent);
+    s->set_overlay_restarts(r.restarts);
+    s->set_repushes(r.repushes);
+    s->set_channels(mOverlay ? r.channels : 1);
     for (const auto& [kind, bytes] : mBytesOutByMessage) (*s->mutable_bytes_out_by_message())[kind] = bytes;
     if (mEmulator) s->set_emulation_dropped(mEmulator->stats().lost + mEmulator->stats().overflow);
     s->set_cpu_us(cpuTimeUs());
@@ -417,7 +468,7 @@ class StreamerApp {
   zmq::context_t mCtx{1};
   UdpSocket mUdp;
   Relay mRelay;
-  std::unique_ptr<OverlayAdapter> mOverlay;
+  std::unique_ptr<StreamerOverlay> mOverlay;
   Reassembler mReassembler;
   SentCache mSent;
   std::vector<FragmentNack> mNacks;
@@ -427,7 +478,11 @@ class StreamerApp {
   std::optional<zmq::socket_t> mSource;
   EventLoop::ZmqWatch* mPlayersWatch = nullptr;
   EventLoop::ZmqWatch* mSourceWatch = nullptr;
-  std::map<std::string, std::int64_t> mSubscribers;  // routing id -> last renewal
+  struct Subscriber {
+    std::int64_t seenUs;    // last renewal
+    std::uint32_t channel;  // what it subscribed to (a streamer of several channels filters)
+  };
+  std::map<std::string, Subscriber> mSubscribers;  // by routing id
   std::map<std::string, std::int64_t> mSourceIds;
   std::vector<std::string> mScratch;
   // Random start: peers remember recent (sender, message id) pairs to drop
@@ -459,6 +514,14 @@ int main(int argc, char** argv) {
                                          "instead of relaying to --peer")
       ->check(CLI::IsMember({"push", "offer-accept"}));
   app.add_option("--bootstrap", o.bootstrap, "Overlay: a peer to join through, HOST:PORT (repeatable)");
+  auto* shared = app.add_flag("--shared", o.shared,
+                              "Overlay: carry every channel of the group over one signalling overlay (the shared "
+                              "layout): our own --channel from --source, and each channel a peer sends us; players "
+                              "choose theirs by channel id");
+  app.add_option("--relay-upload-kbps", o.relayUploadKbps,
+                 "Shared: upload budget of each channel joined (default: --upload-kbps)")
+      ->check(CLI::Range(64u, 10'000'000u))
+      ->needs(shared);
   app.add_option("--upload-kbps", o.uploadKbps, "Overlay: upload budget")->check(CLI::Range(64u, 10'000'000u));
   app.add_option("--source-copies", o.sourceCopies, "Overlay: copies the source injects")->check(CLI::Range(1u, 16u));
   app.add_option("--overlay-size", o.overlaySize, "Overlay: about how many peers the channel has")
@@ -489,6 +552,14 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (o.shared && o.overlay.empty()) {
+    std::cerr << "partyhub-streamer: --shared needs --overlay (push | offer-accept)\n";
+    return static_cast<int>(ExitCode::kUsage);
+  }
+  if (o.shared && o.channel == 0) {
+    std::cerr << "partyhub-streamer: --shared: channel 0 is the signalling overlay's; choose another --channel\n";
+    return static_cast<int>(ExitCode::kUsage);
   }
   setupLogging(o.run.logLevel, "streamer[" + o.name + "]");
   RelayConfig rc;

@@ -19,6 +19,12 @@ void LatencyHistogram::reset() {
   mMaxUs = 0;
 }
 
+void LatencyHistogram::merge(const LatencyHistogram& other) {
+  for (std::size_t i = 0; i < mBuckets.size(); ++i) mBuckets[i] += other.mBuckets[i];
+  mCount += other.mCount;
+  mMaxUs = std::max(mMaxUs, other.mMaxUs);
+}
+
 double LatencyHistogram::percentileMs(double q) const {
   if (mCount == 0) return 0.0;
   const auto rank = static_cast<std::uint64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(mCount)));

@@ -4,6 +4,15 @@
 
 namespace partyhub::controller {
 
+std::uint32_t channelIdFor(const std::string& hostPort) {
+  std::uint32_t h = 2166136261u;
+  for (unsigned char c : hostPort) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return h == 0 ? 1 : h;
+}
+
 std::vector<ProcessSpec> planConference(const ConferenceSettings& s, const std::vector<RemoteChannel>& remotes,
                                         const std::map<std::string, int>& ports) {
   // A fixed hint of the overlay's size (conferences are small): it must not
@@ -30,10 +39,20 @@ std::vector<ProcessSpec> planConference(const ConferenceSettings& s, const std::
     return args;
   };
   std::vector<ProcessSpec> plan;
-  plan.push_back({"streamer:self", s.binDir + "/partyhub-streamer",
-                  streamer({"--name", s.selfName, "--listen", self, "--source", "ipc://" + s.runDir + "/source.ipc",
-                            "--players", "ipc://" + s.runDir + "/self-players.ipc"},
-                           ownBudget)});
+  const std::string selfPlayers = "ipc://" + s.runDir + "/self-players.ipc";
+  std::vector<std::string> selfArgs = {"--name", s.selfName, "--listen", self, "--source",
+                                       "ipc://" + s.runDir + "/source.ipc", "--players", selfPlayers};
+  const bool sharedLayout = s.layout == "shared";
+  if (sharedLayout) {
+    // One streamer for every channel: ours, and each member's, which it
+    // joins when their chunks come (its players pick theirs by channel id).
+    selfArgs.insert(selfArgs.end(), {"--shared", "--channel", std::to_string(s.channelId)});
+    for (const std::string& b : s.sharedBootstrap) selfArgs.insert(selfArgs.end(), {"--bootstrap", b});
+    if (s.uplinkKbps > 0) {
+      selfArgs.insert(selfArgs.end(), {"--relay-upload-kbps", std::to_string(std::max(64, relayBudget))});
+    }
+  }
+  plan.push_back({"streamer:self", s.binDir + "/partyhub-streamer", streamer(selfArgs, ownBudget)});
   plan.push_back({"source", s.binDir + "/partyhub-source",
                   {"--name", s.selfName, "--streamer", "ipc://" + s.runDir + "/source.ipc", "--video", s.video,
                    "--audio", s.audio, "--width", std::to_string(s.width), "--height", std::to_string(s.height),
@@ -42,12 +61,14 @@ std::vector<ProcessSpec> planConference(const ConferenceSettings& s, const std::
   for (const RemoteChannel& r : remotes) {
     auto port = ports.find(r.memberId);
     if (port == ports.end()) continue;
-    const std::string players = "ipc://" + s.runDir + "/" + r.memberId + "-players.ipc";
-    plan.push_back({"streamer:" + r.memberId, s.binDir + "/partyhub-streamer",
-                    streamer({"--name", r.memberName, "--listen", s.advertiseHost + ":" + std::to_string(port->second),
-                              "--bootstrap", r.bootstrap, "--channel", std::to_string(r.channelId), "--players",
-                              players},
-                             relayBudget)});
+    const std::string players = sharedLayout ? selfPlayers : "ipc://" + s.runDir + "/" + r.memberId + "-players.ipc";
+    if (!sharedLayout) {
+      plan.push_back({"streamer:" + r.memberId, s.binDir + "/partyhub-streamer",
+                      streamer({"--name", r.memberName, "--listen",
+                                s.advertiseHost + ":" + std::to_string(port->second), "--bootstrap", r.bootstrap,
+                                "--channel", std::to_string(r.channelId), "--players", players},
+                               relayBudget)});
+    }
     plan.push_back({"player:" + r.memberId, s.binDir + "/partyhub-player",
                     {"--name", r.memberName, "--streamer", players, "--channel", std::to_string(r.channelId),
                      "--sink", s.sink, "--stats-json", "--stats-interval", "0.1", "--warmup", "3", "--log-level", "warn"}});

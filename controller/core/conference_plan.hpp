@@ -34,7 +34,19 @@ struct ConferenceSettings {
   std::string sink = "fake";     // players' sink
   int uplinkKbps = 0;            // the host's uplink, shared out as upload budgets; 0: defaults
   int emulateDelayMs = 0;        // streamers' emulated one-way delay (test beds)
+  // per-source: a streamer per channel (paper §IV); shared: one streamer
+  // carrying every channel over one signalling overlay (paper §V-A), which
+  // joins through `sharedBootstrap` (fixed when first planned: a member
+  // joining must not change the running streamer's command line).
+  std::string layout = "per-source";
+  std::uint32_t channelId = 1;   // our channel's id (shared: unique in the group, see channelIdFor)
+  std::vector<std::string> sharedBootstrap;
 };
+
+/// A channel id for a shared-layout streamer at HOST:PORT: unique in a group
+/// whose members advertise distinct endpoints (FNV-1a; never 0, the
+/// signalling overlay's). Per-source channels are all 1 (an overlay each).
+std::uint32_t channelIdFor(const std::string& hostPort);
 
 struct ProcessSpec {
   std::string key;   // stable name: "source", "streamer:self", "streamer:ID", "player:ID"

@@ -81,6 +81,10 @@ Conference::Conference(JoinRequest request, const DaemonSettings& daemon, int po
   mSettings.audioKbps = mRequest.audioKbps;
   mSettings.uplinkKbps = daemon.uplinkKbps;
   mSettings.emulateDelayMs = daemon.emulateDelayMs;
+  mSettings.layout = mRequest.layout;
+  if (mSettings.layout == "shared") {
+    mSettings.channelId = channelIdFor(mSettings.advertiseHost + ":" + std::to_string(mSettings.sourcePort));
+  }
   mkdir(mSettings.runDir.c_str(), 0755);
   join();
   mWatcher = std::thread([this] { watch(); });
@@ -106,7 +110,7 @@ void Conference::join() {
     throw ManagerError(created ? created->status : 502, errorOf(created));
   }
   json req = {{"name", mRequest.name},
-              {"channels", {{{"channel_id", 1},
+              {"channels", {{{"channel_id", mSettings.channelId},
                              {"bootstrap", mSettings.advertiseHost + ":" + std::to_string(mSettings.sourcePort)},
                              {"kind", "camera"}}}}};
   if (!mRequest.password.empty()) req["password"] = mRequest.password;
@@ -133,6 +137,12 @@ void Conference::apply(const json& members, std::int64_t version) {
       remotes.push_back({m["id"], m["name"], ch["channel_id"], ch["bootstrap"]});
     }
     if (!mPorts.count(m["id"])) mPorts[m["id"]] = mNextPort++;
+  }
+  if (mSettings.layout == "shared" && !mBootstrapFixed) {
+    // The shared streamer joins through whoever is here when it first
+    // starts; later members find it through them (and gossip).
+    for (const RemoteChannel& r : remotes) mSettings.sharedBootstrap.push_back(r.bootstrap);
+    mBootstrapFixed = true;
   }
   mSupervisor.setPlan(planConference(mSettings, remotes, mPorts));
 }
@@ -201,11 +211,17 @@ void Conference::sendMute(std::int64_t nowUs) {
   mMuteSentUs = nowUs;
 }
 
-std::optional<std::string> Conference::playersEndpoint(const std::string& id) const {
+std::optional<std::pair<std::string, std::uint32_t>> Conference::playersEndpoint(const std::string& id) const {
   std::lock_guard lock(mMutex);
-  if (id == mMemberId) return "ipc://" + mSettings.runDir + "/self-players.ipc";
+  const std::string self = "ipc://" + mSettings.runDir + "/self-players.ipc";
+  if (id == mMemberId) return std::pair{self, mSettings.channelId};
   for (const json& m : mMembers) {
-    if (m["id"] == id) return "ipc://" + mSettings.runDir + "/" + id + "-players.ipc";
+    if (m["id"] != id) continue;
+    if (mSettings.layout != "shared") return std::pair{"ipc://" + mSettings.runDir + "/" + id + "-players.ipc", 1u};
+    // Every channel comes from our one streamer: the member's by its id.
+    const json& channels = m["channels"];
+    if (channels.empty()) return std::nullopt;
+    return std::pair{self, channels[0].value("channel_id", 1u)};
   }
   return std::nullopt;
 }

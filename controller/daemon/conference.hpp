@@ -37,6 +37,7 @@ struct JoinRequest {
   int width = 640, height = 360, fps = 30;
   int videoKbps = 1000, audioKbps = 32;
   std::string codec = "h264";  // h264 | vp8
+  std::string layout = "per-source";  // per-source | shared (every member of a group must use the same)
 };
 
 struct DaemonSettings {
@@ -66,7 +67,9 @@ class Conference {
   [[nodiscard]] const std::string& group() const { return mRequest.group; }
   /// The ZeroMQ endpoint where the stream of member `id` is served to local
   /// players (our own channel's streamer for ourselves), if `id` is a member.
-  [[nodiscard]] std::optional<std::string> playersEndpoint(const std::string& id) const;
+  /// Where a member's stream is served to local clients: the players
+  /// endpoint of the streamer that carries it, and its channel id there.
+  [[nodiscard]] std::optional<std::pair<std::string, std::uint32_t>> playersEndpoint(const std::string& id) const;
   /// What the web GUI measured for member `id`'s tile (shown in status()).
   bool reportWeb(const std::string& id, nlohmann::json stats);
   /// Camera and microphone off or on: told to our source through our
@@ -88,6 +91,7 @@ class Conference {
   std::int64_t mVersion = 0;
   nlohmann::json mMembers = nlohmann::json::array();
   std::map<std::string, int> mPorts;  // remote member id -> our streamer's UDP port for it
+  bool mBootstrapFixed = false;  // shared layout: the streamer's --bootstrap, set once
   std::map<std::string, nlohmann::json> mWeb;  // member id -> the web GUI's latest report
   bool mVideoMuted = false, mAudioMuted = false;
   std::int64_t mMuteSentUs = 0;

@@ -82,7 +82,7 @@ void Daemon::installWeb(httplib::Server& server) {
   // reads it: one tap, and one of the server's threads, per open stream.
   server.Get(R"(/v1/conferences/([^/]+)/members/([^/]+)/media)", [this](const httplib::Request& req,
                                                                          httplib::Response& res) {
-    std::optional<std::string> endpoint;
+    std::optional<std::pair<std::string, std::uint32_t>> endpoint;
     {
       std::lock_guard lock(mMutex);
       Conference* conf = conferenceOr404(req.matches[1], res);
@@ -90,7 +90,7 @@ void Daemon::installWeb(httplib::Server& server) {
       endpoint = conf->playersEndpoint(req.matches[2]);
     }
     if (!endpoint) return reply(res, 404, {{"error", "no member '" + std::string(req.matches[2]) + "'"}});
-    auto feed = std::make_shared<MediaFeed>(mZmq, *endpoint, 1);
+    auto feed = std::make_shared<MediaFeed>(mZmq, endpoint->first, endpoint->second);
     const std::string group = req.matches[1], member = req.matches[2];
     res.set_header("Cache-Control", "no-store");
     res.set_chunked_content_provider("application/octet-stream", [this, feed, group, member](std::size_t,
@@ -203,6 +203,10 @@ void Daemon::install(httplib::Server& server) {
       jr.audioKbps = num(in, "audio_kbps", jr.audioKbps, 6, 510);
       jr.codec = str(in, "codec", jr.codec);
       if (jr.codec != "h264" && jr.codec != "vp8") throw std::invalid_argument("\"codec\" must be \"h264\" or \"vp8\"");
+      jr.layout = str(in, "layout", jr.layout);
+      if (jr.layout != "per-source" && jr.layout != "shared") {
+        throw std::invalid_argument("\"layout\" must be \"per-source\" or \"shared\"");
+      }
       if (jr.group.empty() || jr.group.find('/') != std::string::npos) throw std::invalid_argument("bad group name");
     } catch (const json::parse_error& e) {
       return reply(res, 400, {{"error", std::string("body is not JSON: ") + e.what()}});

@@ -27,6 +27,9 @@ struct RelayStats {
   std::uint64_t chunksToPeers = 0;
   std::uint64_t keyframeRequestsForwarded = 0;
   std::uint64_t keyframeRequestsSuppressed = 0;
+  std::uint64_t restarts = 0;  // overlay: a channel's numbering started over
+  std::uint64_t repushes = 0;  // overlay: pushes sent again, unacknowledged
+  std::uint32_t channels = 1;
   LatencyHistogram overlayDelay;
 };
 

@@ -54,7 +54,8 @@ void OverlayAdapter::onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int6
   convert(from, nowUs, out);
 }
 
-void OverlayAdapter::onPlayerControl(const v1::Control& control, std::int64_t nowUs, RelayActions& out) {
+void OverlayAdapter::onPlayerControl(std::uint32_t /*channel*/, const v1::Control& control, std::int64_t nowUs,
+                                     RelayActions& out) {
   forwardControl(control, 0, nowUs, out);
 }
 
@@ -74,6 +75,8 @@ void OverlayAdapter::forwardControl(const v1::Control& control, PeerId from, std
 
 const RelayStats& OverlayAdapter::stats() const {
   mStats.duplicates = mNode.stats().duplicates;
+  mStats.restarts = mNode.stats().restarts;
+  mStats.repushes = mNode.stats().repushes;
   mStats.keyframeRequestsForwarded = mControl.forwarded();
   mStats.keyframeRequestsSuppressed = mControl.suppressed();
   return mStats;

@@ -15,6 +15,30 @@
 
 namespace partyhub::streamer {
 
+/// What the streamer's event loop drives: one channel's overlay
+/// (OverlayAdapter) or several channels over one signalling overlay
+/// (SharedOverlay). Pure, like the core: events with `now`, actions out.
+class StreamerOverlay {
+ public:
+  virtual ~StreamerOverlay() = default;
+  virtual void start(std::int64_t nowUs, RelayActions& out) = 0;
+  virtual void stop(std::int64_t nowUs, RelayActions& out) = 0;
+  virtual void onLocalChunk(v1::Chunk chunk, std::int64_t nowUs, RelayActions& out) = 0;
+  virtual void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out) = 0;
+  /// A local player's control; `channel` is the one it subscribed to (0:
+  /// none, or a client that never subscribes: our own channel).
+  virtual void onPlayerControl(std::uint32_t channel, const v1::Control& control, std::int64_t nowUs,
+                               RelayActions& out) = 0;
+  virtual void onTick(std::int64_t nowUs, RelayActions& out) = 0;
+  virtual void onUplinkFree(std::int64_t nowUs, RelayActions& out) = 0;
+  /// When the paced uplink next takes a send; <= now when it takes one now.
+  [[nodiscard]] virtual std::int64_t uplinkFreeAtUs() const = 0;
+  [[nodiscard]] virtual const RelayStats& stats() const = 0;
+  [[nodiscard]] virtual std::size_t knownPeers() const = 0;
+  /// True when players choose among several channels (Subscribe.channel_id).
+  [[nodiscard]] virtual bool carriesSeveralChannels() const { return false; }
+};
+
 struct OverlayAdapterConfig {
   overlay::NodeConfig node;
   std::uint32_t channelId = 1;
@@ -22,22 +46,23 @@ struct OverlayAdapterConfig {
   std::int64_t keyframeRequestGapUs = 200'000;
 };
 
-class OverlayAdapter {
+class OverlayAdapter final : public StreamerOverlay {
  public:
   OverlayAdapter(PeerId self, OverlayAdapterConfig config, std::uint64_t seed);
 
-  void start(std::int64_t nowUs, RelayActions& out);
-  void stop(std::int64_t nowUs, RelayActions& out);
-  void onLocalChunk(v1::Chunk chunk, std::int64_t nowUs, RelayActions& out);
-  void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out);
-  void onPlayerControl(const v1::Control& control, std::int64_t nowUs, RelayActions& out);
-  void onTick(std::int64_t nowUs, RelayActions& out);
-  void onUplinkFree(std::int64_t nowUs, RelayActions& out);
-  /// When the paced uplink next takes a send; <= now when it takes one now.
-  [[nodiscard]] std::int64_t uplinkFreeAtUs() const { return mNode.uplinkFreeAtUs(); }
+  void start(std::int64_t nowUs, RelayActions& out) override;
+  void stop(std::int64_t nowUs, RelayActions& out) override;
+  void onLocalChunk(v1::Chunk chunk, std::int64_t nowUs, RelayActions& out) override;
+  void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out) override;
+  void onPlayerControl(std::uint32_t channel, const v1::Control& control, std::int64_t nowUs,
+                       RelayActions& out) override;
+  void onTick(std::int64_t nowUs, RelayActions& out) override;
+  void onUplinkFree(std::int64_t nowUs, RelayActions& out) override;
+  [[nodiscard]] std::int64_t uplinkFreeAtUs() const override { return mNode.uplinkFreeAtUs(); }
 
-  [[nodiscard]] const RelayStats& stats() const;
-  [[nodiscard]] std::size_t knownPeers() const { return mNode.membership().view().size(); }
+  [[nodiscard]] const RelayStats& stats() const override;
+  [[nodiscard]] std::size_t knownPeers() const override { return mNode.membership().view().size(); }
+  [[nodiscard]] std::uint32_t channelId() const { return mConfig.channelId; }
 
  private:
   void convert(PeerId from, std::int64_t nowUs, RelayActions& out);

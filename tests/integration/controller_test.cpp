@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 #include "process.hpp"
 
 using namespace std::chrono_literals;
@@ -58,33 +60,88 @@ std::optional<std::chrono::milliseconds> waitFor(Pred pred, std::chrono::millise
   return std::nullopt;
 }
 
+// A group manager and four participants' daemons (alice, bob, carol, dave),
+// none in a conference yet. `apiOffset` and `udpBlock` keep test cases apart.
+struct Meeting {
+  std::string tag;
+  std::string dir = partyhub::test::tempDir();
+  int base = partyhub::test::portBase();
+  std::string manager;
+  std::vector<std::string> gmArgs;
+  std::unique_ptr<Process> gm;
+  std::vector<Participant> people;
+  std::vector<std::string> joinOptions;
+
+  Meeting(std::string tagIn, int apiOffset, int udpBlock, std::vector<std::string> options = {})
+      : tag(std::move(tagIn)), joinOptions(std::move(options)) {
+    // 100 UDP ports per participant, 4 participants per block, 2 blocks per test process.
+    const int udpBase = 40000 + (getpid() % 25) * 800 + 400 * udpBlock;
+    manager = "http://127.0.0.1:" + std::to_string(base + apiOffset);
+    gmArgs = {"--listen", "127.0.0.1:" + std::to_string(base + apiOffset), "--db", dir + "/" + tag + "-gm.db"};
+    gm = std::make_unique<Process>("partyhub-groupmgr", gmArgs, tag + "-gm");
+    const char* names[] = {"alice", "bob", "carol", "dave"};
+    for (int i = 0; i < 4; ++i) {
+      Participant p{names[i], base + apiOffset + 1 + i, dir + "/" + tag + "-" + names[i], nullptr};
+      p.daemon = std::make_unique<Process>(
+          "partyhub-controller",
+          std::vector<std::string>{"daemon", "--listen", "127.0.0.1:" + std::to_string(p.apiPort), "--run-dir",
+                                   p.runDir, "--port-base", std::to_string(udpBase + 100 * i), "--log-level", "warn"},
+          tag + "-d-" + p.name);
+      people.push_back(std::move(p));
+    }
+    std::this_thread::sleep_for(1s);
+  }
+  int join(const Participant& p) const {
+    std::vector<std::string> args{"--daemon", p.url(), "join", "meet", "--name", p.name, "--manager", manager,
+                                  "--width", "320", "--height", "180", "--fps", "15"};
+    args.insert(args.end(), joinOptions.begin(), joinOptions.end());
+    return runCli(args, tag + "-join-" + p.name);
+  }
+  // (rendered, expected) frames of every stream among the first n participants.
+  std::map<std::pair<int, int>, std::pair<double, double>> frames(int n) const {
+    std::map<std::pair<int, int>, std::pair<double, double>> out;
+    for (int i = 0; i < n; ++i) {
+      for (int j = 0; j < n; ++j) {
+        if (i == j) continue;
+        const json m = people[static_cast<std::size_t>(i)].member(people[static_cast<std::size_t>(j)].name);
+        if (!m.is_object() || !m["player"].is_object()) continue;
+        out[{i, j}] = {std::stod(m["player"].value("frames_rendered", "0")),
+                       std::stod(m["player"].value("frames_expected", "0"))};
+      }
+    }
+    return out;
+  }
+  // Every one of the first n participants renders >= 99 % of every other's
+  // frames: since `since` (a warm-up left out), or over the whole run.
+  void checkAllPlay(int n, double minExpected,
+                    const std::map<std::pair<int, int>, std::pair<double, double>>& since = {}) const {
+    const auto now = frames(n);
+    for (int i = 0; i < n; ++i) {
+      for (int j = 0; j < n; ++j) {
+        if (i == j) continue;
+        CAPTURE(people[static_cast<std::size_t>(i)].name);
+        CAPTURE(people[static_cast<std::size_t>(j)].name);
+        auto it = now.find({i, j});
+        REQUIRE(it != now.end());
+        auto before = since.find({i, j});
+        const auto [r0, e0] = before == since.end() ? std::pair{0.0, 0.0} : before->second;
+        const double rendered = it->second.first - r0, expected = it->second.second - e0;
+        CHECK(expected >= minExpected);
+        CHECK(rendered >= 0.99 * expected);
+      }
+    }
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a conference through the controllers: all streams play, a joiner plays at once, a crash heals, a leaver is gone, the group manager restarts") {
-  const std::string dir = partyhub::test::tempDir();
-  const int base = partyhub::test::portBase();
-  const int udpBase = 40000 + (getpid() % 50) * 400;  // 100 UDP ports per participant
-  const std::string manager = "http://127.0.0.1:" + std::to_string(base + 70);
-  const std::vector<std::string> gmArgs{"--listen", "127.0.0.1:" + std::to_string(base + 70), "--db",
-                                       dir + "/ctl-gm.db"};
-  auto gm = std::make_unique<Process>("partyhub-groupmgr", gmArgs, "ctl-gm");
-  std::vector<Participant> people;
-  const char* names[] = {"alice", "bob", "carol", "dave"};
-  for (int i = 0; i < 4; ++i) {
-    Participant p{names[i], base + 71 + i, dir + "/ctl-" + names[i], nullptr};
-    p.daemon = std::make_unique<Process>(
-        "partyhub-controller",
-        std::vector<std::string>{"daemon", "--listen", "127.0.0.1:" + std::to_string(p.apiPort), "--run-dir",
-                                 p.runDir, "--port-base", std::to_string(udpBase + 100 * i), "--log-level", "warn"},
-        "ctl-d-" + p.name);
-    people.push_back(std::move(p));
-  }
-  std::this_thread::sleep_for(1s);
-  auto join = [&](const Participant& p) {
-    return runCli({"--daemon", p.url(), "join", "meet", "--name", p.name, "--manager", manager, "--width", "320",
-                   "--height", "180", "--fps", "15"},
-                  "ctl-join-" + p.name);
-  };
+  Meeting meeting("ctl", 70, 0);
+  auto& people = meeting.people;
+  auto& gm = meeting.gm;
+  const int base = meeting.base;
+  const auto& gmArgs = meeting.gmArgs;
+  auto join = [&](const Participant& p) { return meeting.join(p); };
   Participant& alice = people[0];
   Participant& bob = people[1];
   Participant& carol = people[2];
@@ -93,19 +150,7 @@ TEST_CASE("a conference through the controllers: all streams play, a joiner play
 
   // 3 parties for 20 s: each renders >= 99 % of both remote streams.
   std::this_thread::sleep_for(20s);
-  for (int i = 0; i < 3; ++i) {
-    for (int j = 0; j < 3; ++j) {
-      if (i == j) continue;
-      CAPTURE(people[static_cast<std::size_t>(i)].name);
-      CAPTURE(people[static_cast<std::size_t>(j)].name);
-      const json m = people[static_cast<std::size_t>(i)].member(people[static_cast<std::size_t>(j)].name);
-      REQUIRE(m["player"].is_object());
-      const double rendered = std::stod(m["player"].value("frames_rendered", "0"));
-      const double expected = std::stod(m["player"].value("frames_expected", "0"));
-      CHECK(expected >= 250);  // ~20 s at 15 fps
-      CHECK(rendered >= 0.99 * expected);
-    }
-  }
+  meeting.checkAllPlay(3, 250);  // ~20 s at 15 fps
 
   // A fourth member joins mid-call: everyone is playing it within 2 s.
   REQUIRE(join(dave) == 0);
@@ -181,4 +226,60 @@ TEST_CASE("a conference through the controllers: all streams play, a joiner play
   REQUIRE(daveSource > 0);
   dave.daemon.reset();  // SIGKILL
   CHECK(waitFor([&] { return kill(daveSource, 0) != 0; }, 3s).has_value());
+}
+
+TEST_CASE("the shared layout through the controllers: one streamer per participant carries every channel, all play, a joiner plays at once, a leaver is gone, a crashed streamer heals") {
+  Meeting meeting("shr", 80, 1, {"--layout", "shared"});
+  auto& people = meeting.people;
+  Participant& alice = people[0];
+  Participant& bob = people[1];
+  Participant& carol = people[2];
+  Participant& dave = people[3];
+  for (int i = 0; i < 3; ++i) REQUIRE(meeting.join(people[static_cast<std::size_t>(i)]) == 0);
+
+  // Steady state: 15 s after a 5 s warm-up (a stream's first second can lose
+  // a frame or two while the overlay measures itself; see README).
+  std::this_thread::sleep_for(5s);
+  const auto warm = meeting.frames(3);
+  std::this_thread::sleep_for(15s);
+  meeting.checkAllPlay(3, 200, warm);  // ~15 s at 15 fps
+  // One streamer per participant; remote members have only a player.
+  const json st = alice.status();
+  int streamers = 0;
+  for (const json& m : st["members"]) {
+    for (const json& proc : m["processes"]) streamers += proc["key"].get<std::string>().rfind("streamer:", 0) == 0;
+  }
+  CHECK(streamers == 1);
+
+  REQUIRE(meeting.join(dave) == 0);
+  const auto daveUp = waitFor(
+      [&] { return alice.rendered("dave") > 0 && bob.rendered("dave") > 0 && carol.rendered("dave") > 0; }, 10s);
+  REQUIRE(daveUp.has_value());
+  MESSAGE("shared layout: everyone plays dave " << daveUp->count() << " ms after his join returned");
+  CHECK(*daveUp <= 2s);
+
+  REQUIRE(runCli({"--daemon", carol.url(), "leave", "meet"}, "shr-leave") == 0);
+  const auto gone = waitFor(
+      [&] { return alice.member("carol").is_null() && bob.member("carol").is_null() && dave.member("carol").is_null(); },
+      10s);
+  REQUIRE(gone.has_value());
+  CHECK(*gone <= 2s);
+
+  // kill -9 of bob's one streamer: restarted; bob plays alice and alice plays bob again.
+  const json bobSelf = bob.member("bob");
+  INFO("bob's own processes: " << bobSelf.dump());
+  pid_t streamerPid = 0;
+  if (bobSelf.is_object()) {
+    for (const json& proc : bobSelf["processes"]) {
+      if (proc["key"] == "streamer:self") streamerPid = proc["pid"].get<pid_t>();
+    }
+  }
+  REQUIRE(streamerPid > 0);
+  const std::int64_t bobSaw = bob.rendered("alice"), aliceSaw = alice.rendered("bob");
+  REQUIRE(kill(streamerPid, SIGKILL) == 0);
+  const auto healed = waitFor([&] { return bob.rendered("alice") > bobSaw + 10 && alice.rendered("bob") > aliceSaw + 10; },
+                              10s);
+  REQUIRE(healed.has_value());
+  MESSAGE("shared layout: bob's streamer killed, both ways play again after " << healed->count() << " ms");
+  CHECK(*healed <= 3s);
 }

@@ -6,11 +6,14 @@ namespace partyhub::streamer::overlay {
 
 namespace {
 constexpr double kUnknownCost = 1e300;
+constexpr std::int64_t kRestartGapUs = 1'000'000;
 }  // namespace
 
 Node::Node(PeerId self, NodeConfig config, std::uint64_t seed)
     : mSelf(self), mConfig(std::move(config)), mRng(seed),
-      mMembership(self, mConfig.uploadKbps, mConfig.membership), mScheduler(makeScheduler(mConfig.scheduler)),
+      mMembership(mConfig.sharedMembership ? mConfig.sharedMembership
+                                           : std::make_shared<Membership>(self, mConfig.uploadKbps, mConfig.membership)),
+      mOwnMembership(!mConfig.sharedMembership), mScheduler(makeScheduler(mConfig.scheduler)),
       mHeld(std::max<std::size_t>(1, mConfig.window)) {}
 
 void Node::emit(PeerId to, Message m) {
@@ -29,12 +32,15 @@ void Node::sendControl(PeerId peer, Message m) { emit(peer, std::move(m)); }
 
 void Node::join(const std::vector<PeerId>& bootstrap, std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
-  for (auto& [to, m] : mMembership.join(bootstrap, nowUs)) emit(to, std::move(m));
+  if (mOwnMembership) {
+    for (auto& [to, m] : mMembership->join(bootstrap, nowUs)) emit(to, std::move(m));
+  }
   refreshNeighbours(nowUs);
 }
 
 void Node::leave(std::int64_t /*nowUs*/, NodeActions& out) {
   mOut = &out;
+  if (!mOwnMembership) return;  // the signalling overlay's owner tells everyone once
   std::unordered_set<PeerId> told;
   auto tell = [&](PeerId p) {
     if (told.insert(p).second) {
@@ -44,7 +50,7 @@ void Node::leave(std::int64_t /*nowUs*/, NodeActions& out) {
     }
   };
   for (PeerId p : mNeighbours) tell(p);
-  for (const Descriptor& d : mMembership.view()) tell(d.id);
+  for (const Descriptor& d : mMembership->view()) tell(d.id);
 }
 
 bool Node::peerHas(PeerId peer, std::uint64_t seq) const {
@@ -80,13 +86,32 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   mFirstHeardOf.erase(seq);
   if (!mAnyKnown || seq > mNewestKnown) mNewestKnown = seq;
   mAnyKnown = true;
+  mNewestCaptureUs = std::max(mNewestCaptureUs, h.chunk->capture_us());
   mOut->delivered.push_back({h.chunk, h.injectedUs, h.hops});
   mPendingHaves.push_back(seq);
   mScheduler->onNewChunk(*this, seq, from, nowUs);
 }
 
+void Node::restart() {
+  ++mStats.restarts;
+  for (Held& h : mHeld) h = Held{};
+  mNewestKnown = 0;
+  mAnyKnown = false;
+  mNewestCaptureUs = 0;
+  mSourceId = 0;
+  mKnows.clear();
+  mFirstHeardOf.clear();
+  mRequested.clear();
+  mSentTo.clear();
+  mBudgeted.clear();
+  mQueue.clear();
+  mUnacked.clear();
+  mAcksOwed.clear();
+  mPendingHaves.clear();
+}
+
 std::vector<PeerId> Node::wholeOverlay() const {
-  const auto& view = mMembership.view();
+  const auto& view = mMembership->view();
   std::vector<PeerId> all;
   if (!knowsWholeOverlay()) return all;
   all.reserve(view.size() + mNeighbours.size());
@@ -111,7 +136,7 @@ void Node::onLocalChunk(ChunkPtr chunk, std::int64_t nowUs, NodeActions& out) {
   // never push it to the same peer (independent choices collide: in a
   // six-peer overlay, two duplicates per useful chunk). In a larger overlay
   // the budget is the size hint and relays choose among their neighbours.
-  Held held{std::move(chunk), nowUs, 0, mConfig.overlaySizeHint};
+  Held held{std::move(chunk), nowUs, 0, mConfig.overlaySizeHint, 0, {}};
   held.delegates = wholeOverlay();
   if (!held.delegates.empty()) held.budget = static_cast<std::uint32_t>(held.delegates.size());
   accept(0, held, nowUs);
@@ -121,7 +146,9 @@ void Node::onLocalChunk(ChunkPtr chunk, std::int64_t nowUs, NodeActions& out) {
 void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
   mMisses.erase(from);
-  for (auto& [to, reply] : mMembership.onMessage(from, m, nowUs, mRng)) emit(to, std::move(reply));
+  if (mOwnMembership) {
+    for (auto& [to, reply] : mMembership->onMessage(from, m, nowUs, mRng)) emit(to, std::move(reply));
+  }
   if (m.type == MsgType::kLeave) {
     mNeighbours.erase(std::remove(mNeighbours.begin(), mNeighbours.end(), from), mNeighbours.end());
     mInbound.erase(from);
@@ -142,6 +169,15 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
     case MsgType::kChunk: {
       if (!m.chunk) break;
       const std::uint64_t seq = m.chunk->seq();
+      // Numbered before what we have, yet captured well after it (chunks of
+      // one numbering are captured within a fraction of a second of their
+      // order), or far behind our window yet captured after anything we had:
+      // the channel's source streamer restarted (a crash) and numbers from 0
+      // again. Start over with it rather than take its chunks for old ones.
+      if (mAnyKnown && seq <= mNewestKnown && m.chunk->capture_us() > mNewestCaptureUs &&
+          (seq + mConfig.window <= mNewestKnown || m.chunk->capture_us() > mNewestCaptureUs + kRestartGapUs)) {
+        restart();
+      }
       if (m.hops == 0) mSourceId = from;  // only the source sends a chunk on its first hop
       markHas(from, seq);
       acknowledged(from, seq);
@@ -214,7 +250,9 @@ void Node::onTick(std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
   checkAcks(nowUs);
   dropSpentBudgets(nowUs);
-  for (auto& [to, m] : mMembership.onTick(nowUs, mRng)) emit(to, std::move(m));
+  if (mOwnMembership) {
+    for (auto& [to, m] : mMembership->onTick(nowUs, mRng)) emit(to, std::move(m));
+  }
   if (nowUs >= mNextNeighbourRefreshUs) refreshNeighbours(nowUs);
   mScheduler->onTick(*this, nowUs);
   if (nowUs >= mNextHaveFlushUs) flushHaves(nowUs);
@@ -495,7 +533,7 @@ std::int64_t Node::rttOf(PeerId peer) const {
 void Node::probe(std::int64_t nowUs) {
   // Active monitoring: measure the RTT to a few view members we know nothing of.
   int sent = 0;
-  for (const Descriptor& d : mMembership.view()) {
+  for (const Descriptor& d : mMembership->view()) {
     if (sent >= 4) break;
     if (mRtt.count(d.id) != 0) continue;
     Message ping;
@@ -512,7 +550,7 @@ void Node::refreshNeighbours(std::int64_t nowUs) {
   // Bandwidth-aware: half the neighbourhood is the best-provisioned peers we
   // know (so chunks climb to them early), half random (to keep the mesh
   // connected and the load spread).
-  std::vector<Descriptor> view = mMembership.view();
+  std::vector<Descriptor> view = mMembership->view();
   std::shuffle(view.begin(), view.end(), mRng);
   std::vector<PeerId> next;
   std::vector<Descriptor> byUpload = view;
@@ -540,7 +578,7 @@ void Node::refreshNeighbours(std::int64_t nowUs) {
   }
   // Peers that trade with us stay while they are alive.
   for (auto it = mInbound.begin(); it != mInbound.end();) {
-    if (!mMembership.alive(it->first, nowUs)) {
+    if (!mMembership->alive(it->first, nowUs)) {
       mKnows.erase(it->first);
       it = mInbound.erase(it);
       continue;

@@ -44,6 +44,11 @@ struct NodeConfig {
   std::size_t window = 512;               // chunks remembered
   std::uint32_t overlaySizeHint = 1000;   // the source's push budget: about how many peers to reach
   MembershipConfig membership;
+  // A streamer carrying several channels over one signalling overlay (the
+  // shared layout, paper §V-A) gives each channel's node the one membership:
+  // the node then neither joins, gossips nor leaves itself, and its peers are
+  // the signalling overlay's (every member watches every channel).
+  std::shared_ptr<Membership> sharedMembership;
   std::shared_ptr<const AltoCostMap> alto;  // when given, the close half of the neighbourhood is by ALTO cost
 };
 
@@ -71,6 +76,7 @@ struct NodeStats {
   std::uint64_t bytesSent = 0;
   std::uint64_t payloadBytesSent = 0;
   std::uint64_t repushes = 0;      // pushes sent again after no acknowledgement came
+  std::uint64_t restarts = 0;      // the channel's numbering started over (its source streamer restarted)
 };
 
 class Node final : private SchedulerHost {
@@ -89,7 +95,7 @@ class Node final : private SchedulerHost {
   [[nodiscard]] const NodeStats& stats() const { return mStats; }
   [[nodiscard]] PeerId id() const { return mSelf; }
   [[nodiscard]] const std::vector<PeerId>& neighbours() const override { return mNeighbours; }
-  [[nodiscard]] const Membership& membership() const { return mMembership; }
+  [[nodiscard]] const Membership& membership() const { return *mMembership; }
   /// When the node wants its next tick: as soon as its uplink frees up while
   /// it has something to send; otherwise at the regular tick.
   [[nodiscard]] std::int64_t uplinkFreeAtUs() const { return mBacklogAtUs + mBacklogUs - mConfig.maxQueueDelayUs; }
@@ -122,7 +128,7 @@ class Node final : private SchedulerHost {
   // SchedulerHost
   bool isSource() const override { return mConfig.isSource; }
   std::uint32_t sourceCopies() const override { return mConfig.sourceCopies; }
-  std::uint32_t uploadOf(PeerId peer) const override { return mMembership.uploadOf(peer); }
+  std::uint32_t uploadOf(PeerId peer) const override { return mMembership->uploadOf(peer); }
   bool peerHas(PeerId peer, std::uint64_t seq) const override;
   bool holds(std::uint64_t seq) const override { return findHeld(seq) != nullptr; }
   // The chunk buffer is a ring indexed by seq: O(1), one cache line, no
@@ -145,7 +151,7 @@ class Node final : private SchedulerHost {
   /// Every peer we know, when we know the whole overlay (our view is not
   /// full); empty otherwise.
   [[nodiscard]] std::vector<PeerId> wholeOverlay() const;
-  [[nodiscard]] bool knowsWholeOverlay() const { return mMembership.view().size() < mConfig.membership.viewSize; }
+  [[nodiscard]] bool knowsWholeOverlay() const { return mMembership->view().size() < mConfig.membership.viewSize; }
   void handOn(std::uint64_t seq, std::uint32_t give) override { mNextGive = give; (void)seq; }
   std::uint32_t ownUploadKbps() const override { return mConfig.uploadKbps; }
   std::int64_t rttOf(PeerId peer) const override;
@@ -158,6 +164,7 @@ class Node final : private SchedulerHost {
   std::mt19937_64& rng() override { return mRng; }
 
   void accept(PeerId from, const Held& h, std::int64_t nowUs);
+  void restart();
   void markHas(PeerId peer, std::uint64_t seq);
   void pumpUpload(std::int64_t nowUs);
   void dropSpentBudgets(std::int64_t nowUs);
@@ -173,7 +180,8 @@ class Node final : private SchedulerHost {
   PeerId mSelf;
   NodeConfig mConfig;
   std::mt19937_64 mRng;
-  Membership mMembership;
+  std::shared_ptr<Membership> mMembership;
+  bool mOwnMembership;  // false in the shared layout: someone else gossips
   std::unique_ptr<Scheduler> mScheduler;
   NodeStats mStats;
   NodeActions* mOut = nullptr;  // valid during an event
@@ -186,6 +194,7 @@ class Node final : private SchedulerHost {
   std::vector<Held> mHeld;  // mConfig.window slots
   std::uint64_t mNewestKnown = 0;
   bool mAnyKnown = false;
+  std::int64_t mNewestCaptureUs = 0;  // of the chunks accepted
   std::unordered_map<PeerId, SeqWindow> mKnows;  // what each peer is known to hold
   std::unordered_map<std::uint64_t, std::int64_t> mFirstHeardOf;  // seq -> when a neighbour first had it
   std::unordered_map<std::uint64_t, std::int64_t> mRequested;     // seq -> when we asked

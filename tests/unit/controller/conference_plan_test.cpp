@@ -56,6 +56,38 @@ TEST_CASE("the plan: own source and streamer, a streamer and a player per other 
   CHECK(hasArgs(*bobPlayer, "--name", "bob"));
 }
 
+TEST_CASE("the shared layout's plan: one streamer for every channel, a player per other member on it") {
+  ConferenceSettings s = settings();
+  s.layout = "shared";
+  s.channelId = channelIdFor("127.0.0.1:9000");
+  s.sharedBootstrap = {"10.0.0.2:7000"};
+  s.uplinkKbps = 4000;
+  const std::vector<RemoteChannel> remotes{{"b1", "bob", channelIdFor("10.0.0.2:7000"), "10.0.0.2:7000"},
+                                           {"c1", "carol", channelIdFor("10.0.0.3:7000"), "10.0.0.3:7000"}};
+  const auto plan = planConference(s, remotes, {{"b1", 9001}, {"c1", 9002}});
+  REQUIRE(plan.size() == 4);  // source, one streamer, two players
+  const ProcessSpec* self = find(plan, "streamer:self");
+  REQUIRE(self != nullptr);
+  CHECK(std::count(self->args.begin(), self->args.end(), "--shared") == 1);
+  CHECK(hasArgs(*self, "--channel", std::to_string(s.channelId)));
+  CHECK(hasArgs(*self, "--bootstrap", "10.0.0.2:7000"));
+  CHECK(hasArgs(*self, "--upload-kbps", "3000"));
+  CHECK(hasArgs(*self, "--relay-upload-kbps", "1000"));
+  CHECK(find(plan, "streamer:b1") == nullptr);
+  const ProcessSpec* carol = find(plan, "player:c1");
+  REQUIRE(carol != nullptr);
+  CHECK(hasArgs(*carol, "--streamer", "ipc:///tmp/run/self-players.ipc"));
+  CHECK(hasArgs(*carol, "--channel", std::to_string(channelIdFor("10.0.0.3:7000"))));
+  // A member joining changes no running process's command line.
+  const auto more = planConference(s, {remotes[0], remotes[1], {"d1", "dave", channelIdFor("10.0.0.4:7000"), "10.0.0.4:7000"}},
+                                   {{"b1", 9001}, {"c1", 9002}, {"d1", 9003}});
+  CHECK(*find(more, "streamer:self") == *self);
+  CHECK(*find(more, "player:c1") == *carol);
+  // Channel ids differ by endpoint, and are never the signalling overlay's 0.
+  CHECK(channelIdFor("10.0.0.2:7000") != channelIdFor("10.0.0.3:7000"));
+  CHECK(channelIdFor("127.0.0.1:21000") != 0);
+}
+
 TEST_CASE("the plan: bitrates go to the source, the uplink is shared out as budgets, emulated delay to every streamer") {
   ConferenceSettings s = settings();
   s.videoKbps = 500;

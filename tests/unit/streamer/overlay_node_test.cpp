@@ -227,6 +227,51 @@ TEST_CASE("a graceful leave removes the peer at once") {
   }
 }
 
+TEST_CASE("a source streamer that restarts and numbers from 0 again is followed, not taken for old chunks") {
+  auto net = makeNet("push", 4);
+  for (int t = 0; t < 200; ++t) {
+    net->now += 10'000;
+    net->tickAll();
+  }
+  stream(*net, 600);  // past the 512-chunk window
+  for (PeerId id = 2; id <= 5; ++id) CHECK(net->delivered[id].size() == 600);
+  // The source crashes and comes back on the same address, its numbering
+  // from 0; its chunks are captured later than anything before.
+  NodeConfig c;
+  c.isSource = true;
+  c.uploadKbps = 5000;
+  c.neighbours = 4;
+  net->nodes[1] = std::make_unique<Node>(1, c, 4242);
+  for (int t = 0; t < 200; ++t) {  // the others' gossip finds it again
+    net->now += 10'000;
+    net->tickAll();
+  }
+  net->delivered.clear();
+  NodeActions out;
+  for (int i = 0; i < 30; ++i) {
+    auto chunk = std::make_shared<v1::Chunk>();
+    chunk->set_seq(static_cast<std::uint64_t>(i));
+    chunk->set_capture_us(net->now);
+    chunk->set_payload(std::string(4000, 'n'));
+    net->nodes.at(1)->onLocalChunk(chunk, net->now, out);
+    net->apply(1, out);
+    net->drain();
+    for (int t = 0; t < 3; ++t) {
+      net->now += 11'111;
+      net->tickAll();
+    }
+  }
+  for (int t = 0; t < 100; ++t) {
+    net->now += 10'000;
+    net->tickAll();
+  }
+  for (PeerId id = 2; id <= 5; ++id) {
+    CAPTURE(id);
+    CHECK(net->delivered[id].size() == 30);
+    CHECK(net->nodes.at(id)->stats().restarts == 1);
+  }
+}
+
 TEST_CASE("wire size: a chunk message costs little more than its payload") {
   Message m;
   m.type = MsgType::kChunk;

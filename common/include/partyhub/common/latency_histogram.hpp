@@ -16,6 +16,8 @@ class LatencyHistogram {
 
   void record(std::int64_t latencyUs);
   void reset();
+  /// Adds another histogram's samples to this one.
+  void merge(const LatencyHistogram& other);
 
   [[nodiscard]] std::uint64_t count() const { return mCount; }
   /// Value (ms) below which a fraction `q` (0..1) of samples lie; 0 when empty.
