@@ -6,10 +6,10 @@
 # --duration stops everything (the daemons take their processes with them).
 #
 #   deploy/local-conference.sh [--participants 3] [--duration SECONDS] [--sink auto|fake]
-#                              [--width 640 --height 360 --fps 30]
+#                              [--width 640 --height 360 --fps 30] [--layout per-source|shared]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-N=3 DURATION=0 SINK=auto WIDTH=640 HEIGHT=360 FPS=30
+N=3 DURATION=0 SINK=auto WIDTH=640 HEIGHT=360 FPS=30 LAYOUT=per-source
 while (($#)); do
   case "$1" in
     --participants) N="$2"; shift 2 ;;
@@ -18,6 +18,7 @@ while (($#)); do
     --width) WIDTH="$2"; shift 2 ;;
     --height) HEIGHT="$2"; shift 2 ;;
     --fps) FPS="$2"; shift 2 ;;
+    --layout) LAYOUT="$2"; shift 2 ;;
     -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "local-conference: unknown option $1" >&2; exit 2 ;;
   esac
@@ -49,7 +50,7 @@ done
 sleep 0.5
 for ((i = 0; i < N; i++)); do
   "$BIN/partyhub-controller" --daemon "http://127.0.0.1:$((8801 + i))" join meet --name "${NAMES[$i]}" \
-    --manager "$MANAGER" --width "$WIDTH" --height "$HEIGHT" --fps "$FPS" >/dev/null
+    --manager "$MANAGER" --width "$WIDTH" --height "$HEIGHT" --fps "$FPS" --layout "$LAYOUT" >/dev/null
 done
 echo "local-conference: ${N} participants in group 'meet'; group manager $MANAGER;" \
   "controllers http://127.0.0.1:8801..$((8800 + N)) (e.g. curl http://127.0.0.1:8801/v1/conferences/meet)"
