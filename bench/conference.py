@@ -135,6 +135,7 @@ def measure(daemons, infra, n, seconds, fps, on_window=None):
         # The overlay's repairs in the window: pushes repeated for want of an
         # acknowledgement, chunks received twice, channels restarted.
         "streamer_repushes": streamer_total(st1, "repushes") - streamer_total(st0, "repushes"),
+        "streamer_late_acks": streamer_total(st1, "late_acks") - streamer_total(st0, "late_acks"),
         "streamer_duplicates": streamer_total(st1, "chunks_duplicate") - streamer_total(st0, "chunks_duplicate"),
         "streamer_restarts": streamer_total(st1, "overlay_restarts") - streamer_total(st0, "overlay_restarts"),
         "seconds": round(elapsed, 1),

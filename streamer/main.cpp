@@ -441,6 +441,7 @@ class StreamerApp {
     s->set_fragments_resent(mFragmentsResent);
     s->set_overlay_restarts(r.restarts);
     s->set_repushes(r.repushes);
+    s->set_late_acks(r.lateAcks);
     s->set_channels(mOverlay ? r.channels : 1);
     for (const auto& [kind, bytes] : mBytesOutByMessage) (*s->mutable_bytes_out_by_message())[kind] = bytes;
     if (mEmulator) s->set_emulation_dropped(mEmulator->stats().lost + mEmulator->stats().overflow);

@@ -29,6 +29,7 @@ struct RelayStats {
   std::uint64_t keyframeRequestsSuppressed = 0;
   std::uint64_t restarts = 0;  // overlay: a channel's numbering started over
   std::uint64_t repushes = 0;  // overlay: pushes sent again, unacknowledged
+  std::uint64_t lateAcks = 0;  // overlay: of those, acknowledged after all (late, not lost)
   std::uint32_t channels = 1;
   LatencyHistogram overlayDelay;
 };

@@ -77,6 +77,7 @@ const RelayStats& OverlayAdapter::stats() const {
   mStats.duplicates = mNode.stats().duplicates;
   mStats.restarts = mNode.stats().restarts;
   mStats.repushes = mNode.stats().repushes;
+  mStats.lateAcks = mNode.stats().lateAcks;
   mStats.keyframeRequestsForwarded = mControl.forwarded();
   mStats.keyframeRequestsSuppressed = mControl.suppressed();
   return mStats;

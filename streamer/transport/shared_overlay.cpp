@@ -24,6 +24,7 @@ void add(RelayStats& into, const RelayStats& s) {
   into.keyframeRequestsSuppressed += s.keyframeRequestsSuppressed;
   into.restarts += s.restarts;
   into.repushes += s.repushes;
+  into.lateAcks += s.lateAcks;
   into.overlayDelay.merge(s.overlayDelay);
 }
 

@@ -1,6 +1,7 @@
 #include "node.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace partyhub::streamer::overlay {
 
@@ -106,6 +107,7 @@ void Node::restart() {
   mBudgeted.clear();
   mQueue.clear();
   mUnacked.clear();
+  mTimedOut.clear();
   mAcksOwed.clear();
   mPendingHaves.clear();
 }
@@ -180,7 +182,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
       }
       if (m.hops == 0) mSourceId = from;  // only the source sends a chunk on its first hop
       markHas(from, seq);
-      acknowledged(from, seq);
+      acknowledged(from, seq, nowUs);
       for (PeerId p : m.alsoSentTo) markHas(p, seq);
       // Every chunk is acknowledged (see checkAcks), even a duplicate, so
       // its sender knows we are alive and does not send it again.
@@ -205,7 +207,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
     case MsgType::kHave:
       for (std::uint64_t s : m.seqs) {
         markHas(from, s);
-        acknowledged(from, s);
+        acknowledged(from, s, nowUs);
         if (!holds(s)) {
           mFirstHeardOf.emplace(s, nowUs);
           if (!mAnyKnown || s > mNewestKnown) mNewestKnown = s;
@@ -318,19 +320,48 @@ void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
   sent.push_back(peer);
   ++mStats.chunksSent;
   emit(peer, std::move(m));
-  // It has left our uplink once the backlog drains; its HAVE is due a round trip later.
-  const std::int64_t rtt = rttOf(peer);
-  mUnacked.push_back({peer, seq, give,
-                      nowUs + mBacklogUs + (rtt > 0 ? rtt : mConfig.defaultRttUs) + mConfig.haveBatchUs +
-                          mConfig.ackSlackUs,
-                      std::move(handed)});
+  // It has left our uplink once the backlog drains; its HAVE is due after
+  // the peer's usual acknowledgement delay.
+  const std::int64_t sentUs = nowUs + mBacklogUs;
+  mUnacked.push_back({peer, seq, give, sentUs, ackDueUs(peer, sentUs), std::move(handed)});
 }
 
-void Node::acknowledged(PeerId peer, std::uint64_t seq) {
+std::int64_t Node::ackDueUs(PeerId peer, std::int64_t sentUs) const {
+  auto it = mAckDelay.find(peer);
+  if (it != mAckDelay.end()) return sentUs + it->second.srttUs + 4 * it->second.rttvarUs + mConfig.ackSlackUs;
+  // Not measured yet: a probe's round trip plus the receiver's batching.
+  const std::int64_t rtt = rttOf(peer);
+  return sentUs + (rtt > 0 ? rtt : mConfig.defaultRttUs) + mConfig.haveBatchUs + mConfig.ackSlackUs;
+}
+
+void Node::sampleAckDelay(PeerId peer, std::int64_t delayUs) {
+  delayUs = std::max<std::int64_t>(0, delayUs);
+  auto [it, fresh] = mAckDelay.try_emplace(peer);
+  AckDelay& d = it->second;
+  if (fresh) {
+    d.srttUs = delayUs;
+    d.rttvarUs = delayUs / 2;
+    return;
+  }
+  d.rttvarUs = (3 * d.rttvarUs + std::abs(d.srttUs - delayUs)) / 4;
+  d.srttUs = (7 * d.srttUs + delayUs) / 8;
+}
+
+void Node::acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
   for (auto it = mUnacked.begin(); it != mUnacked.end(); ++it) {
     if (it->peer == peer && it->seq == seq) {
+      sampleAckDelay(peer, nowUs - it->sentUs);
       *it = mUnacked.back();
       mUnacked.pop_back();
+      return;
+    }
+  }
+  // Given up on already: it was late, not lost. Learn from it.
+  for (auto it = mTimedOut.begin(); it != mTimedOut.end(); ++it) {
+    if (it->peer == peer && it->seq == seq) {
+      ++mStats.lateAcks;
+      sampleAckDelay(peer, nowUs - it->sentUs);
+      mTimedOut.erase(it);
       return;
     }
   }
@@ -356,6 +387,10 @@ void Node::checkAcks(std::int64_t nowUs) {
     mUnacked[i] = std::move(mUnacked.back());
     mUnacked.pop_back();
     ++mMisses[u.peer];
+    mTimedOut.push_back({u.peer, u.seq, u.sentUs});
+    while (mTimedOut.size() > 256 || (!mTimedOut.empty() && nowUs - mTimedOut.front().sentUs > 2'000'000)) {
+      mTimedOut.pop_front();
+    }
     const Held* held = findHeld(u.seq);
     if (held == nullptr || nowUs - held->injectedUs > mConfig.deadlineUs) continue;
     auto k = mKnows.find(u.peer);

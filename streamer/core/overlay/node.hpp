@@ -76,6 +76,7 @@ struct NodeStats {
   std::uint64_t bytesSent = 0;
   std::uint64_t payloadBytesSent = 0;
   std::uint64_t repushes = 0;      // pushes sent again after no acknowledgement came
+  std::uint64_t lateAcks = 0;      // acknowledgements that came after their push was given up
   std::uint64_t restarts = 0;      // the channel's numbering started over (its source streamer restarted)
 };
 
@@ -116,8 +117,23 @@ class Node final : private SchedulerHost {
     PeerId peer;
     std::uint64_t seq;
     std::uint32_t give;
+    std::int64_t sentUs;  // when it left our uplink
     std::int64_t dueUs;
     std::vector<PeerId> delegates;  // handed on with it: ours again if it is lost
+  };
+  // How long a peer takes to acknowledge a push, smoothed as TCP does its
+  // round trip (Jacobson/Karels): a push counts as lost only after the
+  // mean plus four deviations. A fixed timeout from a probe's RTT took an
+  // overloaded peer's late acknowledgements for losses and pushed everything
+  // again, filling the uplinks (the 6-host test bed at 30 fps collapsed so).
+  struct AckDelay {
+    std::int64_t srttUs = 0;
+    std::int64_t rttvarUs = 0;
+  };
+  struct TimedOut {
+    PeerId peer;
+    std::uint64_t seq;
+    std::int64_t sentUs;
   };
   struct Queued {
     PeerId peer;
@@ -169,7 +185,10 @@ class Node final : private SchedulerHost {
   void pumpUpload(std::int64_t nowUs);
   void dropSpentBudgets(std::int64_t nowUs);
   void flushHaves(std::int64_t nowUs);
-  void acknowledged(PeerId peer, std::uint64_t seq);
+  void acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs);
+  void sampleAckDelay(PeerId peer, std::int64_t delayUs);
+  /// When a push to `peer` that leaves the uplink at `sentUs` counts as lost.
+  [[nodiscard]] std::int64_t ackDueUs(PeerId peer, std::int64_t sentUs) const;
   void checkAcks(std::int64_t nowUs);
   void addBudget(std::uint64_t seq, std::uint32_t extra);
   void pull(std::int64_t nowUs);
@@ -211,6 +230,8 @@ class Node final : private SchedulerHost {
 
   static constexpr int kMissesBeforeSuspect = 2;
   std::vector<Unacked> mUnacked;
+  std::unordered_map<PeerId, AckDelay> mAckDelay;
+  std::deque<TimedOut> mTimedOut;  // pushes given up lately: a late acknowledgement still teaches the delay
   std::unordered_map<PeerId, int> mMisses;  // unacknowledged pushes in a row
   std::unordered_map<PeerId, std::vector<std::uint64_t>> mAcksOwed;  // peer -> seqs it pushed us
   std::vector<std::uint64_t> mPendingHaves;
