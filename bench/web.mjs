@@ -23,6 +23,7 @@ const root = arg('root', '.');
 const seconds = Number(arg('seconds', '60'));
 const warmup = Number(arg('warmup', '8'));
 const driver = arg('driver', 'plain');
+const layout = arg('layout', 'per-source');
 if (!['plain', 'playwright'].includes(driver)) {
   console.error(`unknown --driver ${driver}: plain | playwright`);
   process.exit(2);
@@ -43,7 +44,8 @@ let chromiumProcess = null;
 let result;
 try {
   for (const i of [1, 2]) {
-    const r = await rest('POST', `${conf.daemon(i)}/v1/conferences`, { group: 'meet', name: names[i], manager: conf.manager });
+    const r = await rest('POST', `${conf.daemon(i)}/v1/conferences`,
+                         { group: 'meet', name: names[i], manager: conf.manager, layout });
     if (r.status !== 201) throw new Error(`${names[i]} could not join: ${JSON.stringify(r.body)}`);
   }
   let page = null;
@@ -51,9 +53,9 @@ try {
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(`${conf.daemon(0)}/`);
-    await joinFromPage(page, { group: 'meet', name: 'alice', manager: conf.manager });
+    await joinFromPage(page, { group: 'meet', name: 'alice', manager: conf.manager, layout });
   } else {
-    const r = await rest('POST', `${conf.daemon(0)}/v1/conferences`, { group: 'meet', name: 'alice', manager: conf.manager });
+    const r = await rest('POST', `${conf.daemon(0)}/v1/conferences`, { group: 'meet', name: 'alice', manager: conf.manager, layout });
     if (r.status !== 201) throw new Error(`alice could not join: ${JSON.stringify(r.body)}`);
     chromiumProcess = spawn(CHROMIUM, [...CHROMIUM_FLAGS, `--user-data-dir=${join(conf.run, 'chromium')}`,
                                        '--window-size=1280,800', `${conf.daemon(0)}/`], { stdio: 'ignore' });
@@ -105,7 +107,7 @@ try {
   const own = last.members.find((m) => m.self);
   const worst = streams.reduce((a, b) => ((b.browser_added_p95_ms ?? Infinity) > (a.browser_added_p95_ms ?? Infinity) ? b : a));
   result = {
-    seconds: Math.round(elapsed), driver,
+    seconds: Math.round(elapsed), driver, layout,
     video: '640x360@30 H.264 1000 kbit/s, Opus; players with fake sinks, real decoding',
     streams, own_tile_g2g_p95_ms: own?.web?.g2g_p95_ms ?? null,
     browser_g2g_p95_ms: worst.browser_g2g_p95_ms, player_g2g_p95_ms: worst.player_g2g_p95_ms,
@@ -123,7 +125,7 @@ try {
   await conf.stop();
 }
 const fmt = (v) => (v === null || v === undefined ? '-' : v.toFixed(1));
-console.log(`driver: ${driver}`);
+console.log(`driver: ${driver}, layout: ${layout}`);
 console.log(`${'stream'.padEnd(10)}${'frames'.padStart(8)}${'browser p95'.padStart(13)}${'player p95'.padStart(12)}${'added'.padStart(8)}${'A/V ms'.padStart(9)}`);
 for (const s of result.streams) {
   console.log(`${s.member.padEnd(10)}${String(s.frames_drawn).padStart(8)}${fmt(s.browser_g2g_p95_ms).padStart(13)}` +

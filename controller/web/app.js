@@ -238,6 +238,7 @@ class App {
                    video: form.get('video'), audio: form.get('audio') };
     if (form.get('password')) body.password = form.get('password');
     if (form.get('manager')) body.manager = form.get('manager').trim();
+    if (form.get('layout')) body.layout = form.get('layout');
     $('#join').disabled = true;
     try {
       await api('POST', '/v1/conferences', body);

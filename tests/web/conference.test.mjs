@@ -6,7 +6,7 @@
 // daemon, a member leaving vanishes live, a wrong password is explained in
 // words, leave works. Saves a screenshot. Exit status 0 when everything holds.
 //
-//   node tests/web/conference.test.mjs --bin build/bin --out build [--port 18750]
+//   node tests/web/conference.test.mjs --bin build/bin --out build [--port 18750] [--layout per-source|shared]
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { arg, joinFromPage, launchChromium, rest, startConference, until } from './fixture.mjs';
@@ -14,6 +14,7 @@ import { arg, joinFromPage, launchChromium, rest, startConference, until } from 
 const bin = arg('bin', 'build/bin');
 const out = arg('out', 'build');
 const port = Number(arg('port', '18750'));
+const layout = arg('layout', 'per-source');
 const names = ['alice', 'bob', 'carol'];
 let failures = 0;
 
@@ -31,7 +32,7 @@ try {
   for (const i of [1, 2]) {
     // bob sends H.264, carol VP8: the page decodes both.
     const r = await rest('POST', `${daemon(i)}/v1/conferences`, { group: 'meet', name: names[i], manager, width: 320, height: 180,
-                                                                  fps: 15, codec: i === 1 ? 'h264' : 'vp8' });
+                                                                  fps: 15, codec: i === 1 ? 'h264' : 'vp8', layout });
     check(r.status === 201, `${names[i]} joins through its daemon (${r.status})`);
   }
   // A password-protected group, for the wrong-password case.
@@ -61,7 +62,7 @@ try {
   check(/password/i.test(message), `a wrong password reads: "${message}"`);
 
   // Join the conference for real.
-  await joinFromPage(page, { group: 'meet', name: 'alice', manager });
+  await joinFromPage(page, { group: 'meet', name: 'alice', manager, layout });
   await until('three tiles', async () => (await page.$$('.tile')).length === 3, 15_000).catch(() => null);
   check((await page.$$('.tile')).length === 3, 'three tiles: alice (you), bob and carol');
   const names_ = await page.$$eval('.tile .name', (els) => els.map((e) => e.textContent));

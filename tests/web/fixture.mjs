@@ -67,11 +67,12 @@ export function launchChromium() {
 }
 
 /// Joins `group` as `name` from the page's form.
-export async function joinFromPage(page, { group, name, password = '', manager }) {
+export async function joinFromPage(page, { group, name, password = '', manager, layout = 'per-source' }) {
   await page.fill('input[name=group]', group);
   await page.fill('input[name=name]', name);
   await page.fill('input[name=password]', password);
   if (!(await page.isVisible('input[name=manager]'))) await page.click('details summary');
   await page.fill('input[name=manager]', manager);
+  await page.selectOption('select[name=layout]', layout);
   await page.click('#join');
 }
