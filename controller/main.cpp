@@ -115,6 +115,9 @@ void printStatus(const json& st) {
     } else {
       std::printf("  %-16s %-10s %10s\n", name.c_str(), procs.c_str(), m["self"].get<bool>() ? "sending" : "-");
     }
+    if (m.contains("problem") && m["problem"].is_string()) {
+      std::printf("  %-16s ! %s\n", "", m["problem"].get<std::string>().c_str());
+    }
   }
 }
 

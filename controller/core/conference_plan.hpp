@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,8 +46,14 @@ struct ConferenceSettings {
 
 /// A channel id for a shared-layout streamer at HOST:PORT: unique in a group
 /// whose members advertise distinct endpoints (FNV-1a; never 0, the
-/// signalling overlay's). Per-source channels are all 1 (an overlay each).
+/// signalling overlay's, nor 1). Per-source channels are all 1 (an overlay
+/// each): a member's channel id tells its layout.
 std::uint32_t channelIdFor(const std::string& hostPort);
+
+/// Why a member cannot be watched in our layout (it chose the other one: the
+/// two do not interoperate), judged by its channel id (per-source channels
+/// are all 1); nothing when it is fine.
+std::optional<std::string> layoutMismatch(const std::string& ourLayout, std::uint32_t theirChannelId);
 
 struct ProcessSpec {
   std::string key;   // stable name: "source", "streamer:self", "streamer:ID", "player:ID"

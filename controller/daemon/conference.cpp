@@ -256,10 +256,16 @@ json Conference::status() const {
       if (c.key == "streamer:" + id || (self && c.key == "streamer:self")) streamer = lastStats(c.stdoutPath, "streamer");
     }
     auto web = mWeb.find(id);
+    json problem = nullptr;
+    if (!self && !m["channels"].empty()) {
+      if (auto why = layoutMismatch(mSettings.layout, m["channels"][0].value("channel_id", 1u))) problem = *why;
+    }
     members.push_back({{"id", id}, {"name", m["name"]}, {"self", self}, {"processes", procs}, {"player", player},
-                       {"streamer", streamer}, {"web", web == mWeb.end() ? json(nullptr) : web->second}});
+                       {"streamer", streamer}, {"web", web == mWeb.end() ? json(nullptr) : web->second},
+                       {"problem", problem}});
   }
   return {{"group", mRequest.group}, {"member_id", mMemberId}, {"name", mRequest.name}, {"version", mVersion},
+          {"layout", mSettings.layout},
           {"muted", {{"video", mVideoMuted}, {"audio", mAudioMuted}}}, {"members", members}};
 }
 

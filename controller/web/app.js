@@ -153,7 +153,8 @@ class Tile {
     this.lastVideoUs = m.lastVideoUs;
     if (this.g2gLog.length < 100_000) this.g2gLog.push(...m.drawn);
     const since = (us) => (us ? (nowUs() - us) / 1e6 : 0);
-    if (this.self && this.app.muted.video) this.setStatus('Your camera is off');
+    if (this.problem) this.setStatus(this.problem);
+    else if (this.self && this.app.muted.video) this.setStatus('Your camera is off');
     else if (this.lastMediaUs && since(this.lastMediaUs) > 3) {
       this.setStatus(`Nothing from ${this.name} for ${Math.round(since(this.lastMediaUs))} s: connection lost?`);
     } else if (this.lastVideoUs && since(this.lastVideoUs) > 3) {
@@ -298,7 +299,10 @@ class App {
         $('#tiles').append(tile.el);
       }
       this.tiles.get(m.id).player = m.player;
+      this.tiles.get(m.id).problem = m.problem;
     }
+    const problems = st.members.filter((m) => m.problem).map((m) => `${m.name} cannot be shown: ${m.problem}.`);
+    if (problems.length) showError(problems.join(' '));
     $('#tiles').dataset.count = String(this.tiles.size);
   }
 

@@ -88,6 +88,17 @@ TEST_CASE("the shared layout's plan: one streamer for every channel, a player pe
   CHECK(channelIdFor("127.0.0.1:21000") != 0);
 }
 
+TEST_CASE("a member of the other layout is told apart by its channel id, and explained") {
+  CHECK_FALSE(layoutMismatch("per-source", 1).has_value());
+  CHECK_FALSE(layoutMismatch("shared", channelIdFor("10.0.0.2:7000")).has_value());
+  const auto theyShare = layoutMismatch("per-source", channelIdFor("10.0.0.2:7000"));
+  REQUIRE(theyShare.has_value());
+  CHECK(theyShare->find("shared layout") != std::string::npos);
+  const auto theyDont = layoutMismatch("shared", 1);
+  REQUIRE(theyDont.has_value());
+  CHECK(theyDont->find("per-source layout") != std::string::npos);
+}
+
 TEST_CASE("the plan: bitrates go to the source, the uplink is shared out as budgets, emulated delay to every streamer") {
   ConferenceSettings s = settings();
   s.videoKbps = 500;
