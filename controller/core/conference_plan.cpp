@@ -10,11 +10,11 @@ std::uint32_t channelIdFor(const std::string& hostPort) {
     h ^= c;
     h *= 16777619u;
   }
-  return h <= 1 ? h + 2 : h;  // 0 is the signalling overlay's, 1 every per-source channel's
+  return h <= kPerSourceChannelId ? h + 2 : h;  // 0 is the signalling overlay's, 1 every per-source channel's
 }
 
 std::optional<std::string> layoutMismatch(const std::string& ourLayout, std::uint32_t theirChannelId) {
-  const bool theyShare = theirChannelId != 1;
+  const bool theyShare = theirChannelId != kPerSourceChannelId;
   if ((ourLayout == "shared") == theyShare) return std::nullopt;
   return std::string("joined with the ") + (theyShare ? "shared" : "per-source") + " layout, this conference runs " +
          ourLayout + ": every member of a group must choose the same layout";

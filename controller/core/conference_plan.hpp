@@ -13,6 +13,10 @@
 
 namespace partyhub::controller {
 
+/// Every per-source channel's id (each is an overlay of its own); shared
+/// ones are hashes that are never this (see channelIdFor).
+inline constexpr std::uint32_t kPerSourceChannelId = 1;
+
 struct RemoteChannel {
   std::string memberId;
   std::string memberName;
@@ -40,7 +44,7 @@ struct ConferenceSettings {
   // joins through `sharedBootstrap` (fixed when first planned: a member
   // joining must not change the running streamer's command line).
   std::string layout = "per-source";
-  std::uint32_t channelId = 1;   // our channel's id (shared: unique in the group, see channelIdFor)
+  std::uint32_t channelId = kPerSourceChannelId;  // our channel's id (shared: unique in the group, see channelIdFor)
   std::vector<std::string> sharedBootstrap;
 };
 

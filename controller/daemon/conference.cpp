@@ -217,11 +217,13 @@ std::optional<std::pair<std::string, std::uint32_t>> Conference::playersEndpoint
   if (id == mMemberId) return std::pair{self, mSettings.channelId};
   for (const json& m : mMembers) {
     if (m["id"] != id) continue;
-    if (mSettings.layout != "shared") return std::pair{"ipc://" + mSettings.runDir + "/" + id + "-players.ipc", 1u};
+    if (mSettings.layout != "shared") {
+      return std::pair{"ipc://" + mSettings.runDir + "/" + id + "-players.ipc", kPerSourceChannelId};
+    }
     // Every channel comes from our one streamer: the member's by its id.
     const json& channels = m["channels"];
     if (channels.empty()) return std::nullopt;
-    return std::pair{self, channels[0].value("channel_id", 1u)};
+    return std::pair{self, channels[0].value("channel_id", kPerSourceChannelId)};
   }
   return std::nullopt;
 }
@@ -258,7 +260,9 @@ json Conference::status() const {
     auto web = mWeb.find(id);
     json problem = nullptr;
     if (!self && !m["channels"].empty()) {
-      if (auto why = layoutMismatch(mSettings.layout, m["channels"][0].value("channel_id", 1u))) problem = *why;
+      if (auto why = layoutMismatch(mSettings.layout, m["channels"][0].value("channel_id", kPerSourceChannelId))) {
+        problem = *why;
+      }
     }
     members.push_back({{"id", id}, {"name", m["name"]}, {"self", self}, {"processes", procs}, {"player", player},
                        {"streamer", streamer}, {"web", web == mWeb.end() ? json(nullptr) : web->second},

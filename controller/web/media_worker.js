@@ -67,10 +67,13 @@ async function read() {
         bytes += value.length;
         for (const r of parser.push(value)) {
           lastMediaUs = nowUs();
-          if (r.kind === KIND_VIDEO) lastVideoUs = lastMediaUs;
-          if (r.kind === KIND_VIDEO) videoArrival.add(lastMediaUs - r.captureUs);
-          if (r.kind === KIND_VIDEO) onVideo(r);
-          else if (r.kind === KIND_AUDIO) onAudio(r);
+          if (r.kind === KIND_VIDEO) {
+            lastVideoUs = lastMediaUs;
+            videoArrival.add(lastMediaUs - r.captureUs);
+            onVideo(r);
+          } else if (r.kind === KIND_AUDIO) {
+            onAudio(r);
+          }
         }
       }
     } catch { /* the daemon went away or the stream broke: again */ }
@@ -91,8 +94,8 @@ function onVideo(r) {
 
 function onDecoded(frame) {
   const captureUs = frame.timestamp;
-  videoReady.add(nowUs() - captureUs);
   const decodedUs = nowUs();
+  videoReady.add(decodedUs - captureUs);
   videoDecoded.add(decodedUs - captureUs);
   const dueUs = Math.max(decodedUs, captureUs + delayUs);
   const draw = () => {

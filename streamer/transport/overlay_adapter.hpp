@@ -62,7 +62,6 @@ class OverlayAdapter final : public StreamerOverlay {
 
   [[nodiscard]] const RelayStats& stats() const override;
   [[nodiscard]] std::size_t knownPeers() const override { return mNode.membership().view().size(); }
-  [[nodiscard]] std::uint32_t channelId() const { return mConfig.channelId; }
 
  private:
   void convert(PeerId from, std::int64_t nowUs, RelayActions& out);

@@ -356,7 +356,8 @@ void Node::acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
       return;
     }
   }
-  // Given up on already: it was late, not lost. Learn from it.
+  // Given up on already: it was late, not lost. Learn from it. (Most HAVEs
+  // acknowledge nothing of ours; this list is empty unless pushes time out.)
   for (auto it = mTimedOut.begin(); it != mTimedOut.end(); ++it) {
     if (it->peer == peer && it->seq == seq) {
       ++mStats.lateAcks;
@@ -378,6 +379,9 @@ void Node::checkAcks(std::int64_t nowUs) {
   // A push never acknowledged was lost (or its receiver died): the subtree
   // it was to reach is ours again. Forget that the peer has it, so it may be
   // chosen again (if it is alive), and send the budget out anew.
+  // A late acknowledgement is looked for among the pushes given up in the
+  // last 2 s (and the list is empty again 2 s after the last one).
+  while (!mTimedOut.empty() && nowUs - mTimedOut.front().sentUs > 2'000'000) mTimedOut.pop_front();
   for (std::size_t i = 0; i < mUnacked.size();) {
     if (nowUs < mUnacked[i].dueUs) {
       ++i;
@@ -388,9 +392,7 @@ void Node::checkAcks(std::int64_t nowUs) {
     mUnacked.pop_back();
     ++mMisses[u.peer];
     mTimedOut.push_back({u.peer, u.seq, u.sentUs});
-    while (mTimedOut.size() > 256 || (!mTimedOut.empty() && nowUs - mTimedOut.front().sentUs > 2'000'000)) {
-      mTimedOut.pop_front();
-    }
+    if (mTimedOut.size() > 256) mTimedOut.pop_front();
     const Held* held = findHeld(u.seq);
     if (held == nullptr || nowUs - held->injectedUs > mConfig.deadlineUs) continue;
     auto k = mKnows.find(u.peer);
