@@ -250,6 +250,8 @@ void Node::onUplinkFree(std::int64_t nowUs, NodeActions& out) {
 
 void Node::onTick(std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
+  mLastTickUs = nowUs;
+  if (mMembership->view().size() >= mConfig.membership.viewSize) mViewFullAtUs = nowUs;
   checkAcks(nowUs);
   dropSpentBudgets(nowUs);
   if (mOwnMembership) {

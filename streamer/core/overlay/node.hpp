@@ -164,10 +164,16 @@ class Node final : private SchedulerHost {
   std::uint32_t budget(std::uint64_t seq) const override;
   const std::vector<std::uint64_t>& budgeted() const override { return mBudgeted; }
   const std::vector<PeerId>& delegates(std::uint64_t seq) const override;
-  /// Every peer we know, when we know the whole overlay (our view is not
-  /// full); empty otherwise.
+  /// Every peer we know, when we know the whole overlay; empty otherwise.
   [[nodiscard]] std::vector<PeerId> wholeOverlay() const;
-  [[nodiscard]] bool knowsWholeOverlay() const { return mMembership->view().size() < mConfig.membership.viewSize; }
+  /// Our view is not full, and has not been for a while: a view that is
+  /// full now and then belongs to an overlay larger than it, whose view dips
+  /// below full whenever a member expires (taking such a dip for the whole
+  /// overlay pushed a chunk to those 23 peers only).
+  [[nodiscard]] bool knowsWholeOverlay() const {
+    return mMembership->view().size() < mConfig.membership.viewSize &&
+           (mViewFullAtUs < 0 || mLastTickUs - mViewFullAtUs > kViewFullMemoryUs);
+  }
   void handOn(std::uint64_t seq, std::uint32_t give) override { mNextGive = give; (void)seq; }
   std::uint32_t ownUploadKbps() const override { return mConfig.uploadKbps; }
   std::int64_t rttOf(PeerId peer) const override;
@@ -229,6 +235,9 @@ class Node final : private SchedulerHost {
   std::int64_t mBacklogAtUs = 0;
 
   static constexpr int kMissesBeforeSuspect = 2;
+  static constexpr std::int64_t kViewFullMemoryUs = 10'000'000;
+  std::int64_t mViewFullAtUs = -1;  // last tick our view was full
+  std::int64_t mLastTickUs = 0;
   std::vector<Unacked> mUnacked;
   std::unordered_map<PeerId, AckDelay> mAckDelay;
   std::deque<TimedOut> mTimedOut;  // pushes given up lately: a late acknowledgement still teaches the delay

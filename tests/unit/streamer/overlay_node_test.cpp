@@ -157,6 +157,82 @@ TEST_CASE("structured push in an overlay known whole: each copy carries its own 
   CHECK(duplicates == 0);
 }
 
+TEST_CASE("an overlay larger than the view is not taken for known whole when the view dips") {
+  // A view below full is how a small overlay (a conference channel) looks:
+  // everyone is known, and each copy of a chunk carries its share of them.
+  // A large overlay's view dips below full whenever a member leaves or times
+  // out; taken for the whole overlay, that pushed chunks to the view's 23
+  // peers only (partyhub-sim, 100 peers, for seconds at a time).
+  NodeConfig c;
+  c.isSource = true;
+  c.uploadKbps = 5000;
+  c.membership.viewSize = 8;
+  c.overlaySizeHint = 40;
+  Node source(1, c, 7);
+  NodeActions out;
+  source.join({}, 0, out);
+  std::int64_t now = 0;
+  auto gossipFrom = [&](PeerId from, std::vector<PeerId> peers) {
+    Message g;
+    g.type = MsgType::kGossip;
+    for (PeerId p : peers) g.peers.push_back(Descriptor{p, 0, 3000});
+    source.onMessage(from, g, now, out);
+  };
+  auto copiesOf = [&](std::uint64_t seq) {
+    out.clear();
+    auto chunk = std::make_shared<v1::Chunk>();
+    chunk->set_seq(seq);
+    chunk->set_payload(std::string(1000, 'v'));
+    source.onLocalChunk(chunk, now, out);
+    std::vector<Message> copies;
+    for (auto& [to, m] : out.sends) {
+      if (m.type == MsgType::kChunk) copies.push_back(m);
+    }
+    return copies;
+  };
+  auto tick = [&](std::int64_t us) {
+    for (std::int64_t t = 0; t < us; t += 10'000) {
+      now += 10'000;
+      source.onTick(now, out);
+    }
+  };
+  {  // a small overlay, its view never full: copies carry delegates
+    Node small(1, c, 7);
+    small.join({}, 0, out);
+    Message g;
+    g.type = MsgType::kGossip;
+    for (PeerId p = 3; p <= 8; ++p) g.peers.push_back(Descriptor{p, 0, 3000});
+    small.onMessage(2, g, 10'000, out);
+    small.onTick(20'000, out);
+    out.clear();
+    auto chunk = std::make_shared<v1::Chunk>();
+    chunk->set_payload(std::string(1000, 'v'));
+    small.onLocalChunk(chunk, 30'000, out);
+    REQUIRE_FALSE(out.sends.empty());
+    CHECK_FALSE(out.sends.front().second.delegates.empty());
+  }
+  gossipFrom(2, {3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  tick(100'000);
+  REQUIRE(source.membership().view().size() == 8);
+  Message leave;
+  leave.type = MsgType::kLeave;
+  source.onMessage(source.membership().view().front().id, leave, now, out);
+  REQUIRE(source.membership().view().size() == 7);
+  SUBCASE("a large overlay whose view dips: copies carry the size hint, no delegates") {
+    tick(1'000'000);
+    const auto copies = copiesOf(0);
+    REQUIRE_FALSE(copies.empty());
+    for (const Message& m : copies) CHECK(m.delegates.empty());
+  }
+  SUBCASE("a view below full for long: the overlay shrank, it is known whole") {
+    tick(11'000'000);
+    REQUIRE(source.membership().view().size() < 8);
+    const auto copies = copiesOf(0);
+    REQUIRE_FALSE(copies.empty());
+    CHECK_FALSE(copies.front().delegates.empty());
+  }
+}
+
 TEST_CASE("a lost push is sent again once its acknowledgement is overdue") {
   auto net = makeNet("push", 1);
   for (int t = 0; t < 50; ++t) {
