@@ -78,7 +78,7 @@ std::vector<ProcessSpec> planConference(const ConferenceSettings& s, const std::
     }
     plan.push_back({"player:" + r.memberId, s.binDir + "/partyhub-player",
                     {"--name", r.memberName, "--streamer", players, "--channel", std::to_string(r.channelId),
-                     "--sink", s.sink, "--stats-json", "--stats-interval", "0.1", "--warmup", "3", "--log-level", "warn"}});
+                     "--sink", s.sink, "--stats-json", "--stats-interval", "0.25", "--warmup", "3", "--log-level", "warn"}});
   }
   return plan;
 }

@@ -34,3 +34,26 @@ TEST_CASE("summary carries count and percentiles") {
   CHECK(s.p50_ms() == doctest::Approx(2.0));
   CHECK(s.p99_ms() == doctest::Approx(2.0));
 }
+
+TEST_CASE("summary's percentiles, taken in one walk, equal percentileMs's") {
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    CAPTURE(seed);
+    LatencyHistogram h;
+    std::uint64_t x = seed;
+    for (int i = 0; i < 5000; ++i) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      // Mostly tens of ms, a tail up to 3 s (past the buckets).
+      const auto us = static_cast<std::int64_t>((x >> 33) % (i % 50 == 0 ? 3'000'000 : 80'000));
+      h.record(us);
+    }
+    const auto s = h.summary();
+    CHECK(s.count() == 5000);
+    CHECK(s.p50_ms() == h.percentileMs(0.50));
+    CHECK(s.p95_ms() == h.percentileMs(0.95));
+    CHECK(s.p99_ms() == h.percentileMs(0.99));
+    CHECK(s.max_ms() == h.maxMs());
+  }
+  LatencyHistogram tail;  // every sample in the overflow bucket
+  tail.record(5'000'000);
+  CHECK(tail.summary().p50_ms() == doctest::Approx(5000.0));
+}
