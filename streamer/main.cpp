@@ -341,7 +341,7 @@ class StreamerApp {
 
   void apply() {
     const std::int64_t now = wallNowUs();
-    bundleSmallMessages(mActions.toPeers, 256, kMaxFragmentPayload);
+    bundleSmallMessages(mActions.toPeers, 256, kMaxSinglePayload);
     for (auto& send : mActions.toPeers) {
       mScratch.clear();
       const std::string bytes = send.message.SerializeAsString();
@@ -366,7 +366,7 @@ class StreamerApp {
       for (PeerId peer : send.peers) {
         for (const std::string& d : mScratch) sendOrEmulate(peer, d, now);
       }
-      mSent.remember(mNextMsgId - 1, std::move(mScratch), now);  // kept for fragment repair
+      mSent.remember(static_cast<std::uint16_t>(mNextMsgId - 1), std::move(mScratch), now);  // kept for fragment repair
     }
     if (mEmulator) armEmulatedLink();
     if (mOverlay) armUplink();
@@ -489,7 +489,7 @@ class StreamerApp {
   // Random start: peers remember recent (sender, message id) pairs to drop
   // duplicates, so a streamer restarted on the same address must not reuse
   // the ids it sent before (its messages would be dropped for seconds).
-  std::uint32_t mNextMsgId = static_cast<std::uint32_t>(std::random_device{}());
+  std::uint16_t mNextMsgId = static_cast<std::uint16_t>(std::random_device{}());  // names messages of several datagrams
   std::uint64_t mDatagramsIn = 0, mDatagramsOut = 0, mBytesIn = 0, mBytesOut = 0, mPayloadBytesOut = 0;
   std::unique_ptr<LinkEmulator> mEmulator;  // --emulate-*: tests on a kernel without netem
   std::vector<std::pair<PeerId, std::string>> mDue;

@@ -6,39 +6,39 @@ namespace partyhub::streamer {
 
 namespace {
 
-constexpr std::uint8_t kMagic0 = 'P';
-constexpr std::uint8_t kMagic1 = 'H';
-constexpr std::uint8_t kVersion = 1;
+constexpr std::uint8_t kMagic = 'P';
+constexpr std::uint8_t kVersion = 2;
+constexpr std::uint8_t kWhole = 1;  // flag: the message is this datagram's payload
 
 void putU16(std::string& s, std::uint16_t v) {
   s.push_back(static_cast<char>(v >> 8));
   s.push_back(static_cast<char>(v & 0xFF));
 }
-void putU32(std::string& s, std::uint32_t v) {
-  putU16(s, static_cast<std::uint16_t>(v >> 16));
-  putU16(s, static_cast<std::uint16_t>(v & 0xFFFF));
-}
 std::uint16_t getU16(std::string_view s, std::size_t at) {
   return static_cast<std::uint16_t>((static_cast<std::uint8_t>(s[at]) << 8) | static_cast<std::uint8_t>(s[at + 1]));
-}
-std::uint32_t getU32(std::string_view s, std::size_t at) {
-  return (static_cast<std::uint32_t>(getU16(s, at)) << 16) | getU16(s, at + 2);
 }
 
 }  // namespace
 
 bool fragment(std::string_view message, std::uint32_t msgId, std::vector<std::string>& out) {
   if (message.empty() || message.size() > kMaxMessage) return false;
+  if (message.size() <= kMaxSinglePayload) {
+    std::string d;
+    d.reserve(kSingleHeader + message.size());
+    d.push_back(static_cast<char>(kMagic));
+    d.push_back(static_cast<char>(kVersion << 4 | kWhole));
+    d.append(message);
+    out.push_back(std::move(d));
+    return true;
+  }
   const std::size_t count = (message.size() + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
   for (std::size_t i = 0; i < count; ++i) {
     const std::string_view piece = message.substr(i * kMaxFragmentPayload, kMaxFragmentPayload);
     std::string d;
     d.reserve(kFragmentHeader + piece.size());
-    d.push_back(static_cast<char>(kMagic0));
-    d.push_back(static_cast<char>(kMagic1));
-    d.push_back(static_cast<char>(kVersion));
-    d.push_back(0);
-    putU32(d, msgId);
+    d.push_back(static_cast<char>(kMagic));
+    d.push_back(static_cast<char>(kVersion << 4));
+    putU16(d, static_cast<std::uint16_t>(msgId));
     putU16(d, static_cast<std::uint16_t>(i));
     putU16(d, static_cast<std::uint16_t>(count));
     d.append(piece);
@@ -51,18 +51,25 @@ Reassembler::Reassembler(ReassemblerConfig config) : mConfig(config) {}
 
 std::optional<std::string> Reassembler::onDatagram(std::uint64_t sender, std::string_view d, std::int64_t nowUs) {
   ++mStats.datagrams;
-  if (d.size() <= kFragmentHeader || d.size() > kMaxDatagram ||
-      static_cast<std::uint8_t>(d[0]) != kMagic0 || static_cast<std::uint8_t>(d[1]) != kMagic1 ||
-      static_cast<std::uint8_t>(d[2]) != kVersion) {
+  if (d.size() <= kSingleHeader || d.size() > kMaxDatagram || static_cast<std::uint8_t>(d[0]) != kMagic ||
+      static_cast<std::uint8_t>(d[1]) >> 4 != kVersion || (static_cast<std::uint8_t>(d[1]) & ~(kVersion << 4 | kWhole)) != 0) {
     ++mStats.garbage;
     return std::nullopt;
   }
-  const Key key{sender, getU32(d, 4)};
-  const std::uint16_t index = getU16(d, 8);
-  const std::uint16_t count = getU16(d, 10);
+  if ((static_cast<std::uint8_t>(d[1]) & kWhole) != 0) {  // audio and control messages: the common case
+    ++mStats.messages;
+    return std::string(d.substr(kSingleHeader));
+  }
+  if (d.size() <= kFragmentHeader) {
+    ++mStats.garbage;
+    return std::nullopt;
+  }
+  const Key key{sender, getU16(d, 2)};
+  const std::uint16_t index = getU16(d, 4);
+  const std::uint16_t count = getU16(d, 6);
   const std::string_view payload = d.substr(kFragmentHeader);
   const bool last = index + 1 == count;
-  if (count == 0 || count > kMaxFragments || index >= count ||
+  if (count < 2 || count > kMaxFragments || index >= count ||
       (!last && payload.size() != kMaxFragmentPayload)) {
     ++mStats.garbage;
     return std::nullopt;
@@ -70,11 +77,6 @@ std::optional<std::string> Reassembler::onDatagram(std::uint64_t sender, std::st
   if (mCompleted.count(key) != 0) {
     ++mStats.duplicates;
     return std::nullopt;
-  }
-  if (count == 1) {  // the common case for audio and small control messages
-    ++mStats.messages;
-    rememberCompleted(key);
-    return std::string(payload);
   }
 
   auto it = mPartial.find(key);

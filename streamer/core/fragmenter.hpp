@@ -5,14 +5,19 @@
 // reassembler's memory is bounded however hostile the input. Pure: `now` is a
 // parameter.
 //
-// Datagram layout (network byte order):
-//   0  'P' 'H'   magic
-//   2  version   (1)
-//   3  reserved  (0)
-//   4  msg id    u32, per sender
-//   8  index     u16, 0-based
-//  10  count     u16, fragments in the message (1..kMaxFragments)
-//  12  payload   every fragment but the last carries exactly kMaxFragmentPayload
+// Datagram layout (network byte order). Most messages fit one datagram (audio
+// chunks, acknowledgements, gossip): they pay two bytes of framing.
+//   0  'P'       magic
+//   1  version << 4 | flags   (version 2; flag 1: the whole message is here)
+// A whole message:
+//   2  payload   1 .. kMaxSinglePayload bytes
+// A fragment of a larger one:
+//   2  msg id    u16, per sender (wraps; partial messages live for a second)
+//   4  index     u16, 0-based
+//   6  count     u16, fragments in the message (2..kMaxFragments)
+//   8  payload   every fragment but the last carries exactly kMaxFragmentPayload
+// A duplicated whole-message datagram is not recognised here: the overlay
+// counts duplicate chunks itself, and every other message is idempotent.
 #pragma once
 
 #include <cstdint>
@@ -27,19 +32,22 @@
 namespace partyhub::streamer {
 
 inline constexpr std::size_t kMaxDatagram = 1200;
-inline constexpr std::size_t kFragmentHeader = 12;
+inline constexpr std::size_t kSingleHeader = 2;
+inline constexpr std::size_t kFragmentHeader = 8;
+inline constexpr std::size_t kMaxSinglePayload = kMaxDatagram - kSingleHeader;
 inline constexpr std::size_t kMaxFragmentPayload = kMaxDatagram - kFragmentHeader;
 inline constexpr std::size_t kMaxFragments = 2048;  // messages up to ~2.4 MB
 inline constexpr std::size_t kMaxMessage = kMaxFragments * kMaxFragmentPayload;
 
-/// Cuts `message` into datagrams (appended to `out`). Returns false, adding
-/// nothing, when the message is empty or larger than kMaxMessage.
+/// Cuts `message` into datagrams (appended to `out`); the low 16 bits of
+/// `msgId` name a message of several. Returns false, adding nothing, when
+/// the message is empty or larger than kMaxMessage.
 bool fragment(std::string_view message, std::uint32_t msgId, std::vector<std::string>& out);
 
 struct ReassemblyStats {
   std::uint64_t datagrams = 0;
   std::uint64_t garbage = 0;             // not our framing, or inconsistent
-  std::uint64_t duplicates = 0;          // fragment seen before
+  std::uint64_t duplicates = 0;          // fragment seen before (of a message of several)
   std::uint64_t messages = 0;            // completed
   std::uint64_t expired = 0;             // incomplete when their time ran out
   std::uint64_t evicted = 0;             // dropped to stay within the memory bound

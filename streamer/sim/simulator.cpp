@@ -214,9 +214,7 @@ class Sim {
       }
       case EventKind::kInject: {
         auto chunk = std::make_shared<v1::Chunk>();
-        chunk->set_channel_id(1);
-        chunk->set_seq(mNextSeq++);
-        chunk->set_kind(v1::MEDIA_KIND_VIDEO);
+        chunk->set_seq(mNextSeq++);  // on the wire, a chunk's channel and kind go unsaid
         chunk->set_capture_us(mNow);
         chunk->set_payload(mPayload);
         if (mNow >= mWindowStartUs && mNow < mWindowEndUs) ++mInjectedInWindow;

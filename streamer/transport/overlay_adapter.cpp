@@ -45,9 +45,11 @@ void OverlayAdapter::onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int6
     forwardControl(msg.control(), from, nowUs, out);
     return;
   }
-  auto m = decodeOverlay(std::move(msg));
+  // A chunk of another channel (the message says so, in the shared layout)
+  // is not ours; one without a channel is our channel's.
+  if (msg.channel() != 0 && msg.channel() != mConfig.channelId) return;
+  auto m = decodeOverlay(std::move(msg), mConfig.channelId);
   if (!m) return;
-  if (m->type == overlay::MsgType::kChunk && m->chunk->channel_id() != mConfig.channelId) return;
   const std::uint64_t before = mNode.stats().chunksReceived;
   mNode.onMessage(from, *m, nowUs, mScratch);
   mStats.chunksFromPeers += mNode.stats().chunksReceived - before;

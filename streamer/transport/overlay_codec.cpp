@@ -1,11 +1,22 @@
 #include "overlay_codec.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace partyhub::streamer {
 
 using overlay::Message;
 using overlay::MsgType;
 
 namespace {
+
+constexpr std::uint32_t kOpusRate = 48'000;  // what Opus decodes to, whatever it was fed
+
+// An Opus packet says itself whether it is stereo (RFC 6716 §3.1, the TOC
+// byte's s bit).
+std::uint32_t opusChannels(const std::string& packet) {
+  return !packet.empty() && (static_cast<std::uint8_t>(packet[0]) & 0x04) != 0 ? 2 : 1;
+}
 
 constexpr std::pair<MsgType, v1::OverlayMessage::Type> kTypes[] = {
     {MsgType::kHave, v1::OverlayMessage::HAVE},       {MsgType::kGossip, v1::OverlayMessage::GOSSIP},
@@ -15,6 +26,34 @@ constexpr std::pair<MsgType, v1::OverlayMessage::Type> kTypes[] = {
     {MsgType::kPong, v1::OverlayMessage::PONG},
 };
 
+// Between streamers a chunk leaves out what the receiver knows or can tell
+// from the rest (see compactChunk); a 20 ms Opus chunk's header shrinks from
+// ~45 to ~28 bytes. The local hops (source, players) carry it whole.
+void compactChunk(v1::Chunk& c) {
+  c.clear_channel_id();  // the streamer's channel, or the message's (shared layout)
+  c.clear_kind();        // the codec's
+  if (c.frame_sizes_size() == 1 && c.frame_sizes(0) == c.payload().size()) c.clear_frame_sizes();
+  if (c.codec() == v1::CODEC_OPUS && c.sample_rate() == kOpusRate && c.channels() == opusChannels(c.payload())) {
+    c.clear_sample_rate();
+    c.clear_channels();
+  }
+  if (!c.anchor()) {  // the picture size matters where decoding starts
+    c.clear_width();
+    c.clear_height();
+  }
+}
+
+void restoreChunk(v1::Chunk& c) {
+  if (c.kind() == v1::MEDIA_KIND_UNSPECIFIED) {
+    c.set_kind(c.codec() == v1::CODEC_OPUS ? v1::MEDIA_KIND_AUDIO : v1::MEDIA_KIND_VIDEO);
+  }
+  if (c.frame_sizes_size() == 0 && !c.payload().empty()) c.add_frame_sizes(static_cast<std::uint32_t>(c.payload().size()));
+  if (c.codec() == v1::CODEC_OPUS && c.sample_rate() == 0) {
+    c.set_sample_rate(kOpusRate);
+    c.set_channels(opusChannels(c.payload()));
+  }
+}
+
 }  // namespace
 
 v1::PeerMessage encodeOverlay(const Message& m) {
@@ -22,6 +61,7 @@ v1::PeerMessage encodeOverlay(const Message& m) {
   if (m.type == MsgType::kChunk) {
     auto* pc = out.mutable_chunk();
     *pc->mutable_chunk() = *m.chunk;
+    compactChunk(*pc->mutable_chunk());
     pc->set_injected_after_capture_us(m.injectedUs - m.chunk->capture_us());
     pc->set_hops(m.hops);
     pc->set_budget(m.budget);
@@ -33,7 +73,15 @@ v1::PeerMessage encodeOverlay(const Message& m) {
   for (const auto& [mine, wire] : kTypes) {
     if (mine == m.type) o->set_type(wire);
   }
-  for (auto s : m.seqs) o->add_seqs(s);
+  // Seqs go delta-coded (a buffer map of recent chunks is a few bytes), in
+  // ascending order; a receiver adds them up.
+  std::vector<std::uint64_t> seqs = m.seqs;
+  std::sort(seqs.begin(), seqs.end());
+  std::uint64_t prev = 0;
+  for (auto s : seqs) {
+    o->add_seqs(s - prev);
+    prev = s;
+  }
   for (const auto& d : m.peers) {
     auto* pd = o->add_peers();
     pd->set_id(d.id);
@@ -45,7 +93,7 @@ v1::PeerMessage encodeOverlay(const Message& m) {
   return out;
 }
 
-std::optional<Message> decodeOverlay(v1::PeerMessage&& msg) {
+std::optional<Message> decodeOverlay(v1::PeerMessage&& msg, std::uint32_t channelId) {
   Message m;
   if (msg.has_chunk()) {
     v1::PeerChunk* pc = msg.mutable_chunk();
@@ -56,6 +104,8 @@ std::optional<Message> decodeOverlay(v1::PeerMessage&& msg) {
     m.budget = pc->budget();
     m.alsoSentTo.assign(pc->also_sent_to().begin(), pc->also_sent_to().end());
     m.delegates.assign(pc->delegates().begin(), pc->delegates().end());
+    restoreChunk(*pc->mutable_chunk());
+    pc->mutable_chunk()->set_channel_id(channelId);
     m.chunk = std::make_shared<v1::Chunk>(std::move(*pc->mutable_chunk()));
     return m;
   }
@@ -69,7 +119,12 @@ std::optional<Message> decodeOverlay(v1::PeerMessage&& msg) {
     }
   }
   if (!known) return std::nullopt;
-  m.seqs.assign(o.seqs().begin(), o.seqs().end());
+  std::uint64_t sum = 0;
+  for (std::uint64_t delta : o.seqs()) {
+    if (delta > UINT64_MAX - sum) return std::nullopt;
+    sum += delta;
+    m.seqs.push_back(sum);
+  }
   for (const auto& d : o.peers()) m.peers.push_back({d.id(), d.age(), d.upload_kbps()});
   m.uploadKbps = o.upload_kbps();
   m.echoUs = o.echo_us();

@@ -9,8 +9,12 @@
 
 namespace partyhub::streamer {
 
+/// A chunk goes without what its receiver knows or can tell from the rest
+/// (its channel, its kind, Opus's rate and channels, a single frame's size,
+/// the picture size between keyframes); decoding puts it back.
 v1::PeerMessage encodeOverlay(const overlay::Message& m);
-/// Nullopt when `msg` is not an overlay message or is inconsistent.
-std::optional<overlay::Message> decodeOverlay(v1::PeerMessage&& msg);
+/// Nullopt when `msg` is not an overlay message or is inconsistent. A chunk
+/// is given `channelId`, the channel it came in on.
+std::optional<overlay::Message> decodeOverlay(v1::PeerMessage&& msg, std::uint32_t channelId = 0);
 
 }  // namespace partyhub::streamer

@@ -27,18 +27,23 @@ std::size_t varint(std::uint64_t v) {
   }
   return n;
 }
+
+// Our UDP framing (streamer/core/fragmenter.hpp): 2 bytes on a message that
+// fits one datagram, 8 on each fragment of a larger one.
+std::size_t framed(std::size_t n) {
+  if (n <= 1198) return n + 2;
+  return n + 8 * ((n + 1191) / 1192);
+}
 }  // namespace
 
 std::size_t wireBytes(const Message& m) {
-  constexpr std::size_t kFraming = 12;  // our UDP fragment header, per datagram
-  std::size_t n = 4;                    // message type and length tags
+  std::size_t n = 4;  // message type and length tags
   if (m.type == MsgType::kChunk && m.chunk) {
     const std::int64_t after = m.injectedUs - m.chunk->capture_us();  // sent zigzag-coded
     const std::size_t body = m.chunk->ByteSizeLong() + 2 +
                              varint(static_cast<std::uint64_t>(after < 0 ? -2 * after - 1 : 2 * after)) + 2 +
                              (m.alsoSentTo.size() + m.delegates.size()) * 7 + varint(m.budget) + 1;
-    n += body;
-    return n + kFraming * ((n + 1187) / 1188);
+    return framed(n + body);
   }
   n += varint(m.uploadKbps) + 1;
   // Seqs are sent delta-coded from the first one.
@@ -49,7 +54,7 @@ std::size_t wireBytes(const Message& m) {
   }
   n += m.peers.size() * 14;
   if (m.echoUs != 0) n += 9;
-  return n + kFraming;
+  return framed(n);
 }
 
 std::size_t payloadBytes(const Message& m) {

@@ -1,0 +1,132 @@
+// The overlay's messages on the wire: what a chunk leaves out between
+// streamers comes back exactly on the other side, and buffer maps travel
+// delta-coded.
+#include <doctest/doctest.h>
+
+#include "core/fragmenter.hpp"
+#include "transport/overlay_codec.hpp"
+
+using namespace partyhub;
+using namespace partyhub::streamer;
+using overlay::Message;
+using overlay::MsgType;
+
+namespace {
+
+v1::Chunk opus(bool stereo) {
+  v1::Chunk c;
+  c.set_channel_id(77);
+  c.set_seq(5000);
+  c.set_kind(v1::MEDIA_KIND_AUDIO);
+  c.set_codec(v1::CODEC_OPUS);
+  c.set_media_seq(3300);
+  c.set_anchor(true);
+  c.set_capture_us(1'795'000'000'123'456);
+  c.set_duration_us(20'000);
+  // TOC byte: config 31 (CELT FB 20 ms), s bit for stereo, code 0.
+  std::string packet(80, 'o');
+  packet[0] = static_cast<char>(31 << 3 | (stereo ? 0x04 : 0));
+  c.set_payload(packet);
+  c.add_frame_sizes(80);
+  c.set_sample_rate(48'000);
+  c.set_channels(stereo ? 2 : 1);
+  return c;
+}
+
+v1::Chunk h264(bool anchor, int frames) {
+  v1::Chunk c;
+  c.set_channel_id(77);
+  c.set_seq(5001);
+  c.set_kind(v1::MEDIA_KIND_VIDEO);
+  c.set_codec(v1::CODEC_H264);
+  c.set_media_seq(1200);
+  c.set_anchor(anchor);
+  c.set_gop_id(40);
+  c.set_capture_us(1'795'000'000'200'000);
+  c.set_duration_us(33'333 * frames);
+  std::string payload;
+  for (int i = 0; i < frames; ++i) {
+    payload += std::string(1500 + 100 * i, static_cast<char>('a' + i));
+    c.add_frame_sizes(1500 + 100 * i);
+  }
+  c.set_payload(payload);
+  c.set_width(640);
+  c.set_height(360);
+  return c;
+}
+
+Message chunkMessage(const v1::Chunk& c) {
+  Message m;
+  m.type = MsgType::kChunk;
+  m.chunk = std::make_shared<v1::Chunk>(c);
+  m.injectedUs = c.capture_us() + 1500;
+  m.hops = 2;
+  m.budget = 3;
+  m.delegates = {0x7F000001'2710ull};
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("a chunk crosses the wire compacted and comes back whole") {
+  struct Case {
+    const char* name;
+    v1::Chunk chunk;
+  };
+  const Case cases[] = {{"opus mono", opus(false)},       {"opus stereo", opus(true)},
+                        {"h264 keyframe", h264(true, 1)}, {"h264 delta frame", h264(false, 1)},
+                        {"h264 two frames", h264(false, 2)}};
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    const v1::PeerMessage wire = encodeOverlay(chunkMessage(c.chunk));
+    const v1::Chunk& sent = wire.chunk().chunk();
+    CHECK(sent.channel_id() == 0);
+    CHECK(sent.kind() == v1::MEDIA_KIND_UNSPECIFIED);
+    v1::PeerMessage received;
+    REQUIRE(received.ParseFromString(wire.SerializeAsString()));
+    auto m = decodeOverlay(std::move(received), 77);
+    REQUIRE(m);
+    REQUIRE((m->type == MsgType::kChunk));
+    v1::Chunk expected = c.chunk;
+    if (!expected.anchor()) {  // the picture size rides on keyframes only
+      expected.clear_width();
+      expected.clear_height();
+    }
+    CHECK(m->chunk->SerializeAsString() == expected.SerializeAsString());
+    CHECK(m->injectedUs == c.chunk.capture_us() + 1500);
+    CHECK(m->hops == 2);
+    CHECK(m->budget == 3);
+    CHECK(m->delegates == std::vector<overlay::PeerId>{0x7F000001'2710ull});
+  }
+}
+
+TEST_CASE("an Opus chunk's framing and header cost under half its 80-byte payload") {
+  const v1::Chunk c = opus(false);
+  Message m = chunkMessage(c);
+  m.delegates.clear();  // (in a small overlay a copy may carry a few, 7 bytes each)
+  const std::string body = encodeOverlay(m).SerializeAsString();
+  std::vector<std::string> datagrams;
+  REQUIRE(fragment(body, 1, datagrams));
+  REQUIRE(datagrams.size() == 1);
+  const std::size_t overhead = datagrams[0].size() - c.payload().size();
+  CHECK(overhead <= 40);  // 61 with the whole chunk and the 12-byte framing of before
+}
+
+TEST_CASE("buffer maps are delta-coded on the wire, in any order given") {
+  Message have;
+  have.type = MsgType::kHave;
+  have.seqs = {1'000'003, 1'000'000, 1'000'001};
+  const v1::PeerMessage wire = encodeOverlay(have);
+  REQUIRE(wire.overlay().seqs_size() == 3);
+  CHECK(wire.overlay().seqs(0) == 1'000'000);
+  CHECK(wire.overlay().seqs(1) == 1);
+  CHECK(wire.overlay().seqs(2) == 2);
+  v1::PeerMessage copy = wire;
+  auto m = decodeOverlay(std::move(copy));
+  REQUIRE(m);
+  CHECK(m->seqs == std::vector<std::uint64_t>{1'000'000, 1'000'001, 1'000'003});
+  // Deltas that overflow are refused, not wrapped.
+  v1::PeerMessage bad = wire;
+  bad.mutable_overlay()->add_seqs(UINT64_MAX);
+  CHECK_FALSE(decodeOverlay(std::move(bad)));
+}
