@@ -33,7 +33,7 @@ namespace {
 // A message's name in the bytes_out_by_message statistic.
 std::string messageKind(const v1::PeerMessage& m) {
   switch (m.msg_case()) {
-    case v1::PeerMessage::kChunk: return m.chunk().chunk().kind() == v1::MEDIA_KIND_AUDIO ? "audio" : "video";
+    case v1::PeerMessage::kChunk: return m.chunk().chunk().codec() == v1::CODEC_OPUS ? "audio" : "video";
     case v1::PeerMessage::kControl: return "control";
     case v1::PeerMessage::kHello: return "hello";
     case v1::PeerMessage::kNack: return "nack";
