@@ -81,14 +81,15 @@ void Membership::merge(const std::vector<Descriptor>& incoming) {
 
 std::vector<std::pair<PeerId, Message>> Membership::onTick(std::int64_t nowUs, std::mt19937_64& rng) {
   std::vector<std::pair<PeerId, Message>> out;
-  // Failure detection: drop peers silent for too long.
+  if (nowUs < mNextShuffleUs) return out;
+  // Failure detection, once a period (timeouts are many periods long): drop
+  // peers silent for too long.
   mView.erase(std::remove_if(mView.begin(), mView.end(),
                              [&](const Descriptor& d) {
                                auto it = mLastHeard.find(d.id);
                                return it != mLastHeard.end() && nowUs - it->second > mConfig.peerTimeoutUs;
                              }),
               mView.end());
-  if (nowUs < mNextShuffleUs) return out;
   // Until anyone has answered, the bootstrap peer may just not be up yet:
   // try again soon rather than a whole period later.
   mNextShuffleUs = nowUs + (mHeardAnyone ? mConfig.periodUs : std::min(mConfig.periodUs, mConfig.joinRetryUs));

@@ -25,44 +25,52 @@ class PushScheduler final : public Scheduler {
 
   std::optional<std::pair<PeerId, std::uint64_t>> nextSend(SchedulerHost& host, std::int64_t nowUs) override {
     const auto& budgeted = host.budgeted();
+    if (budgeted.empty()) return std::nullopt;
+    // What does not depend on the chunk, once per call: which neighbours are
+    // alive, and how much we would like each (the simulator spends its time
+    // here: a call may look through every budgeted chunk).
+    mNeighbours.clear();
+    for (PeerId n : host.neighbours()) {
+      if (host.responsive(n, nowUs)) mNeighbours.push_back(describe(host, n));
+    }
     for (auto it = budgeted.rbegin(); it != budgeted.rend(); ++it) {  // freshest first
       const std::uint64_t seq = *it;
       const std::uint32_t budget = host.budget(seq);
       if (budget == 0) continue;  // our part of this chunk's diffusion is done
       if (host.isSource() && host.copiesSent(seq) >= host.sourceCopies()) continue;
-      // A random lacking neighbour, weighted by upload: chunks lean towards
-      // peers that can spread them, without piling every chunk's subtree
-      // onto the same few rich peers (their uplinks would become the queue).
-      PeerId best = 0;
-      std::uint32_t bestUpload = 0;
-      double total = 0;
-      // (and, locality, inversely with RTT: a close peer passes it on sooner).
       // A copy that carries no budget beyond its receiver makes a leaf: give
       // it to a poorly provisioned peer, which could not pass it on anyway,
       // and keep the rich ones for copies that must spread.
       const bool leaf = budget <= 1 && !host.isSource();
-      auto weight = [&](PeerId n) {
-        const double rttMs = static_cast<double>(host.rttOf(n)) / 1000.0;
-        const double up = std::max(1u, host.uploadOf(n));
-        return (leaf ? 1e4 / up : up) / (10.0 + (rttMs > 0 ? rttMs : 100.0));
-      };
-      auto eligible = [&](PeerId n) {
-        return !host.peerHas(n, seq) && !host.sentTo(n, seq) && host.responsive(n, nowUs);
-      };
       // Delegated peers are ours alone to reach, and only they: the others
       // are other relays' to reach. Without delegates, any lacking neighbour.
-      const std::vector<PeerId>* candidates = &host.delegates(seq);
-      if (candidates->empty()) candidates = &host.neighbours();
-      for (PeerId n : *candidates) {
-        if (eligible(n)) total += weight(n);
+      const std::vector<PeerId>& delegates = host.delegates(seq);
+      const std::vector<Candidate>* candidates = &mNeighbours;
+      if (!delegates.empty()) {
+        mDelegates.clear();
+        for (PeerId n : delegates) {
+          if (host.responsive(n, nowUs)) mDelegates.push_back(describe(host, n));
+        }
+        candidates = &mDelegates;
+      }
+      // A random lacking candidate, weighted by upload: chunks lean towards
+      // peers that can spread them, without piling every chunk's subtree
+      // onto the same few rich peers (their uplinks would become the queue);
+      // and, locality, inversely with RTT: a close peer passes it on sooner.
+      double total = 0;
+      mEligible.clear();
+      for (std::size_t i = 0; i < candidates->size(); ++i) {
+        const Candidate& c = (*candidates)[i];
+        if (host.peerHas(c.id, seq) || host.sentTo(c.id, seq)) continue;
+        mEligible.push_back(i);
+        total += leaf ? c.leafWeight : c.spreadWeight;
       }
       if (total <= 0) continue;
       double pick = std::uniform_real_distribution<double>(0, total)(host.rng());
-      for (PeerId n : *candidates) {
-        if (!eligible(n)) continue;
-        pick -= weight(n);
-        best = n;
-        bestUpload = host.uploadOf(n);
+      const Candidate* best = nullptr;
+      for (std::size_t i : mEligible) {
+        best = &(*candidates)[i];
+        pick -= leaf ? best->leafWeight : best->spreadWeight;
         if (pick <= 0) break;
       }
       // Split the budget like a binomial tree (each copy doubles the holders),
@@ -73,15 +81,33 @@ class PushScheduler final : public Scheduler {
         give = static_cast<std::uint32_t>((budget + left - 1) / std::max<std::size_t>(1, left));
       } else {
         const double mine = std::max(1u, host.ownUploadKbps());
-        const double theirs = std::max(1u, bestUpload == 0 ? host.ownUploadKbps() : bestUpload);
+        const double theirs = std::max(1u, best->upload == 0 ? host.ownUploadKbps() : best->upload);
         give = static_cast<std::uint32_t>(std::ceil(budget * theirs / (mine + theirs)));
       }
       host.handOn(seq, std::min(give, budget));
-      return std::make_pair(best, seq);
+      return std::make_pair(best->id, seq);
     }
     return std::nullopt;
   }
 
+ private:
+  struct Candidate {
+    PeerId id;
+    std::uint32_t upload;  // 0: not known
+    double spreadWeight;   // for a copy that must spread: upload over distance
+    double leafWeight;     // for a leaf: the other way round
+  };
+
+  static Candidate describe(SchedulerHost& host, PeerId n) {
+    const double rttMs = static_cast<double>(host.rttOf(n)) / 1000.0;
+    const std::uint32_t upload = host.uploadOf(n);
+    const double up = std::max(1u, upload);
+    const double distance = 10.0 + (rttMs > 0 ? rttMs : 100.0);
+    return {n, upload, up / distance, 1e4 / up / distance};
+  }
+
+  std::vector<Candidate> mNeighbours, mDelegates;  // reused: no allocation per call
+  std::vector<std::size_t> mEligible;
 };
 
 // The PeerStreamer-style baseline: every offer period, offer the recent buffer
