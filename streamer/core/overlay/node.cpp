@@ -529,7 +529,20 @@ void Node::pull(std::int64_t nowUs) {
           if (peerHas(n, seq)) owners.push_back(n);
         }
         if (!owners.empty()) {
-          const PeerId from = owners[mRng() % owners.size()];
+          // Likelier the owners that would answer soon: close and well
+          // provisioned (random among them, so no one owner takes every pull).
+          double total = 0;
+          std::vector<double> weights;
+          for (PeerId p : owners) {
+            const std::int64_t rtt = rttOf(p);
+            weights.push_back(static_cast<double>(std::max(1u, uploadOf(p))) /
+                              (10'000.0 + static_cast<double>(rtt > 0 ? rtt : 100'000)));
+            total += weights.back();
+          }
+          double pick = std::uniform_real_distribution<double>(0, total)(mRng);
+          std::size_t chosen = 0;
+          while (chosen + 1 < owners.size() && (pick -= weights[chosen]) > 0) ++chosen;
+          const PeerId from = owners[chosen];
           Message& m = asks[from];
           m.type = MsgType::kRequest;
           m.seqs.push_back(seq);

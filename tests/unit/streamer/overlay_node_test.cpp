@@ -233,6 +233,45 @@ TEST_CASE("an overlay larger than the view is not taken for known whole when the
   }
 }
 
+TEST_CASE("a missing chunk is pulled mostly from the owner likeliest to answer soon: close and well provisioned") {
+  NodeConfig c;
+  c.uploadKbps = 2000;
+  Node node(10, c, 3);
+  NodeActions out;
+  node.join({1}, 0, out);
+  std::int64_t now = 1'000;
+  // Two neighbours: 21 is 5 ms away with 5 Mbit/s of upload, 22 is 300 ms
+  // away with 0.5 Mbit/s. Their round trips are measured (a PONG echoes our
+  // clock) and their uploads heard.
+  for (const auto& [peer, rttUs, upload] : {std::tuple<PeerId, std::int64_t, std::uint32_t>{21, 5'000, 5000},
+                                            {22, 300'000, 500}}) {
+    Message pong;
+    pong.type = MsgType::kPong;
+    pong.echoUs = now;
+    pong.uploadKbps = upload;
+    node.onMessage(peer, pong, now + rttUs, out);
+  }
+  now += 300'000;
+  // Both advertise 200 chunks we do not have; we pull them all.
+  Message have;
+  have.type = MsgType::kHave;
+  for (std::uint64_t s = 0; s < 200; ++s) have.seqs.push_back(s);
+  node.onMessage(21, have, now, out);
+  node.onMessage(22, have, now, out);
+  out.clear();
+  std::map<PeerId, std::size_t> asked;
+  for (int t = 0; t < 40; ++t) {
+    now += 10'000;
+    node.onTick(now, out);
+    for (const auto& [to, m] : out.sends) {
+      if (m.type == MsgType::kRequest) asked[to] += m.seqs.size();
+    }
+    out.clear();
+  }
+  CHECK(asked[21] + asked[22] >= 200);
+  CHECK(asked[21] > 9 * asked[22]);  // weighted, not exclusive: the far one still gets a few
+}
+
 TEST_CASE("a lost push is sent again once its acknowledgement is overdue") {
   auto net = makeNet("push", 1);
   for (int t = 0; t < 50; ++t) {
