@@ -26,42 +26,35 @@ void LatencyHistogram::merge(const LatencyHistogram& other) {
   mMaxUs = std::max(mMaxUs, other.mMaxUs);
 }
 
-double LatencyHistogram::percentileMs(double q) const {
-  if (mCount == 0) return 0.0;
-  const auto rank = static_cast<std::uint64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(mCount)));
+void LatencyHistogram::percentilesMs(const double* qs, double* ms, std::size_t n) const {
+  // One walk up the buckets for all of them (qs ascending): players summarise
+  // five histograms four times a second. A value is its bucket's upper edge,
+  // capped by the largest sample; past the buckets, the largest sample.
+  std::size_t k = 0;
   std::uint64_t seen = 0;
-  for (std::size_t i = 0; i <= kBuckets; ++i) {
+  for (std::size_t i = 0; i < kBuckets && k < n; ++i) {
     seen += mBuckets[i];
-    if (seen >= std::max<std::uint64_t>(rank, 1)) {
-      if (i == kBuckets) return maxMs();
-      // Report the bucket's upper edge, capped by the largest sample seen.
-      const auto edgeUs = static_cast<std::int64_t>(i + 1) * kBucketUs;
-      return static_cast<double>(std::min(edgeUs, mMaxUs)) / 1000.0;
+    for (; k < n; ++k) {
+      const auto rank = std::max<std::uint64_t>(
+          1, static_cast<std::uint64_t>(std::ceil(std::clamp(qs[k], 0.0, 1.0) * static_cast<double>(mCount))));
+      if (seen < rank) break;
+      ms[k] = static_cast<double>(std::min(static_cast<std::int64_t>(i + 1) * kBucketUs, mMaxUs)) / 1000.0;
     }
   }
-  return maxMs();
+  for (; k < n; ++k) ms[k] = maxMs();
+}
+
+double LatencyHistogram::percentileMs(double q) const {
+  if (mCount == 0) return 0.0;
+  double ms = 0;
+  percentilesMs(&q, &ms, 1);
+  return ms;
 }
 
 v1::LatencySummary LatencyHistogram::summary() const {
-  // The three percentiles in one walk up the buckets: players summarise five
-  // histograms ten times a second.
   constexpr std::array<double, 3> kQ{0.50, 0.95, 0.99};
   std::array<double, 3> ms{};
-  if (mCount > 0) {
-    std::array<std::uint64_t, 3> rank{};
-    for (std::size_t k = 0; k < kQ.size(); ++k) {
-      rank[k] = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(kQ[k] * static_cast<double>(mCount))));
-    }
-    std::size_t k = 0;
-    std::uint64_t seen = 0;
-    for (std::size_t i = 0; i < kBuckets && k < kQ.size(); ++i) {
-      seen += mBuckets[i];
-      for (; k < kQ.size() && seen >= rank[k]; ++k) {
-        ms[k] = static_cast<double>(std::min(static_cast<std::int64_t>(i + 1) * kBucketUs, mMaxUs)) / 1000.0;
-      }
-    }
-    for (; k < kQ.size(); ++k) ms[k] = maxMs();  // in the overflow bucket
-  }
+  if (mCount > 0) percentilesMs(kQ.data(), ms.data(), kQ.size());
   v1::LatencySummary s;
   s.set_count(mCount);
   s.set_p50_ms(ms[0]);

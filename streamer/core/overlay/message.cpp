@@ -1,5 +1,7 @@
 #include "message.hpp"
 
+#include "../fragmenter.hpp"
+
 namespace partyhub::streamer::overlay {
 
 const char* toString(MsgType t) {
@@ -28,11 +30,11 @@ std::size_t varint(std::uint64_t v) {
   return n;
 }
 
-// Our UDP framing (streamer/core/fragmenter.hpp): 2 bytes on a message that
-// fits one datagram, 8 on each fragment of a larger one.
+// Our UDP framing: 2 bytes on a message that fits one datagram, 8 on each
+// fragment of a larger one.
 std::size_t framed(std::size_t n) {
-  if (n <= 1198) return n + 2;
-  return n + 8 * ((n + 1191) / 1192);
+  if (n <= kMaxSinglePayload) return n + kSingleHeader;
+  return n + kFragmentHeader * ((n + kMaxFragmentPayload - 1) / kMaxFragmentPayload);
 }
 }  // namespace
 

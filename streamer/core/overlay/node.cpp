@@ -534,9 +534,7 @@ void Node::pull(std::int64_t nowUs) {
           double total = 0;
           std::vector<double> weights;
           for (PeerId p : owners) {
-            const std::int64_t rtt = rttOf(p);
-            weights.push_back(static_cast<double>(std::max(1u, uploadOf(p))) /
-                              (10'000.0 + static_cast<double>(rtt > 0 ? rtt : 100'000)));
+            weights.push_back(preference(uploadOf(p), rttOf(p)));
             total += weights.back();
           }
           double pick = std::uniform_real_distribution<double>(0, total)(mRng);

@@ -16,6 +16,14 @@
 
 namespace partyhub::streamer::overlay {
 
+/// How much to prefer `peer` as the next hop of a chunk or the owner to pull
+/// one from: its upload over its distance (unmeasured RTTs count as 100 ms),
+/// so chunks lean towards peers that pass them on soon.
+inline double preference(std::uint32_t uploadKbps, std::int64_t rttUs) {
+  const double upload = uploadKbps > 0 ? uploadKbps : 1;
+  return upload / (10.0 + static_cast<double>(rttUs > 0 ? rttUs : 100'000) / 1000.0);
+}
+
 /// What a scheduler may see and do; implemented by the Node.
 class SchedulerHost {
  public:

@@ -99,11 +99,10 @@ class PushScheduler final : public Scheduler {
   };
 
   static Candidate describe(SchedulerHost& host, PeerId n) {
-    const double rttMs = static_cast<double>(host.rttOf(n)) / 1000.0;
     const std::uint32_t upload = host.uploadOf(n);
+    const double spread = preference(upload, host.rttOf(n));
     const double up = std::max(1u, upload);
-    const double distance = 10.0 + (rttMs > 0 ? rttMs : 100.0);
-    return {n, upload, up / distance, 1e4 / up / distance};
+    return {n, upload, spread, 1e4 / (up * up) * spread};  // leaf: upload under distance
   }
 
   std::vector<Candidate> mNeighbours, mDelegates;  // reused: no allocation per call

@@ -26,6 +26,9 @@ class LatencyHistogram {
   [[nodiscard]] v1::LatencySummary summary() const;
 
  private:
+  /// ms[k] = the value below which a fraction qs[k] of samples lie; qs ascending, mCount > 0.
+  void percentilesMs(const double* qs, double* ms, std::size_t n) const;
+
   std::array<std::uint32_t, kBuckets + 1> mBuckets{};
   std::uint64_t mCount = 0;
   std::int64_t mMaxUs = 0;
