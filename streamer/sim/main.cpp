@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
             << r.delay.percentileMs(0.99) << " max " << r.delay.maxMs() << "\n"
             << "  lower bound " << r.lowerBoundMs << " ms (chunk upload " << r.chunkUploadMs << " ms), p99/bound "
             << r.delay.percentileMs(0.99) / r.lowerBoundMs << "\n"
+            << "  pulled " << r.pulledShare << " of receptions; by push alone p50 " << r.pushedDelay.percentileMs(0.5)
+            << " p99 " << r.pushedDelay.percentileMs(0.99) << " ms\n"
             << "  hops mean " << r.meanHops << " max " << r.maxHops << ", duplicates " << r.duplicateRatio
             << ", signalling overhead " << r.signallingOverhead << ", upload use " << r.meanUploadUse << "\n"
             << "  chunks sent " << r.chunksSent << " received " << r.received << " requests " << r.requests
@@ -61,7 +63,9 @@ int main(int argc, char** argv) {
         << r.delay.percentileMs(0.5) << ",\"p95_delay_ms\":" << r.delay.percentileMs(0.95)
         << ",\"p99_delay_ms\":" << r.delay.percentileMs(0.99) << ",\"max_delay_ms\":" << r.delay.maxMs()
         << ",\"lower_bound_ms\":" << r.lowerBoundMs << ",\"ratio_to_bound\":"
-        << r.delay.percentileMs(0.99) / r.lowerBoundMs << ",\"mean_hops\":" << r.meanHops
+        << r.delay.percentileMs(0.99) / r.lowerBoundMs << ",\"pulled_share\":" << r.pulledShare
+        << ",\"pushed_p50_delay_ms\":" << r.pushedDelay.percentileMs(0.5)
+        << ",\"pushed_p99_delay_ms\":" << r.pushedDelay.percentileMs(0.99) << ",\"mean_hops\":" << r.meanHops
         << ",\"duplicate_ratio\":" << r.duplicateRatio << ",\"signalling_overhead\":" << r.signallingOverhead
         << ",\"upload_use\":" << r.meanUploadUse << ",\"survivors\":" << r.survivors << ",\"sim_wall_s\":" << r.wallS
         << ",\"events\":" << r.events << "}\n";

@@ -186,6 +186,11 @@ class Sim {
     const std::int64_t delay = mNow - d.injectedUs;
     if (d.injectedUs < mWindowStartUs || d.injectedUs >= mWindowEndUs) return;
     mResult.delay.record(delay);
+    if (d.pulled) {
+      ++mPulled;
+    } else {
+      mResult.pushedDelay.record(delay);
+    }
     mHopsSum += d.hops;
     ++mHopsCount;
     mResult.maxHops = std::max(mResult.maxHops, d.hops);
@@ -276,6 +281,7 @@ class Sim {
     mResult.minDeliveryRatio1s = counted == 0 ? 0 : minRatio;
     mResult.meanDeliveryRatio1s = counted == 0 ? 0 : sum / static_cast<double>(counted);
     mResult.meanHops = mHopsCount == 0 ? 0 : static_cast<double>(mHopsSum) / static_cast<double>(mHopsCount);
+    mResult.pulledShare = mHopsCount == 0 ? 0 : static_cast<double>(mPulled) / static_cast<double>(mHopsCount);
     mResult.duplicateRatio = mHopsCount == 0 ? 0 : static_cast<double>(mDuplicates) / static_cast<double>(mHopsCount);
     mResult.signallingOverhead = mPayloadBytes == 0 ? 0 : static_cast<double>(mTotalBytes - mPayloadBytes) / static_cast<double>(mPayloadBytes);
     double use = 0;
@@ -315,7 +321,7 @@ class Sim {
   std::uint64_t mNextSeq = 0;
   std::int64_t mWindowStartUs = 0, mWindowEndUs = 0;
   std::uint64_t mInjectedInWindow = 0;
-  std::uint64_t mHopsSum = 0, mHopsCount = 0, mDuplicates = 0;
+  std::uint64_t mHopsSum = 0, mHopsCount = 0, mDuplicates = 0, mPulled = 0;
   std::uint64_t mTotalBytes = 0, mPayloadBytes = 0;
   double mChurnCarry = 0;
 };

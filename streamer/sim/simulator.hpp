@@ -41,6 +41,8 @@ struct Result {
   double minDeliveryRatio1s = 0;     // worst peer: chunks within 1 s / chunks it should have had
   double meanDeliveryRatio1s = 0;
   LatencyHistogram delay;            // injection -> received, all receptions in the window
+  LatencyHistogram pushedDelay;      // the same, of chunks that came by push alone
+  double pulledShare = 0;            // receptions that needed a pull
   double meanHops = 0;
   std::uint32_t maxHops = 0;
   double duplicateRatio = 0;         // duplicate chunk receptions / useful ones

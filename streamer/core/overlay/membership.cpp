@@ -12,8 +12,8 @@ std::vector<std::pair<PeerId, Message>> Membership::join(const std::vector<PeerI
   std::mt19937_64 none(0);
   for (PeerId b : bootstrap) {
     if (b == mSelf) continue;
-    merge({Descriptor{b, 0, 0}});
-    mLastHeard[b] = nowUs;  // give it a full timeout to answer
+    mergeOne(Descriptor{b, 0, 0});
+    mKnown[b].heardUs = nowUs;  // give it a full timeout to answer
     out.emplace_back(b, shuffleMessage(MsgType::kGossip, none, b, true));
   }
   mNextShuffleUs = nowUs + std::min(mConfig.periodUs, mConfig.joinRetryUs);
@@ -22,24 +22,26 @@ std::vector<std::pair<PeerId, Message>> Membership::join(const std::vector<PeerI
 
 void Membership::heard(PeerId from, std::int64_t nowUs, std::uint32_t uploadKbps) {
   mHeardAnyone = true;
-  mLastHeard[from] = nowUs;
-  if (uploadKbps != 0) mUpload[from] = uploadKbps;
+  Known& k = mKnown[from];  // valid until mKnown grows (merge may add peers)
+  k.heardUs = nowUs;
+  if (uploadKbps != 0) k.uploadKbps = uploadKbps;
 }
 
 void Membership::forget(PeerId peer) {
   mView.erase(std::remove_if(mView.begin(), mView.end(), [&](const Descriptor& d) { return d.id == peer; }),
               mView.end());
-  mLastHeard.erase(peer);
+  auto it = mKnown.find(peer);
+  if (it != mKnown.end()) it->second.heardUs = kNever;
 }
 
 std::uint32_t Membership::uploadOf(PeerId peer) const {
-  auto it = mUpload.find(peer);
-  return it == mUpload.end() ? 0 : it->second;
+  auto it = mKnown.find(peer);
+  return it == mKnown.end() ? 0 : it->second.uploadKbps;
 }
 
 bool Membership::alive(PeerId peer, std::int64_t nowUs) const {
-  auto it = mLastHeard.find(peer);
-  return it != mLastHeard.end() && nowUs - it->second <= mConfig.peerTimeoutUs;
+  auto it = mKnown.find(peer);
+  return it != mKnown.end() && it->second.heardUs != kNever && nowUs - it->second.heardUs <= mConfig.peerTimeoutUs;
 }
 
 Message Membership::shuffleMessage(MsgType type, std::mt19937_64& rng, PeerId exclude, bool includeSelf) {
@@ -59,19 +61,29 @@ Message Membership::shuffleMessage(MsgType type, std::mt19937_64& rng, PeerId ex
   return m;
 }
 
+void Membership::mergeOne(Descriptor d) {
+  if (d.id == mSelf || d.id == 0) return;
+  auto it = std::find_if(mView.begin(), mView.end(), [&](const Descriptor& v) { return v.id == d.id; });
+  if (it != mView.end()) {
+    it->age = std::min(it->age, d.age);
+    if (d.uploadKbps != 0) it->uploadKbps = d.uploadKbps;
+    return;
+  }
+  mView.push_back(d);
+}
+
 void Membership::merge(const std::vector<Descriptor>& incoming) {
   for (Descriptor d : incoming) {
     if (d.id == mSelf || d.id == 0) continue;
-    if (d.uploadKbps != 0) mUpload[d.id] = d.uploadKbps;
-    d.uploadKbps = d.uploadKbps != 0 ? d.uploadKbps : uploadOf(d.id);
-    auto it = std::find_if(mView.begin(), mView.end(), [&](const Descriptor& v) { return v.id == d.id; });
-    if (it != mView.end()) {
-      it->age = std::min(it->age, d.age);
-      if (d.uploadKbps != 0) it->uploadKbps = d.uploadKbps;
-      continue;
-    }
-    mView.push_back(d);
+    Known& k = mKnown[d.id];
+    if (d.uploadKbps != 0) k.uploadKbps = d.uploadKbps;
+    d.uploadKbps = k.uploadKbps;
+    mergeOne(d);
   }
+  trimView();
+}
+
+void Membership::trimView() {
   // Keep the youngest entries: old ones are likelier to be gone.
   if (mView.size() > mConfig.viewSize) {
     std::stable_sort(mView.begin(), mView.end(), [](const Descriptor& a, const Descriptor& b) { return a.age < b.age; });
@@ -86,8 +98,9 @@ std::vector<std::pair<PeerId, Message>> Membership::onTick(std::int64_t nowUs, s
   // peers silent for too long.
   mView.erase(std::remove_if(mView.begin(), mView.end(),
                              [&](const Descriptor& d) {
-                               auto it = mLastHeard.find(d.id);
-                               return it != mLastHeard.end() && nowUs - it->second > mConfig.peerTimeoutUs;
+                               auto it = mKnown.find(d.id);
+                               return it != mKnown.end() && it->second.heardUs != kNever &&
+                                      nowUs - it->second.heardUs > mConfig.peerTimeoutUs;
                              }),
               mView.end());
   // Until anyone has answered, the bootstrap peer may just not be up yet:
@@ -98,7 +111,8 @@ std::vector<std::pair<PeerId, Message>> Membership::onTick(std::int64_t nowUs, s
   auto oldest = std::max_element(mView.begin(), mView.end(),
                                  [](const Descriptor& a, const Descriptor& b) { return a.age < b.age; });
   const PeerId target = oldest->id;
-  if (mLastHeard.find(target) == mLastHeard.end()) mLastHeard[target] = nowUs;
+  Known& t = mKnown[target];
+  if (t.heardUs == kNever) t.heardUs = nowUs;
   out.emplace_back(target, shuffleMessage(MsgType::kGossip, rng, target, true));
   return out;
 }
@@ -106,7 +120,10 @@ std::vector<std::pair<PeerId, Message>> Membership::onTick(std::int64_t nowUs, s
 std::vector<std::pair<PeerId, Message>> Membership::onMessage(PeerId from, const Message& m, std::int64_t nowUs,
                                                               std::mt19937_64& rng) {
   std::vector<std::pair<PeerId, Message>> out;
-  heard(from, nowUs, m.uploadKbps);
+  Known& k = mKnown[from];  // valid until mKnown grows (merge may add peers)
+  mHeardAnyone = true;
+  k.heardUs = nowUs;
+  if (m.uploadKbps != 0) k.uploadKbps = m.uploadKbps;
   switch (m.type) {
     case MsgType::kGossip:
       out.emplace_back(from, shuffleMessage(MsgType::kGossipReply, rng, from, true));
@@ -114,7 +131,11 @@ std::vector<std::pair<PeerId, Message>> Membership::onMessage(PeerId from, const
       break;
     case MsgType::kGossipReply: merge(m.peers); break;
     case MsgType::kLeave: forget(from); break;
-    default: merge({Descriptor{from, 0, m.uploadKbps}}); break;
+    default:
+      // A peer that trades with us is alive: into the view, young.
+      mergeOne(Descriptor{from, 0, k.uploadKbps});
+      trimView();
+      break;
   }
   return out;
 }

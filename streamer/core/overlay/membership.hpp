@@ -5,12 +5,14 @@
 // passive: a peer not heard from within the timeout leaves the view. Pure.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <random>
 #include <unordered_map>
 #include <vector>
 
 #include "message.hpp"
+#include "partyhub/common/flat_map.hpp"
 
 namespace partyhub::streamer::overlay {
 
@@ -42,20 +44,30 @@ class Membership {
   [[nodiscard]] bool alive(PeerId peer, std::int64_t nowUs) const;
   /// When we last heard from `peer` (any message); 0 if never.
   [[nodiscard]] std::int64_t lastHeard(PeerId peer) const {
-    auto it = mLastHeard.find(peer);
-    return it == mLastHeard.end() ? 0 : it->second;
+    auto it = mKnown.find(peer);
+    return it == mKnown.end() || it->second.heardUs == kNever ? 0 : it->second.heardUs;
   }
 
  private:
+  static constexpr std::int64_t kNever = INT64_MIN;
+  // What we know of a peer, in one table: every message costs one lookup
+  // (the simulator runs thousands of these; lookups were its hot spot).
+  struct Known {
+    std::int64_t heardUs = kNever;
+    std::uint32_t uploadKbps = 0;
+  };
+
   Message shuffleMessage(MsgType type, std::mt19937_64& rng, PeerId exclude, bool includeSelf);
   void merge(const std::vector<Descriptor>& incoming);
+  /// Puts `d` in the view (or makes its entry young again); may overfill it.
+  void mergeOne(Descriptor d);
+  void trimView();
 
   PeerId mSelf;
   std::uint32_t mSelfUpload;
   MembershipConfig mConfig;
   std::vector<Descriptor> mView;
-  std::unordered_map<PeerId, std::int64_t> mLastHeard;
-  std::unordered_map<PeerId, std::uint32_t> mUpload;
+  std::unordered_map<PeerId, Known> mKnown;
   std::int64_t mNextShuffleUs = 0;
   bool mHeardAnyone = false;
 };

@@ -83,12 +83,12 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   slot.seq = seq;
   if (h.budget > 0) mBudgeted.insert(std::upper_bound(mBudgeted.begin(), mBudgeted.end(), seq), seq);
   ++mStats.chunksReceived;
-  mRequested.erase(seq);
+  const bool pulled = mRequested.erase(seq) > 0;
   mFirstHeardOf.erase(seq);
   if (!mAnyKnown || seq > mNewestKnown) mNewestKnown = seq;
   mAnyKnown = true;
   mNewestCaptureUs = std::max(mNewestCaptureUs, h.chunk->capture_us());
-  mOut->delivered.push_back({h.chunk, h.injectedUs, h.hops});
+  mOut->delivered.push_back({h.chunk, h.injectedUs, h.hops, pulled});
   mPendingHaves.push_back(seq);
   mScheduler->onNewChunk(*this, seq, from, nowUs);
 }
@@ -626,17 +626,22 @@ void Node::refreshNeighbours(std::int64_t nowUs) {
     if (next.size() >= mConfig.neighbours) break;
     if (std::find(next.begin(), next.end(), d.id) == next.end()) next.push_back(d.id);
   }
-  // Peers that trade with us stay while they are alive.
+  // Peers that trade with us stay while they are alive, those heard from
+  // most lately first.
+  std::vector<std::pair<std::int64_t, PeerId>> inbound;
   for (auto it = mInbound.begin(); it != mInbound.end();) {
     if (!mMembership->alive(it->first, nowUs)) {
       mKnows.erase(it->first);
       it = mInbound.erase(it);
       continue;
     }
-    if (next.size() < 2 * mConfig.neighbours && std::find(next.begin(), next.end(), it->first) == next.end()) {
-      next.push_back(it->first);
-    }
+    inbound.emplace_back(it->second, it->first);
     ++it;
+  }
+  std::sort(inbound.begin(), inbound.end(), std::greater<>());
+  for (const auto& [heardUs, peer] : inbound) {
+    if (next.size() >= 2 * mConfig.neighbours) break;
+    if (std::find(next.begin(), next.end(), peer) == next.end()) next.push_back(peer);
   }
   mNeighbours = std::move(next);
   prune();

@@ -11,7 +11,6 @@
 #include <memory>
 #include <random>
 #include <string>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -56,6 +55,7 @@ struct Delivery {
   ChunkPtr chunk;
   std::int64_t injectedUs = 0;
   std::uint32_t hops = 0;
+  bool pulled = false;  // it came after we asked for it (pull repair), not by push
 };
 
 struct NodeActions {
@@ -213,22 +213,22 @@ class Node final : private SchedulerHost {
 
   std::vector<PeerId> mNeighbours;
   PeerId mSourceId = 0;  // the channel's source streamer, once a chunk came from it
-  std::unordered_map<PeerId, std::int64_t> mInbound;  // peers that send to us -> last heard
+  partyhub::FlatMap<std::int64_t> mInbound;  // peers that send to us -> last heard
   std::int64_t mNextNeighbourRefreshUs = 0;
 
   std::vector<Held> mHeld;  // mConfig.window slots
   std::uint64_t mNewestKnown = 0;
   bool mAnyKnown = false;
   std::int64_t mNewestCaptureUs = 0;  // of the chunks accepted
-  std::unordered_map<PeerId, SeqWindow> mKnows;  // what each peer is known to hold
-  std::unordered_map<std::uint64_t, std::int64_t> mFirstHeardOf;  // seq -> when a neighbour first had it
-  std::unordered_map<std::uint64_t, std::int64_t> mRequested;     // seq -> when we asked
-  std::unordered_map<std::uint64_t, std::vector<PeerId>> mSentTo;  // seq -> who we sent it to
+  partyhub::FlatMap<SeqWindow> mKnows;  // what each peer is known to hold
+  partyhub::FlatMap<std::int64_t> mFirstHeardOf;  // seq -> when a neighbour first had it
+  partyhub::FlatMap<std::int64_t> mRequested;     // seq -> when we asked
+  partyhub::FlatMap<std::vector<PeerId>> mSentTo;  // seq -> who we sent it to
 
 
   std::uint32_t mNextGive = 0;  // budget for the copy about to be sent
   std::vector<std::uint64_t> mBudgeted;  // held seqs with push budget left, ascending
-  std::unordered_map<PeerId, std::int64_t> mRtt;  // measured round-trip times, µs
+  partyhub::FlatMap<std::int64_t> mRtt;  // measured round-trip times, µs
 
   std::vector<Queued> mQueue;
   std::int64_t mBacklogUs = 0;
@@ -239,10 +239,10 @@ class Node final : private SchedulerHost {
   std::int64_t mViewFullAtUs = -1;  // last tick our view was full
   std::int64_t mLastTickUs = 0;
   std::vector<Unacked> mUnacked;
-  std::unordered_map<PeerId, AckDelay> mAckDelay;
+  partyhub::FlatMap<AckDelay> mAckDelay;
   std::deque<TimedOut> mTimedOut;  // pushes given up lately: a late acknowledgement still teaches the delay
-  std::unordered_map<PeerId, int> mMisses;  // unacknowledged pushes in a row
-  std::unordered_map<PeerId, std::vector<std::uint64_t>> mAcksOwed;  // peer -> seqs it pushed us
+  partyhub::FlatMap<int> mMisses;  // unacknowledged pushes in a row
+  partyhub::FlatMap<std::vector<std::uint64_t>> mAcksOwed;  // peer -> seqs it pushed us
   std::vector<std::uint64_t> mPendingHaves;
   std::int64_t mNextHaveFlushUs = 0;
   std::int64_t mNextHaveBroadcastUs = 0;

@@ -342,6 +342,33 @@ TEST_CASE("a graceful leave removes the peer at once") {
   }
 }
 
+TEST_CASE("peers that traded with us lately stay neighbours, before those heard from long ago") {
+  // Neighbourhood target 2: up to 4 neighbours, 2 from the view, the rest
+  // from inbound traders. Eight peers each send one buffer map, a second
+  // apart; at the refresh the two heard from last must be neighbours,
+  // whatever the view picked.
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    NodeConfig c;
+    c.neighbours = 2;
+    Node node(100, c, seed);
+    NodeActions out;
+    node.join({}, 0, out);
+    std::int64_t now = 0;
+    for (PeerId p = 1; p <= 8; ++p) {
+      now += 100'000;
+      Message have;
+      have.type = MsgType::kHave;
+      have.seqs = {p};
+      node.onMessage(p, have, now, out);
+    }
+    node.onTick(now + c.membership.periodUs, out);
+    const auto& n = node.neighbours();
+    CHECK(n.size() <= 4);
+    CHECK(std::find(n.begin(), n.end(), PeerId{8}) != n.end());
+    CHECK(std::find(n.begin(), n.end(), PeerId{7}) != n.end());
+  }
+}
+
 TEST_CASE("a source streamer that restarts and numbers from 0 again is followed, not taken for old chunks") {
   auto net = makeNet("push", 4);
   for (int t = 0; t < 200; ++t) {
