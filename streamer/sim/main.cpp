@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   app.add_option("--churn", s.churnPerMin, "Share of peers leaving (and as many joining) per minute");
   app.add_option("--source-copies", s.sourceCopies);
   app.add_option("--neighbours", s.neighbours);
+  app.add_option("--tick-ms", s.tickMs, "Each peer's tick period")->check(CLI::Range(1.0, 100.0));
+  app.add_option("--have-broadcast-ms", s.haveBroadcastMs, "Buffer maps to all neighbours at most this often (acks every tick)");
   app.add_option("--pull-after-ms", s.pullAfterMs, "A chunk a neighbour has is pulled after this");
   app.add_option("--overlay-size-x", s.overlaySizeX, "The source's push budget, in group sizes");
   app.add_option("--json", json, "Write the result as JSON here");

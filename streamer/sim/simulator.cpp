@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <memory>
 #include <queue>
 #include <random>
 
 #include "core/overlay/node.hpp"
+#include "event_queue.hpp"
 
 namespace partyhub::streamer::sim {
 
@@ -24,16 +26,6 @@ double lowerBoundMs(std::size_t n, double chunkUploadMs, double latencyMinMs) {
 namespace {
 
 enum class EventKind : std::uint8_t { kTick, kDeliver, kInject, kChurn, kJoin, kWake };
-
-struct Event {
-  std::int64_t at;
-  std::uint64_t order;  // FIFO among equal times: determinism
-  EventKind kind;
-  std::uint32_t peer;
-  std::uint32_t from;
-  std::uint32_t slot;   // message slot for kDeliver
-  bool operator>(const Event& o) const { return at != o.at ? at > o.at : order > o.order; }
-};
 
 struct PeerState {
   std::unique_ptr<Node> node;
@@ -55,11 +47,11 @@ class Sim {
     const auto wallStart = std::chrono::steady_clock::now();
     setup();
     const auto end = static_cast<std::int64_t>(mS.seconds * 1e6);
-    while (!mEvents.empty() && mEvents.top().at <= end) {
+    while (!mEvents.empty() && mEvents.top().at() <= end) {
       const Event e = mEvents.top();
       mEvents.pop();
       ++mResult.events;
-      mNow = e.at;
+      mNow = e.at();
       handle(e);
     }
     finish();
@@ -72,7 +64,8 @@ class Sim {
   static std::uint32_t indexOf(PeerId id) { return static_cast<std::uint32_t>(id - 1); }
 
   void push(std::int64_t at, EventKind kind, std::uint32_t peer, std::uint32_t from = 0, std::uint32_t slot = 0) {
-    mEvents.push(Event{at, mOrder++, kind, peer, from, slot});
+    mEvents.push(Event{(static_cast<std::uint64_t>(at) << 32) | (mOrder++ & 0xffffffffu), peer, from, slot,
+                       static_cast<std::uint8_t>(kind)});
   }
 
   overlay::NodeConfig configFor(std::uint32_t index) const {
@@ -86,6 +79,7 @@ class Sim {
     // stale knowledge wastes (tuned in partyhub-sim, see README).
     c.overlaySizeHint = static_cast<std::uint32_t>(mS.overlaySizeX * static_cast<double>(mS.peers));
     c.pullAfterUs = static_cast<std::int64_t>(mS.pullAfterMs * 1000);
+    c.haveBroadcastUs = static_cast<std::int64_t>(mS.haveBroadcastMs * 1000);
     return c;
   }
 
@@ -200,7 +194,7 @@ class Sim {
   void handle(const Event& e) {
     PeerState& p = mPeers[e.peer];
     NodeActions out;
-    switch (e.kind) {
+    switch (static_cast<EventKind>(e.kind)) {
       case EventKind::kTick:
         if (!p.alive) return;
         p.node->onTick(mNow, out);
@@ -208,13 +202,17 @@ class Sim {
         push(mNow + mTickUs, EventKind::kTick, e.peer);
         break;
       case EventKind::kDeliver: {
-        Message m = std::move(mSlots[e.slot]);
+        // Read in place (the slots are a deque: storing the messages this
+        // one causes moves nothing), then freed.
+        const Message& m = mSlots[e.slot];
+        if (p.alive) {
+          const std::uint64_t dupBefore = p.node->stats().duplicates;
+          p.node->onMessage(idOf(e.from), m, mNow, out);
+          mDuplicates += p.node->stats().duplicates - dupBefore;
+          apply(e.peer, out);
+        }
+        mSlots[e.slot] = Message{};
         mFree.push_back(e.slot);
-        if (!p.alive) return;
-        const std::uint64_t dupBefore = p.node->stats().duplicates;
-        p.node->onMessage(idOf(e.from), m, mNow, out);
-        mDuplicates += p.node->stats().duplicates - dupBefore;
-        apply(e.peer, out);
         break;
       }
       case EventKind::kInject: {
@@ -230,7 +228,7 @@ class Sim {
       case EventKind::kChurn: churn(); break;
       case EventKind::kJoin: startPeer(e.peer); break;
       case EventKind::kWake:
-        if (!p.alive || e.at != p.wakeAtUs) return;  // superseded
+        if (!p.alive || e.at() != p.wakeAtUs) return;  // superseded
         p.node->onUplinkFree(mNow, out);
         apply(e.peer, out);
         break;
@@ -310,8 +308,8 @@ class Sim {
   std::mt19937_64 mRng;
   Result mResult;
   std::vector<PeerState> mPeers;
-  std::priority_queue<Event, std::vector<Event>, std::greater<>> mEvents;
-  std::vector<Message> mSlots;
+  EventQueue mEvents;
+  std::deque<Message> mSlots;
   std::vector<std::uint32_t> mFree;
   std::uint64_t mOrder = 0;
   std::int64_t mNow = 0;

@@ -32,6 +32,7 @@ struct Scenario {
   std::uint32_t sourceCopies = 3;
   std::size_t neighbours = 10;
   double tickMs = 10;
+  double haveBroadcastMs = 0;        // see NodeConfig::haveBroadcastUs
   double pullAfterMs = 300;          // see NodeConfig
   double overlaySizeX = 2;           // the source's push budget, in peers (the group size is known)
 };

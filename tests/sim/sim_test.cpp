@@ -1,6 +1,9 @@
 // partyhub-sim's engine: reproducible by seed, and the overlay delivers.
 #include <doctest/doctest.h>
 
+#include <random>
+
+#include "sim/event_queue.hpp"
 #include "sim/simulator.hpp"
 
 using namespace partyhub::streamer::sim;
@@ -41,4 +44,38 @@ TEST_CASE("the lower bound follows the formula") {
   // N = 1000 -> ceil(log2) = 10: 11 chunk uploads + 10 minimum latencies.
   CHECK(lowerBoundMs(1000, 16.0, 10.0) == doctest::Approx(11 * 16.0 + 10 * 10.0));
   CHECK(lowerBoundMs(2, 16.0, 10.0) == doctest::Approx(2 * 16.0 + 10.0));
+}
+
+TEST_CASE("the calendar queue pops events in the order one heap would, near, far and simultaneous ones alike") {
+  std::mt19937_64 rng(9);
+  EventQueue calendar;
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> heap;
+  std::uint64_t order = 0;
+  std::int64_t now = 0;
+  auto add = [&](std::int64_t at) {
+    const Event e{(static_cast<std::uint64_t>(at) << 32) | order++, static_cast<std::uint32_t>(order), 0, 0, 0};
+    calendar.push(e);
+    heap.push(e);
+  };
+  for (int i = 0; i < 50; ++i) add(static_cast<std::int64_t>(rng() % 60'000'000));  // up to a minute ahead
+  for (int step = 0; step < 200'000; ++step) {
+    // Mostly near events, some at this very time, a few beyond the horizon.
+    const auto r = rng() % 100;
+    const std::int64_t ahead = r < 10 ? 0 : r < 97 ? static_cast<std::int64_t>(rng() % 100'000)
+                                                   : static_cast<std::int64_t>(rng() % 20'000'000);
+    add(now + ahead);
+    if (rng() % 2 == 0) {
+      REQUIRE(calendar.top().key == heap.top().key);
+      now = calendar.top().at();
+      calendar.pop();
+      heap.pop();
+    }
+  }
+  while (!heap.empty()) {
+    REQUIRE_FALSE(calendar.empty());
+    REQUIRE(calendar.top().key == heap.top().key);
+    calendar.pop();
+    heap.pop();
+  }
+  CHECK(calendar.empty());
 }

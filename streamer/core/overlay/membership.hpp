@@ -8,7 +8,6 @@
 #include <climits>
 #include <cstdint>
 #include <random>
-#include <unordered_map>
 #include <vector>
 
 #include "message.hpp"
@@ -67,7 +66,7 @@ class Membership {
   std::uint32_t mSelfUpload;
   MembershipConfig mConfig;
   std::vector<Descriptor> mView;
-  std::unordered_map<PeerId, Known> mKnown;
+  partyhub::FlatMap<Known> mKnown;
   std::int64_t mNextShuffleUs = 0;
   bool mHeardAnyone = false;
 };

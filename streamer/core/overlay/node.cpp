@@ -466,7 +466,7 @@ void Node::flushHaves(std::int64_t nowUs) {
   if (mPendingHaves.empty() && mAcksOwed.empty()) return;
   std::sort(mPendingHaves.begin(), mPendingHaves.end());
   const bool structured = knowsWholeOverlay();
-  if (structured && nowUs < mNextHaveBroadcastUs) {
+  if ((structured || mConfig.haveBroadcastUs > 0) && nowUs < mNextHaveBroadcastUs) {
     // Acknowledgements only (with what else the pusher lacks): the buffer
     // map waits for its broadcast.
     for (auto& [peer, seqs] : mAcksOwed) {
@@ -482,12 +482,17 @@ void Node::flushHaves(std::int64_t nowUs) {
     mAcksOwed.clear();
     return;
   }
-  mNextHaveBroadcastUs = nowUs + (structured ? mConfig.haveBroadcastStructuredUs : 0);
+  mNextHaveBroadcastUs = nowUs + (structured ? mConfig.haveBroadcastStructuredUs : mConfig.haveBroadcastUs);
   for (PeerId n : mNeighbours) {
     Message m;
     m.type = MsgType::kHave;
-    for (std::uint64_t s : mPendingHaves) {
-      if (!peerHas(n, s)) m.seqs.push_back(s);  // it sent us this one, or we sent it
+    // What it is not known to hold (it sent us this one, or we sent it; the
+    // source injected them all). One lookup per neighbour, not per seq.
+    if (n != mSourceId) {
+      auto known = mKnows.find(n);
+      for (std::uint64_t s : mPendingHaves) {
+        if (known == mKnows.end() || !known->second.has(s)) m.seqs.push_back(s);
+      }
     }
     // Acknowledgements ride on the same HAVE.
     auto owed = mAcksOwed.find(n);

@@ -36,6 +36,8 @@ struct NodeConfig {
   // (for pull repair), acknowledgements to pushers still every batch. Most
   // of a small overlay's signalling and wake-ups were buffer maps.
   std::int64_t haveBroadcastStructuredUs = 100'000;
+  // The same in a larger overlay (0: every batch).
+  std::int64_t haveBroadcastUs = 0;
   std::int64_t pullAfterUs = 300'000;     // a chunk a neighbour has and we miss is pulled after this
   std::int64_t requestTimeoutUs = 200'000;
   std::int64_t ackSlackUs = 25'000;       // a push unacknowledged after its RTT plus this is sent again
