@@ -9,10 +9,12 @@ build/bench/overlay-sim.json (and overlay-sim.png when matplotlib is there).
 """
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 
 def sim(bin_dir, **kw):
@@ -34,26 +36,51 @@ def main():
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--series", default="100,200,500,1000,2000,5000")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=2, help="simulations at a time after the headline run")
     args = ap.parse_args()
     bin_dir = os.path.join(args.root, "build", "bin")
     common = dict(seconds=args.seconds, seed=args.seed, loss=0.01, upload_mean=2.0, poor_fraction=0.2,
                   poor_upload=0.5, latency_min_ms=10, latency_max_ms=80, stream_kbps=1000, chunk_rate=30)
 
+    # The headline run alone, so its sim_wall_s is one core's; the others
+    # (baseline, churn, the series) --jobs at a time, their walls under load.
     push = sim(bin_dir, peers=args.peers, scheduler="push", **common)
-    base = sim(bin_dir, peers=args.peers, scheduler="offer-accept", **common)
+    sizes = [int(x) for x in args.series.split(",") if x]
+    runs = {("base", args.peers): dict(peers=args.peers, scheduler="offer-accept", **common),
+            ("churn", args.peers): dict(peers=args.peers, scheduler="push", churn=0.1, **common)}
+    for n in sizes:
+        if n != args.peers:
+            runs[("push", n)] = dict(peers=n, scheduler="push", **common)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        # Largest first: the pool finishes sooner.
+        order = sorted(runs, key=lambda k: -k[1])
+        futures = {k: pool.submit(sim, bin_dir, **runs[k]) for k in order}
+        done = {k: f.result() for k, f in futures.items()}
+    base, churn = done[("base", args.peers)], done[("churn", args.peers)]
     series = []
-    for n in [int(x) for x in args.series.split(",") if x]:
-        r = push if n == args.peers else sim(bin_dir, peers=n, scheduler="push", **common)
-        series.append({"n_peers": n, "p99_delay_ms": r["p99_delay_ms"], "lower_bound_ms": r["lower_bound_ms"],
-                       "min_peer_delivery_ratio_1s": r["min_peer_delivery_ratio_1s"], "sim_wall_s": r["sim_wall_s"]})
-    churn = sim(bin_dir, peers=args.peers, scheduler="push", churn=0.1, **common)
+    for n in sizes:
+        r = push if n == args.peers else done[("push", n)]
+        series.append({"n_peers": n, "p50_delay_ms": r["p50_delay_ms"], "p99_delay_ms": r["p99_delay_ms"],
+                       "lower_bound_ms": r["lower_bound_ms"],
+                       "min_peer_delivery_ratio_1s": r["min_peer_delivery_ratio_1s"],
+                       "mean_peer_delivery_ratio_1s": r["mean_peer_delivery_ratio_1s"], "sim_wall_s": r["sim_wall_s"]})
 
+    # Growth per doubling of N, against one step: a chunk-upload time at the
+    # mean upload plus the mean one-way latency of the model (peers uniform
+    # in a unit square: mean distance 0.5214 of the side, latency linear in
+    # distance over the diagonal).
+    step_ms = 1000 / common["chunk_rate"] / common["upload_mean"]  # a chunk at the mean upload
+    step_ms += common["latency_min_ms"] + (common["latency_max_ms"] - common["latency_min_ms"]) * 0.5214 / math.sqrt(2)
+    growth = [(b["p99_delay_ms"] - a["p99_delay_ms"]) / math.log2(b["n_peers"] / a["n_peers"])
+              for a, b in zip(series, series[1:])]
     result = {
         "n_peers": push["n_peers"],
         "min_peer_delivery_ratio_1s": push["min_peer_delivery_ratio_1s"],
         "mean_peer_delivery_ratio_1s": push["mean_peer_delivery_ratio_1s"],
         "p50_delay_ms": push["p50_delay_ms"],
         "p99_delay_ms": push["p99_delay_ms"],
+        "pushed_p99_delay_ms": push["pushed_p99_delay_ms"],
+        "pulled_share": push["pulled_share"],
         "lower_bound_ms": push["lower_bound_ms"],
         "ratio_to_bound": push["ratio_to_bound"],
         "baseline_p99_delay_ms": base["p99_delay_ms"],
@@ -64,9 +91,12 @@ def main():
         "upload_use": push["upload_use"],
         "mean_hops": push["mean_hops"],
         "sim_wall_s": push["sim_wall_s"],
+        "sim_events": push["events"],
         "churn_min_delivery_ratio_1s": churn["min_peer_delivery_ratio_1s"],
         "churn_mean_delivery_ratio_1s": churn["mean_peer_delivery_ratio_1s"],
         "series": series,
+        "doubling_step_ms": round(step_ms, 1),
+        "max_p99_growth_per_doubling_ms": round(max(growth), 1) if growth else None,
         "scenario": common,
     }
     print(f"{'':22}{'p50 ms':>9}{'p99 ms':>9}{'min deliv 1s':>14}{'wall s':>9}")
@@ -74,6 +104,8 @@ def main():
           f"{push['min_peer_delivery_ratio_1s']:>14.4f}{push['sim_wall_s']:>9.1f}")
     print(f"{'offer-accept':22}{base['p50_delay_ms']:>9.1f}{base['p99_delay_ms']:>9.1f}"
           f"{base['min_peer_delivery_ratio_1s']:>14.4f}{base['sim_wall_s']:>9.1f}")
+    print(f"p99 growth per doubling of N: at most {result['max_p99_growth_per_doubling_ms']} ms "
+          f"(one step: {result['doubling_step_ms']} ms)")
     print(f"lower bound {push['lower_bound_ms']:.1f} ms, ratio {push['ratio_to_bound']:.2f}; "
           f"churn min delivery {churn['min_peer_delivery_ratio_1s']:.4f}")
     for s in series:
