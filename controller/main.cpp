@@ -166,7 +166,8 @@ int main(int argc, char** argv) {
   join->add_option("--audio-kbps", jr.audioKbps, "Opus bitrate")->check(CLI::Range(6, 510));
   join->add_option("--layout", jr.layout,
                    "per-source: a streamer per member's channel | shared: one streamer carrying every channel "
-                   "over one signalling overlay (all members of a group must use the same)")
+                   "over one signalling overlay. Default: the group's (per-source for a new group); the group "
+                   "manager refuses the other one")
       ->check(CLI::IsMember({"per-source", "shared"}));
 
   std::string group;

@@ -81,10 +81,6 @@ Conference::Conference(JoinRequest request, const DaemonSettings& daemon, int po
   mSettings.audioKbps = mRequest.audioKbps;
   mSettings.uplinkKbps = daemon.uplinkKbps;
   mSettings.emulateDelayMs = daemon.emulateDelayMs;
-  mSettings.layout = mRequest.layout;
-  if (mSettings.layout == "shared") {
-    mSettings.channelId = channelIdFor(mSettings.advertiseHost + ":" + std::to_string(mSettings.sourcePort));
-  }
   mkdir(mSettings.runDir.c_str(), 0755);
   join();
   mWatcher = std::thread([this] { watch(); });
@@ -103,16 +99,35 @@ Conference::~Conference() {
 
 void Conference::join() {
   auto c = managerClient(mRequest.manager);
-  json group = {{"name", mRequest.group}};
+  // The group's layout: ours if we create it, else what its creator chose.
+  json group = {{"name", mRequest.group}, {"layout", mRequest.layout.empty() ? "per-source" : mRequest.layout}};
   if (!mRequest.password.empty()) group["password"] = mRequest.password;
   auto created = c.Post("/v1/groups", group.dump(), "application/json");
   if (!created || (created->status != 201 && created->status != 409)) {
     throw ManagerError(created ? created->status : 502, errorOf(created));
   }
+  std::string layout = group["layout"];
+  if (created->status == 409) {
+    auto existing = c.Get("/v1/groups/" + mRequest.group);
+    if (!existing || existing->status != 200) throw ManagerError(existing ? existing->status : 502, errorOf(existing));
+    layout = json::parse(existing->body).value("layout", "per-source");  // managers before layouts: per-source
+  }
+  if (!mRequest.layout.empty() && mRequest.layout != layout) {
+    throw ManagerError(409, "group '" + mRequest.group + "' runs the " + layout +
+                                " layout; join it with that layout (or without choosing one)");
+  }
+  {
+    std::lock_guard lock(mMutex);
+    mSettings.layout = layout;
+    mSettings.channelId = layout == "shared"
+                              ? channelIdFor(mSettings.advertiseHost + ":" + std::to_string(mSettings.sourcePort))
+                              : kPerSourceChannelId;
+  }
   json req = {{"name", mRequest.name},
               {"channels", {{{"channel_id", mSettings.channelId},
                              {"bootstrap", mSettings.advertiseHost + ":" + std::to_string(mSettings.sourcePort)},
-                             {"kind", "camera"}}}}};
+                             {"kind", "camera"}}}},
+              {"layout", layout}};
   if (!mRequest.password.empty()) req["password"] = mRequest.password;
   auto r = c.Post("/v1/groups/" + mRequest.group + "/members", req.dump(), "application/json");
   if (!r || r->status != 201) throw ManagerError(r ? r->status : 502, errorOf(r));

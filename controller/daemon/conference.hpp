@@ -37,7 +37,9 @@ struct JoinRequest {
   int width = 640, height = 360, fps = 30;
   int videoKbps = 1000, audioKbps = 32;
   std::string codec = "h264";  // h264 | vp8
-  std::string layout = "per-source";  // per-source | shared (every member of a group must use the same)
+  // per-source | shared; empty: the group's (per-source for a group we
+  // create). The group manager refuses a member of the other layout.
+  std::string layout;
 };
 
 struct DaemonSettings {

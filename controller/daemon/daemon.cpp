@@ -204,8 +204,8 @@ void Daemon::install(httplib::Server& server) {
       jr.codec = str(in, "codec", jr.codec);
       if (jr.codec != "h264" && jr.codec != "vp8") throw std::invalid_argument("\"codec\" must be \"h264\" or \"vp8\"");
       jr.layout = str(in, "layout", jr.layout);
-      if (jr.layout != "per-source" && jr.layout != "shared") {
-        throw std::invalid_argument("\"layout\" must be \"per-source\" or \"shared\"");
+      if (!jr.layout.empty() && jr.layout != "per-source" && jr.layout != "shared") {
+        throw std::invalid_argument("\"layout\" must be \"per-source\" or \"shared\" (or left out: the group's)");
       }
       if (jr.group.empty() || jr.group.find('/') != std::string::npos) throw std::invalid_argument("bad group name");
     } catch (const json::parse_error& e) {

@@ -34,12 +34,14 @@ int statusOf(StoreError e) {
     case StoreError::kBadPassword: return 403;
     case StoreError::kBadToken: return 403;
     case StoreError::kInvalid: return 400;
+    case StoreError::kConflict: return 409;
   }
   return 500;
 }
 
 json toJson(const GroupInfo& g) {
-  return {{"name", g.name}, {"has_password", g.hasPassword}, {"members", g.members}, {"version", g.version}};
+  return {{"name", g.name},       {"layout", g.layout},   {"has_password", g.hasPassword},
+          {"members", g.members}, {"version", g.version}};
 }
 
 json toJson(const Member& m) {
@@ -138,8 +140,10 @@ void GroupApi::install(httplib::Server& server) {
   server.Post("/v1/groups", handle([this](const httplib::Request&, httplib::Response& res, const json& in) {
                 const std::string name = stringField(in, "name", true);
                 const std::string password = stringField(in, "password", false);
+                std::string layout = stringField(in, "layout", false);
+                if (layout.empty()) layout = "per-source";
                 std::lock_guard lock(mMutex);
-                reply(res, 201, toJson(mStore.createGroup(name, password, wallNowUs())));
+                reply(res, 201, toJson(mStore.createGroup(name, password, wallNowUs(), layout)));
               }));
 
   server.Get(R"(/v1/groups/([^/]+))", handle([this](const httplib::Request& req, httplib::Response& res, const json&) {
@@ -151,6 +155,7 @@ void GroupApi::install(httplib::Server& server) {
               handle([this, changed](const httplib::Request& req, httplib::Response& res, const json& in) {
                 const std::string name = stringField(in, "name", true);
                 const std::string password = stringField(in, "password", false);
+                const std::string layout = stringField(in, "layout", false);  // if given, must be the group's
                 std::vector<Channel> channels;
                 if (in.contains("channels")) {
                   if (!in["channels"].is_array()) throw BadRequest("\"channels\" must be a list");
@@ -169,9 +174,9 @@ void GroupApi::install(httplib::Server& server) {
                 std::lock_guard lock(mMutex);
                 const GroupInfo g = mStore.group(req.matches[1]);
                 if (g.hasPassword && password.empty()) throw Unauthorized("group '" + g.name + "' needs a password");
-                const Joined j = mStore.join(g.name, password, name, channels, wallNowUs());
+                const Joined j = mStore.join(g.name, password, name, channels, wallNowUs(), layout);
                 changed();
-                reply(res, 201, {{"member_id", j.member.id}, {"token", j.member.id + "." + j.token},
+                reply(res, 201, {{"member_id", j.member.id}, {"token", j.member.id + "." + j.token}, {"layout", g.layout},
                                  {"version", j.version}, {"heartbeat_timeout_ms", mConfig.heartbeatTimeoutUs / 1000},
                                  {"members", toJson(mStore.members(g.name, j.member.id, j.token))}});
               }));

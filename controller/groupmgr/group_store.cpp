@@ -17,6 +17,7 @@ const char* toString(StoreError e) {
     case StoreError::kExists: return "exists";
     case StoreError::kBadPassword: return "bad password";
     case StoreError::kBadToken: return "bad token";
+    case StoreError::kConflict: return "conflict";
     case StoreError::kInvalid: return "invalid";
   }
   return "?";
@@ -163,6 +164,13 @@ GroupStore::GroupStore(const std::string& path) {
             channel_id INTEGER NOT NULL, bootstrap TEXT NOT NULL, kind TEXT NOT NULL,
             PRIMARY KEY (member_id, channel_id)))");
   exec("CREATE INDEX IF NOT EXISTS members_by_group ON members(group_name)");
+  // Databases from before groups had a layout: theirs is per-source.
+  bool hasLayout = false;
+  {
+    Statement st(mDb, "SELECT COUNT(*) FROM pragma_table_info('groups') WHERE name = 'layout'");
+    hasLayout = st.step() && st.integer(0) > 0;
+  }
+  if (!hasLayout) exec("ALTER TABLE groups ADD COLUMN layout TEXT NOT NULL DEFAULT 'per-source'");
 }
 
 GroupStore::~GroupStore() { sqlite3_close(mDb); }
@@ -176,12 +184,17 @@ void GroupStore::exec(const char* sql) const {
   }
 }
 
-GroupInfo GroupStore::createGroup(const std::string& name, const std::string& password, std::int64_t nowUs) {
+GroupInfo GroupStore::createGroup(const std::string& name, const std::string& password, std::int64_t nowUs,
+                                  const std::string& layout) {
   if (!validName(name)) throw StoreFailure(StoreError::kInvalid, "group name must be 1-64 printable characters, no '/'");
   if (password.size() > 256) throw StoreFailure(StoreError::kInvalid, "password longer than 256 bytes");
+  if (layout != "per-source" && layout != "shared") {
+    throw StoreFailure(StoreError::kInvalid, "layout must be \"per-source\" or \"shared\"");
+  }
   const std::string salt = randomHex(16);
-  Statement st(mDb, "INSERT INTO groups(name, salt, password_hash, created_us) VALUES (?, ?, ?, ?)");
+  Statement st(mDb, "INSERT INTO groups(name, salt, password_hash, created_us, layout) VALUES (?, ?, ?, ?, ?)");
   st.bind(1, name).bind(2, salt).bind(3, password.empty() ? std::string() : passwordHash(password, salt)).bind(4, nowUs);
+  st.bind(5, layout);
   try {
     st.step();
   } catch (const StoreFailure&) {
@@ -191,22 +204,23 @@ GroupInfo GroupStore::createGroup(const std::string& name, const std::string& pa
 }
 
 std::vector<GroupInfo> GroupStore::groups() const {
-  Statement st(mDb, R"(SELECT g.name, g.password_hash <> '', g.version, COUNT(m.id)
+  Statement st(mDb, R"(SELECT g.name, g.layout, g.password_hash <> '', g.version, COUNT(m.id)
                        FROM groups g LEFT JOIN members m ON m.group_name = g.name
                        GROUP BY g.name ORDER BY g.name)");
   std::vector<GroupInfo> out;
   while (st.step()) {
-    out.push_back({st.text(0), st.integer(1) != 0, st.integer(2), static_cast<std::size_t>(st.integer(3))});
+    out.push_back({st.text(0), st.text(1), st.integer(2) != 0, st.integer(3), static_cast<std::size_t>(st.integer(4))});
   }
   return out;
 }
 
 GroupInfo GroupStore::group(const std::string& name) const {
-  Statement st(mDb, R"(SELECT g.password_hash <> '', g.version, (SELECT COUNT(*) FROM members WHERE group_name = g.name)
+  Statement st(mDb, R"(SELECT g.layout, g.password_hash <> '', g.version,
+                              (SELECT COUNT(*) FROM members WHERE group_name = g.name)
                        FROM groups g WHERE g.name = ?)");
   st.bind(1, name);
   if (!st.step()) throw StoreFailure(StoreError::kNotFound, "no group '" + name + "'");
-  return {name, st.integer(0) != 0, st.integer(1), static_cast<std::size_t>(st.integer(2))};
+  return {name, st.text(0), st.integer(1) != 0, st.integer(2), static_cast<std::size_t>(st.integer(3))};
 }
 
 void GroupStore::bump(const std::string& group) {
@@ -215,7 +229,7 @@ void GroupStore::bump(const std::string& group) {
 }
 
 Joined GroupStore::join(const std::string& group, const std::string& password, const std::string& memberName,
-                        const std::vector<Channel>& channels, std::int64_t nowUs) {
+                        const std::vector<Channel>& channels, std::int64_t nowUs, const std::string& layout) {
   if (!validName(memberName)) throw StoreFailure(StoreError::kInvalid, "member name must be 1-64 printable characters");
   if (channels.size() > 16) throw StoreFailure(StoreError::kInvalid, "at most 16 channels per member");
   for (const Channel& c : channels) {
@@ -226,12 +240,18 @@ Joined GroupStore::join(const std::string& group, const std::string& password, c
   }
   Transaction tx(mDb);
   {
-    Statement st(mDb, "SELECT salt, password_hash FROM groups WHERE name = ?");
+    Statement st(mDb, "SELECT salt, password_hash, layout FROM groups WHERE name = ?");
     st.bind(1, group);
     if (!st.step()) throw StoreFailure(StoreError::kNotFound, "no group '" + group + "'");
-    const std::string salt = st.text(0), hash = st.text(1);
+    const std::string salt = st.text(0), hash = st.text(1), groupLayout = st.text(2);
     if (!hash.empty() && !sameSecret(passwordHash(password, salt), hash)) {
       throw StoreFailure(StoreError::kBadPassword, "wrong password for group '" + group + "'");
+    }
+    // Members of the two layouts cannot watch each other: refuse the
+    // mismatch here, where it is one clear message, not a silent failure.
+    if (!layout.empty() && layout != groupLayout) {
+      throw StoreFailure(StoreError::kConflict, "group '" + group + "' runs the " + groupLayout +
+                                                    " layout; join it with that layout (or without choosing one)");
     }
   }
   Joined j;

@@ -33,6 +33,7 @@ struct Member {
 
 struct GroupInfo {
   std::string name;
+  std::string layout = "per-source";  // how members carry channels: every member uses the group's
   bool hasPassword = false;
   std::int64_t version = 0;
   std::size_t members = 0;
@@ -45,7 +46,7 @@ struct Joined {
 };
 
 /// What went wrong, for the REST layer to map to a status.
-enum class StoreError { kNotFound, kExists, kBadPassword, kBadToken, kInvalid };
+enum class StoreError { kNotFound, kExists, kBadPassword, kBadToken, kInvalid, kConflict };
 const char* toString(StoreError e);
 
 class StoreFailure : public std::runtime_error {
@@ -65,12 +66,15 @@ class GroupStore {
   GroupStore(const GroupStore&) = delete;
   GroupStore& operator=(const GroupStore&) = delete;
 
-  GroupInfo createGroup(const std::string& name, const std::string& password, std::int64_t nowUs);
+  /// `layout`: "per-source" or "shared" (the controller's layouts).
+  GroupInfo createGroup(const std::string& name, const std::string& password, std::int64_t nowUs,
+                        const std::string& layout = "per-source");
   [[nodiscard]] std::vector<GroupInfo> groups() const;
   [[nodiscard]] GroupInfo group(const std::string& name) const;
 
+  /// A non-empty `layout` must be the group's (kConflict otherwise).
   Joined join(const std::string& group, const std::string& password, const std::string& memberName,
-              const std::vector<Channel>& channels, std::int64_t nowUs);
+              const std::vector<Channel>& channels, std::int64_t nowUs, const std::string& layout = "");
   void leave(const std::string& group, const std::string& memberId, const std::string& token);
   void heartbeat(const std::string& group, const std::string& memberId, const std::string& token, std::int64_t nowUs);
   /// Members of a group; the caller must be one of them (its token).

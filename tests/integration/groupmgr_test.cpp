@@ -84,6 +84,11 @@ TEST_CASE("group manager: bad requests get the right status and a message, and c
       {"missing name", c.Post("/v1/groups", "{}", "application/json"), 400, "missing \"name\""},
       {"wrong type", c.Post("/v1/groups", R"({"name":5})", "application/json"), 400, "must be a string"},
       {"existing group", c.Post("/v1/groups", R"({"name":"team"})", "application/json"), 409, "already exists"},
+      {"unknown layout", c.Post("/v1/groups", R"({"name":"other","layout":"mesh"})", "application/json"), 400,
+       "per-source"},
+      {"the other layout", c.Post("/v1/groups/team/members", R"({"name":"x","password":"pw","layout":"shared"})",
+                                  "application/json"),
+       409, "runs the per-source layout"},
       {"unknown group", c.Post("/v1/groups/nope/members", R"({"name":"x"})", "application/json"), 404, "no group"},
       {"no password", c.Post("/v1/groups/team/members", R"({"name":"x"})", "application/json"), 401, "needs a password"},
       {"wrong password", c.Post("/v1/groups/team/members", R"({"name":"x","password":"no"})", "application/json"), 403,
@@ -104,6 +109,8 @@ TEST_CASE("group manager: bad requests get the right status and a message, and c
     CHECK(body(k.result)["error"].get<std::string>().find(k.says) != std::string::npos);
   }
   // Nothing was lost or added.
+  CHECK(body(c.Get("/v1/groups/team"))["layout"] == "per-source");
+  CHECK(c.Get("/v1/groups/other")->status == 404);
   const json members = body(c.Get("/v1/groups/team/members", bearer(token)));
   REQUIRE(members["members"].size() == 1);
   CHECK(members["members"][0]["name"] == "alice");

@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <unistd.h>
 
@@ -79,6 +80,39 @@ TEST_CASE("members: join with the password, see each other's channels, leave wit
   CHECK(s.group("team").members == 1);
   CHECK(s.group("team").version == v0 + 3);
   CHECK(failure([&] { s.leave("team", a.member.id, a.token); }) == std::string(toString(StoreError::kNotFound)));
+}
+
+TEST_CASE("a group has one layout, its creator's: a member asking for the other is refused, one asking for none is let in") {
+  TempDb db;
+  GroupStore s(db.path);
+  CHECK(s.createGroup("plain", "", 1).layout == "per-source");
+  CHECK(s.createGroup("meet", "", 1, "shared").layout == "shared");
+  CHECK(failure([&] { s.createGroup("odd", "", 1, "mesh"); }) == std::string(toString(StoreError::kInvalid)));
+  CHECK(s.group("meet").layout == "shared");
+  CHECK(s.groups()[0].layout == "shared");  // sorted by name: meet, plain
+  CHECK(failure([&] { s.join("meet", "", "carol", kCam, 2, "per-source"); }) == std::string(toString(StoreError::kConflict)));
+  CHECK(s.group("meet").members == 0);
+  CHECK(s.join("meet", "", "alice", kCam, 2, "shared").member.name == "alice");
+  CHECK(s.join("meet", "", "bob", kCam, 3).member.name == "bob");
+  CHECK(s.group("meet").members == 2);
+}
+
+TEST_CASE("a database from before layouts opens, and its groups are per-source") {
+  TempDb db;
+  {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(db.path.c_str(), &raw) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(raw, R"(CREATE TABLE groups (name TEXT PRIMARY KEY, salt TEXT NOT NULL,
+                                 password_hash TEXT NOT NULL, created_us INTEGER NOT NULL,
+                                 version INTEGER NOT NULL DEFAULT 1);
+                               INSERT INTO groups(name, salt, password_hash, created_us) VALUES ('old', 's', '', 1);)",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  GroupStore s(db.path);
+  CHECK(s.group("old").layout == "per-source");
+  CHECK(s.join("old", "", "alice", kCam, 2, "per-source").member.name == "alice");
+  CHECK(s.createGroup("new", "", 3, "shared").layout == "shared");
 }
 
 TEST_CASE("members that stop beating expire, beating keeps them") {
