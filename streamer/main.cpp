@@ -221,6 +221,7 @@ class StreamerApp {
       ++mFragmentsResent;
       mBytesOutByMessage["resent"] += d->size();
       sendOrEmulate(to, *d, now);
+      if (mOverlay) mOverlay->chargeUplink(d->size(), now);  // the pacer counts it as sent
     }
     if (mEmulator) armEmulatedLink();
   }

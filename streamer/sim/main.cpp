@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   app.add_option("--latency-min-ms", s.latencyMinMs);
   app.add_option("--latency-max-ms", s.latencyMaxMs);
   app.add_option("--loss", s.loss, "Datagram loss probability")->check(CLI::Range(0.0, 0.5));
+  app.add_flag("!--no-fragment-repair", s.fragmentRepair,
+               "Lost fragments of a message of several are not asked for again (the streamer asks)");
   app.add_option("--churn", s.churnPerMin, "Share of peers leaving (and as many joining) per minute");
   app.add_option("--source-copies", s.sourceCopies);
   app.add_option("--neighbours", s.neighbours);
@@ -55,7 +57,8 @@ int main(int argc, char** argv) {
             << "  hops mean " << r.meanHops << " max " << r.maxHops << ", duplicates " << r.duplicateRatio
             << ", signalling overhead " << r.signallingOverhead << ", upload use " << r.meanUploadUse << "\n"
             << "  chunks sent " << r.chunksSent << " received " << r.received << " requests " << r.requests
-            << " stale dropped " << r.staleDropped << " repushes " << r.repushes << "\n"
+            << " stale dropped " << r.staleDropped << " repushes " << r.repushes << " fragment repairs "
+            << r.fragmentRepairs << "\n"
             << "  " << r.events << " events in " << r.wallS << " s wall\n";
   if (!json.empty()) {
     std::ofstream out(json);
@@ -70,7 +73,7 @@ int main(int argc, char** argv) {
         << ",\"pushed_p99_delay_ms\":" << r.pushedDelay.percentileMs(0.99) << ",\"mean_hops\":" << r.meanHops
         << ",\"duplicate_ratio\":" << r.duplicateRatio << ",\"signalling_overhead\":" << r.signallingOverhead
         << ",\"upload_use\":" << r.meanUploadUse << ",\"survivors\":" << r.survivors << ",\"sim_wall_s\":" << r.wallS
-        << ",\"events\":" << r.events << "}\n";
+        << ",\"fragment_repairs\":" << r.fragmentRepairs << ",\"events\":" << r.events << "}\n";
   }
   return 0;
 }

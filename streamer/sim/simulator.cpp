@@ -8,6 +8,7 @@
 #include <queue>
 #include <random>
 
+#include "core/fragmenter.hpp"
 #include "core/overlay/node.hpp"
 #include "event_queue.hpp"
 
@@ -146,11 +147,11 @@ class Sim {
       p.uplinkFreeUs = start + static_cast<std::int64_t>(static_cast<double>(bytes) * 8 * 1000 / p.uploadKbps);
       const std::uint32_t dst = indexOf(to);
       if (dst >= mPeers.size()) continue;
-      const double datagrams = std::ceil(static_cast<double>(bytes) / 1188.0);
-      const double survive = std::pow(1 - mS.loss, datagrams);
-      if (std::uniform_real_distribution<double>(0, 1)(mRng) > survive) continue;
+      const std::int64_t latency = static_cast<std::int64_t>(latencyUs(index, dst));
+      std::int64_t arrives = p.uplinkFreeUs + latency;
+      if (!survives(p, bytes, latency, arrives)) continue;
       const std::uint32_t slot = store(std::move(msg));
-      push(p.uplinkFreeUs + static_cast<std::int64_t>(latencyUs(index, dst)), EventKind::kDeliver, dst, index, slot);
+      push(arrives, EventKind::kDeliver, dst, index, slot);
     }
     for (const overlay::Delivery& d : out.delivered) record(index, d);
     out.clear();
@@ -162,6 +163,52 @@ class Sim {
         push(at, EventKind::kWake, index);
       }
     }
+  }
+
+  /// Whether a message of `bytes` from `p` gets through its datagrams' loss,
+  /// and when (`arrives`, on input the time its last datagram lands). As the
+  /// streamer's framing does (fragmenter.hpp): a message of one datagram is
+  /// lost with it (the overlay repairs it); of several, the receiver asks for
+  /// the missing fragments (at once when a later one shows the gap, after a
+  /// stall when the last is missing) up to maxNacks times, each request and
+  /// each resent fragment lost like any datagram, the resends on the
+  /// sender's uplink.
+  bool survives(PeerState& p, std::size_t bytes, std::int64_t latency, std::int64_t& arrives) {
+    std::uniform_real_distribution<double> unit(0, 1);
+    if (bytes <= kMaxSinglePayload) return unit(mRng) >= mS.loss;
+    const std::size_t n = (bytes + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
+    std::size_t lost = 0;
+    bool lastLost = false;
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool gone = unit(mRng) < mS.loss;
+      lost += gone ? 1 : 0;
+      lastLost = gone && i + 1 == n;
+    }
+    if (lost == 0) return true;
+    if (lost == n || !mS.fragmentRepair) return false;  // nothing to ask about: the overlay's to repair
+    const ReassemblerConfig repair;
+    std::int64_t askUs = arrives + (lastLost ? repair.stallUs : 0);
+    for (int attempt = 0; attempt < repair.maxNacks; ++attempt, askUs += repair.nackRepeatUs) {
+      if (unit(mRng) < mS.loss) continue;  // the request was lost
+      const std::size_t resent = lost * kMaxDatagram;
+      p.bytesSent += resent;
+      mTotalBytes += resent;
+      // The resend leaves when the request is in and the uplink is free; its
+      // time on the uplink is taken from what the sender sends next.
+      const std::int64_t sendUs = std::max(askUs + latency, p.uplinkFreeUs);
+      const auto busyUs = static_cast<std::int64_t>(static_cast<double>(resent) * 8 * 1000 / p.uploadKbps);
+      p.uplinkFreeUs += busyUs;
+      p.node->chargeUplink(resent, mNow);
+      std::size_t still = 0;
+      for (std::size_t i = 0; i < lost; ++i) still += unit(mRng) < mS.loss ? 1 : 0;
+      ++mResult.fragmentRepairs;
+      if (still == 0) {
+        arrives = sendUs + busyUs + latency;
+        return true;
+      }
+      lost = still;
+    }
+    return false;
   }
 
   std::uint32_t store(Message&& m) {

@@ -28,6 +28,7 @@ struct Scenario {
   double latencyMinMs = 10;
   double latencyMaxMs = 80;
   double loss = 0.01;                // per datagram
+  bool fragmentRepair = true;        // missing fragments asked for again, as the streamer does
   double churnPerMin = 0;            // share of peers leaving (half crash) per minute, as many joining
   std::uint32_t sourceCopies = 3;
   std::size_t neighbours = 10;
@@ -55,6 +56,7 @@ struct Result {
   std::uint64_t events = 0;
   std::size_t survivors = 0;         // peers present from start to end (churn)
   std::uint64_t chunksSent = 0, requests = 0, staleDropped = 0, received = 0, repushes = 0;
+  std::uint64_t fragmentRepairs = 0;  // fragment resends (each after a request that got through)
 };
 
 Result run(const Scenario& s);

@@ -33,6 +33,8 @@ class StreamerOverlay {
   virtual void onUplinkFree(std::int64_t nowUs, RelayActions& out) = 0;
   /// When the paced uplink next takes a send; <= now when it takes one now.
   [[nodiscard]] virtual std::int64_t uplinkFreeAtUs() const = 0;
+  /// The transport resent `bytes` of fragments on request: pace for them.
+  virtual void chargeUplink(std::size_t bytes, std::int64_t nowUs) = 0;
   [[nodiscard]] virtual const RelayStats& stats() const = 0;
   [[nodiscard]] virtual std::size_t knownPeers() const = 0;
   /// True when players choose among several channels (Subscribe.channel_id).
@@ -59,6 +61,7 @@ class OverlayAdapter final : public StreamerOverlay {
   void onTick(std::int64_t nowUs, RelayActions& out) override;
   void onUplinkFree(std::int64_t nowUs, RelayActions& out) override;
   [[nodiscard]] std::int64_t uplinkFreeAtUs() const override { return mNode.uplinkFreeAtUs(); }
+  void chargeUplink(std::size_t bytes, std::int64_t nowUs) override { mNode.chargeUplink(bytes, nowUs); }
 
   [[nodiscard]] const RelayStats& stats() const override;
   [[nodiscard]] std::size_t knownPeers() const override { return mNode.membership().view().size(); }

@@ -170,6 +170,11 @@ void SharedOverlay::onUplinkFree(std::int64_t nowUs, RelayActions& out) {
   }
 }
 
+void SharedOverlay::chargeUplink(std::size_t bytes, std::int64_t nowUs) {
+  auto own = mChannels.find(mConfig.ownChannel);
+  if (own != mChannels.end()) own->second.adapter->chargeUplink(bytes, nowUs);
+}
+
 std::int64_t SharedOverlay::uplinkFreeAtUs() const {
   // The earliest of the channels still waiting for their uplink (as of the
   // latest event); none waiting: now.

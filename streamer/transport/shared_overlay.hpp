@@ -51,6 +51,10 @@ class SharedOverlay final : public StreamerOverlay {
   void onTick(std::int64_t nowUs, RelayActions& out) override;
   void onUplinkFree(std::int64_t nowUs, RelayActions& out) override;
   [[nodiscard]] std::int64_t uplinkFreeAtUs() const override;
+  /// Charged to our own channel's node: which channel a resent fragment
+  /// belonged to is not kept, and our own channel's copies are most of what
+  /// we send in fragments.
+  void chargeUplink(std::size_t bytes, std::int64_t nowUs) override;
   [[nodiscard]] const RelayStats& stats() const override;
   [[nodiscard]] std::size_t knownPeers() const override { return mMembership->view().size(); }
   [[nodiscard]] bool carriesSeveralChannels() const override { return true; }

@@ -79,3 +79,18 @@ TEST_CASE("the calendar queue pops events in the order one heap would, near, far
   }
   CHECK(calendar.empty());
 }
+
+TEST_CASE("lost fragments are asked for again, as the streamer does: the overlay has fewer pushes to repair") {
+  Scenario s;
+  s.peers = 40;
+  s.seconds = 8;
+  s.seed = 4;
+  s.loss = 0.05;  // a 4-fragment chunk: one in five loses a fragment
+  const Result repaired = run(s);
+  s.fragmentRepair = false;
+  const Result plain = run(s);
+  CHECK(plain.fragmentRepairs == 0);
+  CHECK(repaired.fragmentRepairs > 0);
+  CHECK(repaired.repushes * 3 < plain.repushes * 2);
+  MESSAGE("repushes with fragment repair " << repaired.repushes << ", without " << plain.repushes);
+}

@@ -31,6 +31,12 @@ void Node::emit(PeerId to, Message m) {
 
 void Node::sendControl(PeerId peer, Message m) { emit(peer, std::move(m)); }
 
+void Node::chargeUplink(std::size_t bytes, std::int64_t nowUs) {
+  mBacklogUs = std::max<std::int64_t>(0, mBacklogUs - (nowUs - mBacklogAtUs));
+  mBacklogAtUs = nowUs;
+  mBacklogUs += static_cast<std::int64_t>(bytes) * 8 * 1000 / std::max<std::int64_t>(1, mConfig.uploadKbps);
+}
+
 void Node::join(const std::vector<PeerId>& bootstrap, std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
   if (mOwnMembership) {

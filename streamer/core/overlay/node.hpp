@@ -92,6 +92,9 @@ class Node final : private SchedulerHost {
   void onTick(std::int64_t nowUs, NodeActions& out);
   /// The uplink has drained (see uplinkFreeAtUs): send what is next.
   void onUplinkFree(std::int64_t nowUs, NodeActions& out);
+  /// The transport sent `bytes` on its own (fragments resent on request):
+  /// they occupied the uplink as our sends do.
+  void chargeUplink(std::size_t bytes, std::int64_t nowUs);
   /// The source streamer injects a chunk (its seq must be set).
   void onLocalChunk(ChunkPtr chunk, std::int64_t nowUs, NodeActions& out);
 

@@ -486,6 +486,20 @@ TEST_CASE("acknowledgements that come late, not lost, stop being taken for losse
   for (PeerId id = 2; id <= 3; ++id) CHECK(nodes.at(id)->stats().duplicates <= 20);
 }
 
+TEST_CASE("bytes the transport resends occupy the paced uplink like the node's own sends") {
+  NodeConfig c;
+  c.uploadKbps = 1000;  // 125 bytes per ms
+  Node node(1, c, 1);
+  NodeActions out;
+  node.join({}, 0, out);
+  const std::int64_t before = node.uplinkFreeAtUs();
+  node.chargeUplink(12'500, 1'000'000);  // 100 ms of uplink
+  CHECK(node.uplinkFreeAtUs() == 1'000'000 + 100'000 - c.maxQueueDelayUs);
+  CHECK(node.uplinkFreeAtUs() > before);
+  node.chargeUplink(12'500, 1'050'000);  // half of the first drained meanwhile
+  CHECK(node.uplinkFreeAtUs() == 1'050'000 + 150'000 - c.maxQueueDelayUs);
+}
+
 TEST_CASE("wire size: a chunk message costs little more than its payload") {
   Message m;
   m.type = MsgType::kChunk;
