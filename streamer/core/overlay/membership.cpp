@@ -20,11 +20,14 @@ std::vector<std::pair<PeerId, Message>> Membership::join(const std::vector<PeerI
   return out;
 }
 
-void Membership::heard(PeerId from, std::int64_t nowUs, std::uint32_t uploadKbps) {
+void Membership::heard(PeerId from, std::int64_t nowUs, std::uint32_t uploadKbps) { (void)touch(from, nowUs, uploadKbps); }
+
+Membership::Known& Membership::touch(PeerId from, std::int64_t nowUs, std::uint32_t uploadKbps) {
   mHeardAnyone = true;
-  Known& k = mKnown[from];  // valid until mKnown grows (merge may add peers)
+  Known& k = mKnown[from];
   k.heardUs = nowUs;
   if (uploadKbps != 0) k.uploadKbps = uploadKbps;
+  return k;
 }
 
 void Membership::forget(PeerId peer) {
@@ -120,10 +123,7 @@ std::vector<std::pair<PeerId, Message>> Membership::onTick(std::int64_t nowUs, s
 std::vector<std::pair<PeerId, Message>> Membership::onMessage(PeerId from, const Message& m, std::int64_t nowUs,
                                                               std::mt19937_64& rng) {
   std::vector<std::pair<PeerId, Message>> out;
-  Known& k = mKnown[from];  // valid until mKnown grows (merge may add peers)
-  mHeardAnyone = true;
-  k.heardUs = nowUs;
-  if (m.uploadKbps != 0) k.uploadKbps = m.uploadKbps;
+  const Known& k = touch(from, nowUs, m.uploadKbps);  // valid until mKnown grows (merge may add peers)
   switch (m.type) {
     case MsgType::kGossip:
       out.emplace_back(from, shuffleMessage(MsgType::kGossipReply, rng, from, true));

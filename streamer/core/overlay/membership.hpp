@@ -61,6 +61,8 @@ class Membership {
   /// Puts `d` in the view (or makes its entry young again); may overfill it.
   void mergeOne(Descriptor d);
   void trimView();
+  /// Records a message from `from`; the reference lasts until mKnown grows.
+  Known& touch(PeerId from, std::int64_t nowUs, std::uint32_t uploadKbps);
 
   PeerId mSelf;
   std::uint32_t mSelfUpload;

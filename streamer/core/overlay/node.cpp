@@ -6,7 +6,6 @@
 namespace partyhub::streamer::overlay {
 
 namespace {
-constexpr double kUnknownCost = 1e300;
 constexpr std::int64_t kRestartGapUs = 1'000'000;
 }  // namespace
 
@@ -22,19 +21,27 @@ void Node::emit(PeerId to, Message m) {
   // the bulk of what we send.
   if (m.type != MsgType::kChunk && m.type != MsgType::kHave) m.uploadKbps = mConfig.uploadKbps;
   // Everything we send occupies the uplink, signalling included.
-  const auto bytes = static_cast<std::int64_t>(wireBytes(m));
-  mBacklogUs += bytes * 8 * 1000 / std::max<std::int64_t>(1, mConfig.uploadKbps);
-  mStats.bytesSent += static_cast<std::uint64_t>(bytes);
+  const std::size_t bytes = wireBytes(m);
+  occupyUplink(bytes);
+  mStats.bytesSent += bytes;
   mStats.payloadBytesSent += payloadBytes(m);
   mOut->sends.emplace_back(to, std::move(m));
 }
 
 void Node::sendControl(PeerId peer, Message m) { emit(peer, std::move(m)); }
 
-void Node::chargeUplink(std::size_t bytes, std::int64_t nowUs) {
+void Node::occupyUplink(std::size_t bytes) {
+  mBacklogUs += static_cast<std::int64_t>(bytes) * 8 * 1000 / std::max<std::int64_t>(1, mConfig.uploadKbps);
+}
+
+void Node::drainUplink(std::int64_t nowUs) {
   mBacklogUs = std::max<std::int64_t>(0, mBacklogUs - (nowUs - mBacklogAtUs));
   mBacklogAtUs = nowUs;
-  mBacklogUs += static_cast<std::int64_t>(bytes) * 8 * 1000 / std::max<std::int64_t>(1, mConfig.uploadKbps);
+}
+
+void Node::chargeUplink(std::size_t bytes, std::int64_t nowUs) {
+  drainUplink(nowUs);
+  occupyUplink(bytes);
 }
 
 void Node::join(const std::vector<PeerId>& bootstrap, std::int64_t nowUs, NodeActions& out) {
@@ -430,8 +437,7 @@ void Node::pumpUpload(std::int64_t nowUs) {
   // the uplink as draining at the upload budget and hand it a new chunk only
   // when it is (nearly) empty, so every decision is taken as late, and with
   // as fresh a knowledge of who has what, as possible.
-  mBacklogUs = std::max<std::int64_t>(0, mBacklogUs - (nowUs - mBacklogAtUs));
-  mBacklogAtUs = nowUs;
+  drainUplink(nowUs);
   while (mBacklogUs < mConfig.maxQueueDelayUs) {
     // Explicit requests first (someone is waiting), freshest first; then the
     // scheduler's choice.
@@ -542,16 +548,9 @@ void Node::pull(std::int64_t nowUs) {
         if (!owners.empty()) {
           // Likelier the owners that would answer soon: close and well
           // provisioned (random among them, so no one owner takes every pull).
-          double total = 0;
           std::vector<double> weights;
-          for (PeerId p : owners) {
-            weights.push_back(preference(uploadOf(p), rttOf(p)));
-            total += weights.back();
-          }
-          double pick = std::uniform_real_distribution<double>(0, total)(mRng);
-          std::size_t chosen = 0;
-          while (chosen + 1 < owners.size() && (pick -= weights[chosen]) > 0) ++chosen;
-          const PeerId from = owners[chosen];
+          for (PeerId p : owners) weights.push_back(preference(uploadOf(p), rttOf(p)));
+          const PeerId from = owners[weightedPick(weights, mRng)];
           Message& m = asks[from];
           m.type = MsgType::kRequest;
           m.seqs.push_back(seq);
@@ -566,96 +565,6 @@ void Node::pull(std::int64_t nowUs) {
     std::sort(m.seqs.begin(), m.seqs.end());
     emit(peer, std::move(m));
   }
-}
-
-bool Node::responsive(PeerId peer, std::int64_t /*nowUs*/) const {
-  // Judged by acknowledgements, not by silence: a peer we send nothing has
-  // nothing to say, and a starving peer is the one that most needs pushes.
-  // Pushes that went unacknowledged twice in a row, with nothing heard from
-  // it since, mean it is gone (or its path is): push elsewhere.
-  auto it = mMisses.find(peer);
-  return it == mMisses.end() || it->second < kMissesBeforeSuspect;
-}
-
-std::pair<double, std::int64_t> Node::closeness(PeerId peer) const {
-  double cost = kUnknownCost;
-  if (mConfig.alto) {
-    if (auto c = mConfig.alto->cost(mSelf, peer)) cost = *c;
-  }
-  const std::int64_t rtt = rttOf(peer);
-  return {cost, rtt == 0 ? INT64_MAX : rtt};
-}
-
-std::int64_t Node::rttOf(PeerId peer) const {
-  auto it = mRtt.find(peer);
-  return it == mRtt.end() ? 0 : it->second;
-}
-
-void Node::probe(std::int64_t nowUs) {
-  // Active monitoring: measure the RTT to a few view members we know nothing of.
-  int sent = 0;
-  for (const Descriptor& d : mMembership->view()) {
-    if (sent >= 4) break;
-    if (mRtt.count(d.id) != 0) continue;
-    Message ping;
-    ping.type = MsgType::kPing;
-    ping.echoUs = nowUs;
-    emit(d.id, std::move(ping));
-    ++sent;
-  }
-}
-
-void Node::refreshNeighbours(std::int64_t nowUs) {
-  mNextNeighbourRefreshUs = nowUs + mConfig.membership.periodUs;
-  probe(nowUs);
-  // Bandwidth-aware: half the neighbourhood is the best-provisioned peers we
-  // know (so chunks climb to them early), half random (to keep the mesh
-  // connected and the load spread).
-  std::vector<Descriptor> view = mMembership->view();
-  std::shuffle(view.begin(), view.end(), mRng);
-  std::vector<PeerId> next;
-  std::vector<Descriptor> byUpload = view;
-  std::stable_sort(byUpload.begin(), byUpload.end(),
-                   [](const Descriptor& a, const Descriptor& b) { return a.uploadKbps > b.uploadKbps; });
-  // Locality first: the closest half (by ALTO cost when a map is given, then
-  // by measured RTT; unknown last), then the best-provisioned, then random.
-  std::vector<Descriptor> byCloseness = view;
-  std::stable_sort(byCloseness.begin(), byCloseness.end(),
-                   [&](const Descriptor& a, const Descriptor& b) { return closeness(a.id) < closeness(b.id); });
-  const std::size_t close = mConfig.neighbours / 2;
-  for (const Descriptor& d : byCloseness) {
-    const auto [cost, rtt] = closeness(d.id);
-    if (next.size() >= close || (cost == kUnknownCost && rtt == INT64_MAX)) break;
-    next.push_back(d.id);
-  }
-  const std::size_t best = close + (mConfig.neighbours - close + 1) / 2;
-  for (const Descriptor& d : byUpload) {
-    if (next.size() >= best) break;
-    if (std::find(next.begin(), next.end(), d.id) == next.end()) next.push_back(d.id);
-  }
-  for (const Descriptor& d : view) {
-    if (next.size() >= mConfig.neighbours) break;
-    if (std::find(next.begin(), next.end(), d.id) == next.end()) next.push_back(d.id);
-  }
-  // Peers that trade with us stay while they are alive, those heard from
-  // most lately first.
-  std::vector<std::pair<std::int64_t, PeerId>> inbound;
-  for (auto it = mInbound.begin(); it != mInbound.end();) {
-    if (!mMembership->alive(it->first, nowUs)) {
-      mKnows.erase(it->first);
-      it = mInbound.erase(it);
-      continue;
-    }
-    inbound.emplace_back(it->second, it->first);
-    ++it;
-  }
-  std::sort(inbound.begin(), inbound.end(), std::greater<>());
-  for (const auto& [heardUs, peer] : inbound) {
-    if (next.size() >= 2 * mConfig.neighbours) break;
-    if (std::find(next.begin(), next.end(), peer) == next.end()) next.push_back(peer);
-  }
-  mNeighbours = std::move(next);
-  prune();
 }
 
 void Node::prune() {

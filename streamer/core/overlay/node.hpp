@@ -194,6 +194,9 @@ class Node final : private SchedulerHost {
   void restart();
   void markHas(PeerId peer, std::uint64_t seq);
   void pumpUpload(std::int64_t nowUs);
+  /// The uplink model: `bytes` more to send; what drained by `nowUs` gone.
+  void occupyUplink(std::size_t bytes);
+  void drainUplink(std::int64_t nowUs);
   void dropSpentBudgets(std::int64_t nowUs);
   void flushHaves(std::int64_t nowUs);
   void acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs);

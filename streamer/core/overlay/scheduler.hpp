@@ -24,6 +24,17 @@ inline double preference(std::uint32_t uploadKbps, std::int64_t rttUs) {
   return upload / (10.0 + static_cast<double>(rttUs > 0 ? rttUs : 100'000) / 1000.0);
 }
 
+/// An index drawn with probability proportional to its weight (not all
+/// zero); the last one when rounding leaves a sliver.
+inline std::size_t weightedPick(const std::vector<double>& weights, std::mt19937_64& rng) {
+  double total = 0;
+  for (double w : weights) total += w;
+  double pick = std::uniform_real_distribution<double>(0, total)(rng);
+  std::size_t chosen = 0;
+  while (chosen + 1 < weights.size() && (pick -= weights[chosen]) > 0) ++chosen;
+  return chosen;
+}
+
 /// What a scheduler may see and do; implemented by the Node.
 class SchedulerHost {
  public:

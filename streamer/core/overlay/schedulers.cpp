@@ -57,22 +57,16 @@ class PushScheduler final : public Scheduler {
       // peers that can spread them, without piling every chunk's subtree
       // onto the same few rich peers (their uplinks would become the queue);
       // and, locality, inversely with RTT: a close peer passes it on sooner.
-      double total = 0;
       mEligible.clear();
+      mWeights.clear();
       for (std::size_t i = 0; i < candidates->size(); ++i) {
         const Candidate& c = (*candidates)[i];
         if (host.peerHas(c.id, seq) || host.sentTo(c.id, seq)) continue;
         mEligible.push_back(i);
-        total += leaf ? c.leafWeight : c.spreadWeight;
+        mWeights.push_back(leaf ? c.leafWeight : c.spreadWeight);
       }
-      if (total <= 0) continue;
-      double pick = std::uniform_real_distribution<double>(0, total)(host.rng());
-      const Candidate* best = nullptr;
-      for (std::size_t i : mEligible) {
-        best = &(*candidates)[i];
-        pick -= leaf ? best->leafWeight : best->spreadWeight;
-        if (pick <= 0) break;
-      }
+      if (mEligible.empty()) continue;
+      const Candidate* best = &(*candidates)[mEligible[weightedPick(mWeights, host.rng())]];
       // Split the budget like a binomial tree (each copy doubles the holders),
       // weighted by upload: a poor peer hands nearly all of it to a rich one.
       std::uint32_t give = budget;
@@ -107,6 +101,7 @@ class PushScheduler final : public Scheduler {
 
   std::vector<Candidate> mNeighbours, mDelegates;  // reused: no allocation per call
   std::vector<std::size_t> mEligible;
+  std::vector<double> mWeights;  // of mEligible
 };
 
 // The PeerStreamer-style baseline: every offer period, offer the recent buffer

@@ -1,0 +1,105 @@
+// The node's neighbourhood: who it trades with, chosen from its view by
+// locality (ALTO cost, then measured RTT), upload and chance, plus the peers
+// that trade with it; and the active monitoring (RTT probes) that feeds it.
+#include "node.hpp"
+
+#include <algorithm>
+#include <climits>
+
+namespace partyhub::streamer::overlay {
+
+namespace {
+constexpr double kUnknownCost = 1e300;
+}  // namespace
+
+bool Node::responsive(PeerId peer, std::int64_t /*nowUs*/) const {
+  // Judged by acknowledgements, not by silence: a peer we send nothing has
+  // nothing to say, and a starving peer is the one that most needs pushes.
+  // Pushes that went unacknowledged twice in a row, with nothing heard from
+  // it since, mean it is gone (or its path is): push elsewhere.
+  auto it = mMisses.find(peer);
+  return it == mMisses.end() || it->second < kMissesBeforeSuspect;
+}
+
+std::pair<double, std::int64_t> Node::closeness(PeerId peer) const {
+  double cost = kUnknownCost;
+  if (mConfig.alto) {
+    if (auto c = mConfig.alto->cost(mSelf, peer)) cost = *c;
+  }
+  const std::int64_t rtt = rttOf(peer);
+  return {cost, rtt == 0 ? INT64_MAX : rtt};
+}
+
+std::int64_t Node::rttOf(PeerId peer) const {
+  auto it = mRtt.find(peer);
+  return it == mRtt.end() ? 0 : it->second;
+}
+
+void Node::probe(std::int64_t nowUs) {
+  // Active monitoring: measure the RTT to a few view members we know nothing of.
+  int sent = 0;
+  for (const Descriptor& d : mMembership->view()) {
+    if (sent >= 4) break;
+    if (mRtt.count(d.id) != 0) continue;
+    Message ping;
+    ping.type = MsgType::kPing;
+    ping.echoUs = nowUs;
+    emit(d.id, std::move(ping));
+    ++sent;
+  }
+}
+
+void Node::refreshNeighbours(std::int64_t nowUs) {
+  mNextNeighbourRefreshUs = nowUs + mConfig.membership.periodUs;
+  probe(nowUs);
+  // Bandwidth-aware: half the neighbourhood is the best-provisioned peers we
+  // know (so chunks climb to them early), half random (to keep the mesh
+  // connected and the load spread).
+  std::vector<Descriptor> view = mMembership->view();
+  std::shuffle(view.begin(), view.end(), mRng);
+  std::vector<PeerId> next;
+  std::vector<Descriptor> byUpload = view;
+  std::stable_sort(byUpload.begin(), byUpload.end(),
+                   [](const Descriptor& a, const Descriptor& b) { return a.uploadKbps > b.uploadKbps; });
+  // Locality first: the closest half (by ALTO cost when a map is given, then
+  // by measured RTT; unknown last), then the best-provisioned, then random.
+  std::vector<Descriptor> byCloseness = view;
+  std::stable_sort(byCloseness.begin(), byCloseness.end(),
+                   [&](const Descriptor& a, const Descriptor& b) { return closeness(a.id) < closeness(b.id); });
+  const std::size_t close = mConfig.neighbours / 2;
+  for (const Descriptor& d : byCloseness) {
+    const auto [cost, rtt] = closeness(d.id);
+    if (next.size() >= close || (cost == kUnknownCost && rtt == INT64_MAX)) break;
+    next.push_back(d.id);
+  }
+  const std::size_t best = close + (mConfig.neighbours - close + 1) / 2;
+  for (const Descriptor& d : byUpload) {
+    if (next.size() >= best) break;
+    if (std::find(next.begin(), next.end(), d.id) == next.end()) next.push_back(d.id);
+  }
+  for (const Descriptor& d : view) {
+    if (next.size() >= mConfig.neighbours) break;
+    if (std::find(next.begin(), next.end(), d.id) == next.end()) next.push_back(d.id);
+  }
+  // Peers that trade with us stay while they are alive, those heard from
+  // most lately first.
+  std::vector<std::pair<std::int64_t, PeerId>> inbound;
+  for (auto it = mInbound.begin(); it != mInbound.end();) {
+    if (!mMembership->alive(it->first, nowUs)) {
+      mKnows.erase(it->first);
+      it = mInbound.erase(it);
+      continue;
+    }
+    inbound.emplace_back(it->second, it->first);
+    ++it;
+  }
+  std::sort(inbound.begin(), inbound.end(), std::greater<>());
+  for (const auto& [heardUs, peer] : inbound) {
+    if (next.size() >= 2 * mConfig.neighbours) break;
+    if (std::find(next.begin(), next.end(), peer) == next.end()) next.push_back(peer);
+  }
+  mNeighbours = std::move(next);
+  prune();
+}
+
+}  // namespace partyhub::streamer::overlay
