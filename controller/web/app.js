@@ -143,6 +143,9 @@ class Tile {
     this.arrivalP95 = m.arrivalP95;
     this.decodedP95 = m.decodedP95;
     this.drawLateP95 = m.drawLateP95;
+    this.videoSkipped = m.videoSkipped;
+    this.audioSkipped = m.audioSkipped;
+    this.reconnects = m.reconnects;
     this.avSyncMs = m.avSyncMs;
     this.sendAudioClock();
     const ac = this.app.audio;
@@ -166,7 +169,8 @@ class Tile {
       api('POST', `/v1/conferences/${encodeURIComponent(this.app.group)}/members/${encodeURIComponent(this.id)}/web-stats`, {
         g2g_p95_ms: this.g2gP95, g2g_p50_ms: this.g2gP50, audio_g2g_p50_ms: this.audioG2gP50,
         av_sync_ms: this.avSyncMs, audio_out_ms: audioOutMs,
-        arrival_p95_ms: this.arrivalP95, decoded_p95_ms: this.decodedP95, draw_late_p95_ms: this.drawLateP95, frames_drawn: this.framesDrawn, delay_ms: this.delayUs / 1000, kbps: this.kbps,
+        arrival_p95_ms: this.arrivalP95, decoded_p95_ms: this.decodedP95, draw_late_p95_ms: this.drawLateP95, frames_drawn: this.framesDrawn,
+        frames_skipped_late: this.videoSkipped, audio_skipped_late: this.audioSkipped, stream_reopened: this.reconnects, delay_ms: this.delayUs / 1000, kbps: this.kbps,
       }).catch(() => {});
     }
   }
@@ -180,6 +184,7 @@ class Tile {
       `A/V sync           ${fmt(this.avSyncMs)} ms (audio after video)`,
       `bitrate            ${this.kbps} kbit/s`,
       `frames drawn       ${this.framesDrawn}`,
+      `skipped (too late) ${this.videoSkipped ?? 0} video, ${this.audioSkipped ?? 0} audio`,
     ];
     if (p) lines.push(`loss (player)      ${p.frames_lost} of ${p.frames_expected} frames`);
     this.statsEl.textContent = lines.join('\n');

@@ -65,3 +65,92 @@ export class Window {
     return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
   }
 }
+
+// Keeps a tile live when the page cannot keep up (a loaded machine, a slow
+// tab): what arrives too late to be worth showing, or while the decoder is
+// already behind, is not decoded. A live picture a few frames short beats a
+// smooth one seconds behind, so latency stays bounded and what is dropped is
+// counted. Pure (the caller passes the time); media_worker.js drives it.
+//
+// - Video: a frame older than `staleUs` since capture, or arriving while
+//   `maxDecodeQueue` frames wait to be decoded, starts a skip; later frames
+//   depend on it, so the skip lasts until a keyframe that is itself fresh.
+// - Audio: a chunk older than `staleUs` is dropped (it would be heard late).
+// - When everything has been stale for `reconnectAfterUs`, the backlog is in
+//   the stream (socket buffers) rather than the decoder: the caller reopens
+//   the stream at the live edge. If it is still late right after that, the
+//   lateness is upstream, not here: `staleUs` is raised to what the first
+//   second after the reconnect showed (+ `slackUs`), and comes down again as
+//   fresher records arrive.
+export class LiveEdge {
+  constructor({ staleUs = 1_000_000, maxDecodeQueue = 5, reconnectAfterUs = 3_000_000, slackUs = 500_000 } = {}) {
+    this.baseStaleUs = staleUs;
+    this.staleUs = staleUs;
+    this.maxDecodeQueue = maxDecodeQueue;
+    this.reconnectAfterUs = reconnectAfterUs;
+    this.slackUs = slackUs;
+    this.skipping = false;
+    this.behindSinceUs = null;   // since when every record has been stale
+    this.probe = null;           // {untilUs, minAgeUs}: the first second after a reconnect
+    this.videoSkipped = 0;
+    this.audioDropped = 0;
+    this.reconnects = 0;
+  }
+
+  // Whether to decode this video record ({anchor, captureUs}).
+  video(r, nowUs, decodeQueue) {
+    const stale = this.#observe(r, nowUs);
+    if (this.skipping) {
+      if (!r.anchor || stale || decodeQueue > this.maxDecodeQueue) {
+        ++this.videoSkipped;
+        return false;
+      }
+      this.skipping = false;
+    }
+    if (stale || decodeQueue > this.maxDecodeQueue) {
+      this.skipping = true;
+      ++this.videoSkipped;
+      return false;
+    }
+    return true;
+  }
+
+  // Whether to decode this audio record.
+  audio(r, nowUs) {
+    if (!this.#observe(r, nowUs)) return true;
+    ++this.audioDropped;
+    return false;
+  }
+
+  // True when the stream has been behind for long: reopen it, then call reconnected().
+  shouldReconnect(nowUs) {
+    return this.behindSinceUs !== null && nowUs - this.behindSinceUs >= this.reconnectAfterUs;
+  }
+
+  reconnected(nowUs) {
+    ++this.reconnects;
+    this.behindSinceUs = null;
+    this.skipping = true;  // the new stream starts wherever: wait for a keyframe
+    this.probe = { untilUs: nowUs + 1_000_000, minAgeUs: Infinity };
+  }
+
+  #observe(r, nowUs) {
+    const age = nowUs - r.captureUs;
+    if (this.probe) {
+      if (nowUs < this.probe.untilUs) {
+        this.probe.minAgeUs = Math.min(this.probe.minAgeUs, age);
+      } else {
+        if (this.probe.minAgeUs !== Infinity) {
+          this.staleUs = Math.max(this.baseStaleUs, this.probe.minAgeUs + this.slackUs);
+        }
+        this.probe = null;
+      }
+    } else if (age + this.slackUs < this.staleUs) {
+      this.staleUs = Math.max(this.baseStaleUs, age + this.slackUs);  // upstream got faster
+    }
+    const stale = age > this.staleUs;
+    if (!stale) this.behindSinceUs = null;
+    else if (this.behindSinceUs === null) this.behindSinceUs = nowUs;
+    return stale;
+  }
+}

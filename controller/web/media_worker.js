@@ -4,7 +4,7 @@
 // same capture time + D, straight to the tile's AudioWorklet (audio_worklet.js).
 // The main thread has the UI to run: drawing there made frames wait ~100 ms,
 // and passing it 50 audio chunks a second per tile cost it half a core.
-import { AUDIO_LAG_ALLOWED_US, CODEC_VP8, KIND_AUDIO, KIND_VIDEO, RecordParser, Window, nowUs } from './media.js';
+import { AUDIO_LAG_ALLOWED_US, CODEC_VP8, KIND_AUDIO, KIND_VIDEO, LiveEdge, RecordParser, Window, nowUs } from './media.js';
 
 let canvas, ctx2d, url;
 let shownWidth = 0, shownHeight = 0;  // the canvas element's size on the page, device pixels
@@ -30,6 +30,7 @@ let lastBytes = 0;
 let lastMediaUs = 0;
 let lastVideoUs = 0;
 let running = true;
+const live = new LiveEdge();          // drops what is too late to show (see media.js)
 
 onmessage = (e) => {
   if (e.data.type === 'start') {
@@ -49,6 +50,8 @@ onmessage = (e) => {
     audioOutUs = e.data.outUs;
   } else if (e.data.type === 'stop') {
     running = false;
+    for (const d of due) d.frame.close();
+    due.length = 0;
     for (const d of [decoder, audioDecoder]) if (d && d.state !== 'closed') d.close();
     close();
   }
@@ -56,8 +59,10 @@ onmessage = (e) => {
 
 async function read() {
   while (running) {
+    const abort = new AbortController();
+    let reopen = false;
     try {
-      const res = await fetch(url, { cache: 'no-store' });
+      const res = await fetch(url, { cache: 'no-store', signal: abort.signal });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const reader = res.body.getReader();
       const parser = new RecordParser();
@@ -70,14 +75,22 @@ async function read() {
           if (r.kind === KIND_VIDEO) {
             lastVideoUs = lastMediaUs;
             videoArrival.add(lastMediaUs - r.captureUs);
-            onVideo(r);
+            if (live.video(r, lastMediaUs, decoder ? decoder.decodeQueueSize : 0)) onVideo(r);
           } else if (r.kind === KIND_AUDIO) {
-            onAudio(r);
+            if (live.audio(r, lastMediaUs)) onAudio(r);
           }
+        }
+        if (live.shouldReconnect(nowUs())) {
+          // Seconds behind and still falling behind: what the sockets hold is
+          // stale. Reopen at the live edge.
+          reopen = true;
+          abort.abort();
+          live.reconnected(nowUs());
+          break;
         }
       }
     } catch { /* the daemon went away or the stream broke: again */ }
-    if (running) await new Promise((r) => setTimeout(r, 500));
+    if (running && !reopen) await new Promise((r) => setTimeout(r, 500));
   }
 }
 
@@ -97,27 +110,54 @@ function onDecoded(frame) {
   const decodedUs = nowUs();
   videoReady.add(decodedUs - captureUs);
   videoDecoded.add(decodedUs - captureUs);
-  const dueUs = Math.max(decodedUs, captureUs + delayUs);
-  const draw = () => {
-    // The frame's aspect at the shown size (never larger than the frame):
-    // the element letterboxes it (object-fit: contain).
-    const fw = frame.displayWidth, fh = frame.displayHeight;
-    const scale = shownWidth > 0 ? Math.min(1, shownWidth / fw, shownHeight / fh) : 1;
-    const w = Math.max(1, Math.round(fw * scale)), h = Math.max(1, Math.round(fh * scale));
-    if (canvas.width !== w || canvas.height !== h) {
-      canvas.width = w;
-      canvas.height = h;
-    }
-    drawLate.add(nowUs() - dueUs);
-    ctx2d.drawImage(frame, 0, 0, w, h);
-    frame.close();
-    const ms = (nowUs() - captureUs) / 1000;
-    g2g.add(ms);
-    drawnLog.push(ms);
-    if (++framesDrawn === 1) postMessage({ type: 'first-frame' });
-  };
-  const wait = (captureUs + delayUs - nowUs()) / 1000;
-  if (wait <= 0) draw(); else setTimeout(draw, wait);
+  due.push({ frame, captureUs, dueUs: Math.max(decodedUs, captureUs + delayUs) });
+  scheduleDraw();
+}
+
+// Decoded frames wait in `due` for capture + D. When the worker runs late
+// (a loaded machine) several are due at once: only the newest is drawn, the
+// others are closed (counted in framesSuperseded), so drawing catches up
+// rather than falling further behind.
+const due = [];
+let drawTimer = null;
+let framesSuperseded = 0;
+
+function scheduleDraw() {
+  if (drawTimer !== null || !due.length) return;
+  drawTimer = setTimeout(drawDue, Math.max(0, (due[0].dueUs - nowUs()) / 1000));
+}
+
+function drawDue() {
+  drawTimer = null;
+  const now = nowUs();
+  let newest = -1;
+  for (let i = 0; i < due.length && due[i].dueUs <= now; i++) newest = i;
+  if (newest >= 0) {
+    for (let i = 0; i < newest; i++) due[i].frame.close();
+    framesSuperseded += newest;
+    draw(due[newest]);
+    due.splice(0, newest + 1);
+  }
+  scheduleDraw();
+}
+
+function draw({ frame, captureUs, dueUs }) {
+  // The frame's aspect at the shown size (never larger than the frame):
+  // the element letterboxes it (object-fit: contain).
+  const fw = frame.displayWidth, fh = frame.displayHeight;
+  const scale = shownWidth > 0 ? Math.min(1, shownWidth / fw, shownHeight / fh) : 1;
+  const w = Math.max(1, Math.round(fw * scale)), h = Math.max(1, Math.round(fh * scale));
+  if (canvas.width !== w || canvas.height !== h) {
+    canvas.width = w;
+    canvas.height = h;
+  }
+  drawLate.add(nowUs() - dueUs);
+  ctx2d.drawImage(frame, 0, 0, w, h);
+  frame.close();
+  const ms = (nowUs() - captureUs) / 1000;
+  g2g.add(ms);
+  drawnLog.push(ms);
+  if (++framesDrawn === 1) postMessage({ type: 'first-frame' });
 }
 
 function onAudio(r) {
@@ -172,6 +212,7 @@ function report() {
   postMessage({ type: 'stats', framesDrawn, g2gP95: g2g.quantile(0.95), g2gP50: videoP50, audioG2gP50: audioP50,
                 arrivalP95: videoArrival.quantile(0.95) / 1000, decodedP95: videoDecoded.quantile(0.95) / 1000,
                 drawLateP95: drawLate.quantile(0.95) / 1000,
+                videoSkipped: live.videoSkipped + framesSuperseded, audioSkipped: live.audioDropped, reconnects: live.reconnects,
                 avSyncMs: audioP50 !== null && videoP50 !== null ? audioP50 - videoP50 : null, audioDropped, delayUs, lastMediaUs, lastVideoUs,
                 kbps: Math.round((bytes - lastBytes) * 8 / 1000), drawn: drawnLog });
   lastBytes = bytes;
