@@ -146,6 +146,7 @@ class Tile {
     this.videoSkipped = m.videoSkipped;
     this.audioSkipped = m.audioSkipped;
     this.reconnects = m.reconnects;
+    this.audioDroppedLate = m.audioDropped;
     this.avSyncMs = m.avSyncMs;
     this.sendAudioClock();
     const ac = this.app.audio;
@@ -170,7 +171,8 @@ class Tile {
         g2g_p95_ms: this.g2gP95, g2g_p50_ms: this.g2gP50, audio_g2g_p50_ms: this.audioG2gP50,
         av_sync_ms: this.avSyncMs, audio_out_ms: audioOutMs,
         arrival_p95_ms: this.arrivalP95, decoded_p95_ms: this.decodedP95, draw_late_p95_ms: this.drawLateP95, frames_drawn: this.framesDrawn,
-        frames_skipped_late: this.videoSkipped, audio_skipped_late: this.audioSkipped, stream_reopened: this.reconnects, delay_ms: this.delayUs / 1000, kbps: this.kbps,
+        frames_skipped_late: this.videoSkipped, audio_skipped_late: this.audioSkipped, stream_reopened: this.reconnects,
+        audio_dropped_late: this.audioDroppedLate, delay_ms: this.delayUs / 1000, kbps: this.kbps,
       }).catch(() => {});
     }
   }

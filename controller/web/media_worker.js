@@ -15,7 +15,7 @@ const videoReady = new Window(90);    // capture -> decoded, µs
 const videoArrival = new Window(300); // capture -> record parsed, µs (the path to the page)
 const videoDecoded = new Window(300); // capture -> decoded, µs, as long a window as g2g's
 const drawLate = new Window(300);     // drawn after it was due (capture + D, or decoded if later), µs
-const audioReady = new Window(150);   // capture -> arrived, µs
+const audioReady = new Window(150);   // capture -> decoded, µs (a loaded machine decodes late too)
 let audioOutUs = 0;                   // what the page's audio output adds (told by the page)
 let audioPort = null;                 // to the tile's AudioWorklet
 let audioClock = null;                // {heard0Us, sampleRate}: when context frame 0 is heard
@@ -161,7 +161,6 @@ function draw({ frame, captureUs, dueUs }) {
 }
 
 function onAudio(r) {
-  audioReady.add(nowUs() - r.captureUs);
   if (typeof AudioDecoder === 'undefined') return;
   if (!audioDecoder || audioDecoder.state === 'closed') {
     audioDecoder = new AudioDecoder({
@@ -183,6 +182,7 @@ function onAudioDecoded(data) {
   data.copyTo(samples, { planeIndex: 0, format: 'f32-planar' });
   const captureUs = data.timestamp;
   data.close();
+  audioReady.add(nowUs() - captureUs);
   let sum = 0;
   for (let i = 0; i < samples.length; i++) sum += samples[i] * samples[i];
   level = 0.8 * level + 0.2 * Math.sqrt(sum / Math.max(1, samples.length));
@@ -198,7 +198,7 @@ function onHeard(m) {
 }
 
 function report() {
-  // D covers the slower of the two paths: video decoded, or audio arrived
+  // D covers the slower of the two paths: video decoded, or audio decoded
   // and through the audio output beyond the lag allowed (the page starts
   // sound that much earlier).
   const video = videoReady.quantile(0.95);

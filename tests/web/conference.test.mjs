@@ -130,7 +130,9 @@ try {
   }, 15_000).catch(async () => (await rest('GET', `${daemon(0)}/v1/conferences/meet`)).body);
   for (const m of synced.members.filter((x) => !x.self)) {
     check(typeof m.web?.audio_g2g_p50_ms === 'number' && m.web.audio_g2g_p50_ms > 0,
-          `${m.name}: audio heard ${m.web?.audio_g2g_p50_ms?.toFixed(1)} ms after capture (median)`);
+          `${m.name}: audio heard ${m.web?.audio_g2g_p50_ms?.toFixed(1)} ms after capture (median; ` +
+          `${m.web?.audio_dropped_late} chunks reached the worklet too late, ${m.web?.audio_skipped_late} were too old on arrival, ` +
+          `playout delay ${m.web?.delay_ms?.toFixed(1)} ms, audio output ${m.web?.audio_out_ms?.toFixed(1)} ms)`);
     check(m.web && inSync(m.web), `${m.name}: A/V sync ${m.web?.av_sync_ms?.toFixed(1)} ms (sound after picture)`);
   }
   mkdirSync(out, { recursive: true });
