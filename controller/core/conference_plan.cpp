@@ -64,7 +64,7 @@ std::vector<ProcessSpec> planConference(const ConferenceSettings& s, const std::
                   {"--name", s.selfName, "--streamer", "ipc://" + s.runDir + "/source.ipc", "--video", s.video,
                    "--audio", s.audio, "--width", std::to_string(s.width), "--height", std::to_string(s.height),
                    "--fps", std::to_string(s.fps), "--codec", s.codec, "--video-kbps", std::to_string(s.videoKbps), "--audio-kbps",
-                   std::to_string(s.audioKbps), "--log-level", "warn"}});
+                   std::to_string(s.audioKbps), "--stats-json", "--log-level", "warn"}});
   for (const RemoteChannel& r : remotes) {
     auto port = ports.find(r.memberId);
     if (port == ports.end()) continue;

@@ -263,13 +263,14 @@ json Conference::status() const {
     const std::string id = m["id"];
     const bool self = id == mMemberId;
     json procs = json::array();
-    json player = nullptr, streamer = nullptr;
+    json player = nullptr, streamer = nullptr, source = nullptr;
     for (const ChildStatus& c : children) {
       const bool mine = self ? (c.key == "source" || c.key == "streamer:self")
                              : (c.key == "streamer:" + id || c.key == "player:" + id);
       if (!mine) continue;
       procs.push_back({{"key", c.key}, {"pid", c.pid}, {"state", c.state}, {"restarts", c.restarts}});
       if (c.key == "player:" + id) player = lastStats(c.stdoutPath, "player");
+      if (self && c.key == "source") source = lastStats(c.stdoutPath, "source");
       if (c.key == "streamer:" + id || (self && c.key == "streamer:self")) streamer = lastStats(c.stdoutPath, "streamer");
     }
     auto web = mWeb.find(id);
@@ -280,7 +281,7 @@ json Conference::status() const {
       }
     }
     members.push_back({{"id", id}, {"name", m["name"]}, {"self", self}, {"processes", procs}, {"player", player},
-                       {"streamer", streamer}, {"web", web == mWeb.end() ? json(nullptr) : web->second},
+                       {"streamer", streamer}, {"source", source}, {"web", web == mWeb.end() ? json(nullptr) : web->second},
                        {"problem", problem}});
   }
   return {{"group", mRequest.group}, {"member_id", mMemberId}, {"name", mRequest.name}, {"version", mVersion},

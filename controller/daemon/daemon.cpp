@@ -71,6 +71,20 @@ Conference* Daemon::conferenceOr404(const std::string& group, httplib::Response&
   return nullptr;
 }
 
+std::optional<std::pair<std::string, std::uint32_t>> Daemon::streamOr404(const std::string& group,
+                                                                        const std::string& member,
+                                                                        httplib::Response& res) {
+  std::optional<std::pair<std::string, std::uint32_t>> endpoint;
+  {
+    std::lock_guard lock(mMutex);
+    Conference* conf = conferenceOr404(group, res);
+    if (conf == nullptr) return std::nullopt;
+    endpoint = conf->playersEndpoint(member);
+  }
+  if (!endpoint) reply(res, 404, {{"error", "no member '" + member + "'"}});
+  return endpoint;
+}
+
 bool Daemon::stillMember(const std::string& group, const std::string& member) {
   std::lock_guard lock(mMutex);
   auto it = mConferences.find(group);
@@ -82,14 +96,8 @@ void Daemon::installWeb(httplib::Server& server) {
   // reads it: one tap, and one of the server's threads, per open stream.
   server.Get(R"(/v1/conferences/([^/]+)/members/([^/]+)/media)", [this](const httplib::Request& req,
                                                                          httplib::Response& res) {
-    std::optional<std::pair<std::string, std::uint32_t>> endpoint;
-    {
-      std::lock_guard lock(mMutex);
-      Conference* conf = conferenceOr404(req.matches[1], res);
-      if (conf == nullptr) return;
-      endpoint = conf->playersEndpoint(req.matches[2]);
-    }
-    if (!endpoint) return reply(res, 404, {{"error", "no member '" + std::string(req.matches[2]) + "'"}});
+    const auto endpoint = streamOr404(req.matches[1], req.matches[2], res);
+    if (!endpoint) return;
     auto feed = std::make_shared<MediaFeed>(mZmq, endpoint->first, endpoint->second);
     const std::string group = req.matches[1], member = req.matches[2];
     res.set_header("Cache-Control", "no-store");
@@ -133,6 +141,20 @@ void Daemon::installWeb(httplib::Server& server) {
       return reply(res, 404, {{"error", "no member '" + std::string(req.matches[2]) + "'"}});
     }
     res.status = 204;
+  });
+
+  // A keyframe for a member's stream, now: the page asks when it starts a
+  // tile or has skipped frames to stay live (else it waits up to a GOP).
+  server.Post(R"(/v1/conferences/([^/]+)/members/([^/]+)/keyframe)", [this](const httplib::Request& req,
+                                                                              httplib::Response& res) {
+    const auto endpoint = streamOr404(req.matches[1], req.matches[2], res);
+    if (!endpoint) return;
+    try {
+      requestKeyframe(mZmq, endpoint->first, endpoint->second, "web");
+    } catch (const std::exception& e) {
+      return reply(res, 503, {{"error", std::string("cannot reach the member's streamer: ") + e.what()}});
+    }
+    reply(res, 202, {{"requested", true}});
   });
 
   // Camera and microphone off or on: {"video": bool, "audio": bool}.

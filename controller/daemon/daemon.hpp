@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -37,6 +38,9 @@ class Daemon {
   bool stillMember(const std::string& group, const std::string& member);
   /// The conference `group` (call under mMutex), or nullptr after a 404 reply.
   Conference* conferenceOr404(const std::string& group, httplib::Response& res);
+  /// The players' endpoint and channel serving `member`'s stream in `group`, or a 404 in `res`.
+  std::optional<std::pair<std::string, std::uint32_t>> streamOr404(const std::string& group, const std::string& member,
+                                                                  httplib::Response& res);
 
   DaemonSettings mSettings;
   // First, so it outlives every socket made from it (conferences, media taps).

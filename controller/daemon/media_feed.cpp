@@ -35,6 +35,17 @@ void frameChunk(const v1::Chunk& c, std::string& out) {
   out.append(c.payload());
 }
 
+void requestKeyframe(zmq::context_t& ctx, const std::string& endpoint, std::uint32_t channel, const std::string& reason) {
+  zmq::socket_t socket(ctx, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 500);
+  connectOrThrow(socket, endpoint);
+  v1::PlayerToStreamer msg;
+  auto* kf = msg.mutable_control()->mutable_keyframe();
+  kf->set_channel_id(channel);
+  kf->set_reason(reason);
+  (void)sendProto(socket, msg);
+}
+
 MediaFeed::MediaFeed(zmq::context_t& ctx, const std::string& endpoint, std::uint32_t channel)
     : mSocket(ctx, zmq::socket_type::dealer), mChannel(channel) {
   mSocket.set(zmq::sockopt::linger, 0);

@@ -27,6 +27,12 @@ void frameChunk(const v1::Chunk& chunk, std::string& out);
 /// Appends a keep-alive (a record of length 0).
 inline void appendKeepAlive(std::string& out) { out.append(4, '\0'); }
 
+/// Asks the streamer at `endpoint` (a players' endpoint) for a keyframe on
+/// `channel`, as a player does; it travels upstream to the source, which the
+/// streamers and the source rate-limit. A socket of its own (the feeds' are
+/// their threads'): connects, sends, and lingers up to 500 ms to deliver.
+void requestKeyframe(zmq::context_t& ctx, const std::string& endpoint, std::uint32_t channel, const std::string& reason);
+
 class MediaFeed {
  public:
   MediaFeed(zmq::context_t& ctx, const std::string& endpoint, std::uint32_t channel);

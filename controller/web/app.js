@@ -147,6 +147,7 @@ class Tile {
     this.audioSkipped = m.audioSkipped;
     this.reconnects = m.reconnects;
     this.audioDroppedLate = m.audioDropped;
+    this.keyframeRequests = m.keyframeRequests;
     this.avSyncMs = m.avSyncMs;
     this.sendAudioClock();
     const ac = this.app.audio;
@@ -172,7 +173,7 @@ class Tile {
         av_sync_ms: this.avSyncMs, audio_out_ms: audioOutMs,
         arrival_p95_ms: this.arrivalP95, decoded_p95_ms: this.decodedP95, draw_late_p95_ms: this.drawLateP95, frames_drawn: this.framesDrawn,
         frames_skipped_late: this.videoSkipped, audio_skipped_late: this.audioSkipped, stream_reopened: this.reconnects,
-        audio_dropped_late: this.audioDroppedLate, delay_ms: this.delayUs / 1000, kbps: this.kbps,
+        audio_dropped_late: this.audioDroppedLate, keyframe_requests: this.keyframeRequests, delay_ms: this.delayUs / 1000, kbps: this.kbps,
       }).catch(() => {});
     }
   }

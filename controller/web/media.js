@@ -76,6 +76,9 @@ export class Window {
 //   `maxDecodeQueue` frames wait to be decoded, starts a skip; later frames
 //   depend on it, so the skip lasts until a keyframe that is itself fresh.
 // - Audio: a chunk older than `staleUs` is dropped (it would be heard late).
+// - While it waits for a keyframe (a tile's start, or a skip), it asks for
+//   one at most every `keyframeAskGapUs` (takeKeyframeRequest): the source
+//   sends one at once rather than at the next periodic keyframe.
 // - When everything has been stale for `reconnectAfterUs`, the backlog is in
 //   the stream (socket buffers) rather than the decoder: the caller reopens
 //   the stream at the live edge. If it is still late right after that, the
@@ -83,13 +86,18 @@ export class Window {
 //   second after the reconnect showed (+ `slackUs`), and comes down again as
 //   fresher records arrive.
 export class LiveEdge {
-  constructor({ staleUs = 1_000_000, maxDecodeQueue = 5, reconnectAfterUs = 3_000_000, slackUs = 500_000 } = {}) {
+  constructor({ staleUs = 1_000_000, maxDecodeQueue = 5, reconnectAfterUs = 3_000_000, slackUs = 500_000,
+                keyframeAskGapUs = 1_000_000 } = {}) {
     this.baseStaleUs = staleUs;
     this.staleUs = staleUs;
     this.maxDecodeQueue = maxDecodeQueue;
     this.reconnectAfterUs = reconnectAfterUs;
     this.slackUs = slackUs;
+    this.started = false;        // a first keyframe decoded
     this.skipping = false;
+    this.keyframeAskGapUs = keyframeAskGapUs;
+    this.lastAskUs = null;
+    this.keyframeRequests = 0;
     this.behindSinceUs = null;   // since when every record has been stale
     this.probe = null;           // {untilUs, minAgeUs}: the first second after a reconnect
     this.videoSkipped = 0;
@@ -100,6 +108,11 @@ export class LiveEdge {
   // Whether to decode this video record ({anchor, captureUs}).
   video(r, nowUs, decodeQueue) {
     const stale = this.#observe(r, nowUs);
+    if (!this.started) {  // a tile starts on a fresh keyframe (not counted as skipped)
+      if (!r.anchor || stale || decodeQueue > this.maxDecodeQueue) return false;
+      this.started = true;
+      return true;
+    }
     if (this.skipping) {
       if (!r.anchor || stale || decodeQueue > this.maxDecodeQueue) {
         ++this.videoSkipped;
@@ -120,6 +133,16 @@ export class LiveEdge {
     if (!this.#observe(r, nowUs)) return true;
     ++this.audioDropped;
     return false;
+  }
+
+  // True when a keyframe should be asked for now (waiting for one, and not
+  // asked for lately).
+  takeKeyframeRequest(nowUs) {
+    if (this.started && !this.skipping) return false;
+    if (this.lastAskUs !== null && nowUs - this.lastAskUs < this.keyframeAskGapUs) return false;
+    this.lastAskUs = nowUs;
+    ++this.keyframeRequests;
+    return true;
   }
 
   // True when the stream has been behind for long: reopen it, then call reconnected().

@@ -76,6 +76,7 @@ async function read() {
             lastVideoUs = lastMediaUs;
             videoArrival.add(lastMediaUs - r.captureUs);
             if (live.video(r, lastMediaUs, decoder ? decoder.decodeQueueSize : 0)) onVideo(r);
+            else if (live.takeKeyframeRequest(lastMediaUs)) askKeyframe();
           } else if (r.kind === KIND_AUDIO) {
             if (live.audio(r, lastMediaUs)) onAudio(r);
           }
@@ -92,6 +93,11 @@ async function read() {
     } catch { /* the daemon went away or the stream broke: again */ }
     if (running && !reopen) await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+// The daemon passes it upstream to the member's source (see LiveEdge).
+function askKeyframe() {
+  fetch(url.replace(/\/media$/, '/keyframe'), { method: 'POST' }).catch(() => {});
 }
 
 function onVideo(r) {
@@ -212,7 +218,7 @@ function report() {
   postMessage({ type: 'stats', framesDrawn, g2gP95: g2g.quantile(0.95), g2gP50: videoP50, audioG2gP50: audioP50,
                 arrivalP95: videoArrival.quantile(0.95) / 1000, decodedP95: videoDecoded.quantile(0.95) / 1000,
                 drawLateP95: drawLate.quantile(0.95) / 1000,
-                videoSkipped: live.videoSkipped + framesSuperseded, audioSkipped: live.audioDropped, reconnects: live.reconnects,
+                videoSkipped: live.videoSkipped + framesSuperseded, keyframeRequests: live.keyframeRequests, audioSkipped: live.audioDropped, reconnects: live.reconnects,
                 avSyncMs: audioP50 !== null && videoP50 !== null ? audioP50 - videoP50 : null, audioDropped, delayUs, lastMediaUs, lastVideoUs,
                 kbps: Math.round((bytes - lastBytes) * 8 / 1000), drawn: drawnLog });
   lastBytes = bytes;

@@ -152,6 +152,30 @@ TEST_CASE("a conference through the controllers: all streams play, a joiner play
   std::this_thread::sleep_for(20s);
   meeting.checkAllPlay(3, 250);  // ~20 s at 15 fps
 
+  // A keyframe asked for through alice's daemon (as her web page does)
+  // reaches bob's source, which forces one; an unknown member is a 404.
+  {
+    const auto forced = [&] {
+      const json self = bob.member("bob");
+      return self.is_object() && self["source"].is_object() ? std::stoll(self["source"].value("keyframes_forced", "0"))
+                                                            : -1;
+    };
+    const std::int64_t forcedBefore = forced();
+    REQUIRE(forcedBefore >= 0);
+    httplib::Client c("127.0.0.1", alice.apiPort);
+    const std::string bobId = alice.member("bob")["id"];
+    auto r = c.Post("/v1/conferences/meet/members/" + bobId + "/keyframe", "", "application/json");
+    REQUIRE(r);
+    CHECK(r->status == 202);
+    const auto arrived = waitFor([&] { return forced() > forcedBefore; }, 5s);
+    CHECK(arrived.has_value());
+    if (arrived) MESSAGE("bob's source forced a keyframe " << arrived->count() << " ms after alice's daemon asked");
+    auto missing = c.Post("/v1/conferences/meet/members/nobody/keyframe", "", "application/json");
+    REQUIRE(missing);
+    CHECK(missing->status == 404);
+    CHECK(missing->body.find("nobody") != std::string::npos);
+  }
+
   // A fourth member joins mid-call: everyone is playing it within 2 s.
   REQUIRE(join(dave) == 0);
   const auto daveUp = waitFor(

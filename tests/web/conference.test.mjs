@@ -115,7 +115,7 @@ try {
           `${m.name}: browser g2g p95 ${m.web?.g2g_p95_ms?.toFixed(1)} ms (arrived p95 ${m.web?.arrival_p95_ms?.toFixed(1)}, ` +
           `decoded p95 ${m.web?.decoded_p95_ms?.toFixed(1)}, drawn late p95 ${m.web?.draw_late_p95_ms?.toFixed(1)}, ` +
           `native player's p95 ${m.player?.g2g_recent_p95_ms?.toFixed?.(1) ?? '-'}, skipped to stay live ${m.web?.frames_skipped_late} frames, ` +
-          `stream reopened ${m.web?.stream_reopened}x)`);
+          `stream reopened ${m.web?.stream_reopened}x, keyframes asked for ${m.web?.keyframe_requests})`);
     if (m.self) check(m.web?.audio_g2g_p50_ms === null, 'our own sound is not played back to us');
   }
   // Sound heard through the AudioWorklet, and (once the stream has settled: a

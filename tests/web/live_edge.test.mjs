@@ -29,7 +29,7 @@ test('a stale frame starts a skip that ends on the next fresh keyframe only', ()
 
 test('a decoder that is behind makes the page skip to the next keyframe', () => {
   const live = new LiveEdge({ maxDecodeQueue: 5 });
-  assert.equal(live.video(frame(0), 40 * MS, 5), true);
+  assert.equal(live.video(frame(0, true), 40 * MS, 5), true);
   assert.equal(live.video(frame(33), 73 * MS, 6), false);
   assert.equal(live.video(frame(66, true), 106 * MS, 6), false);  // still behind
   assert.equal(live.video(frame(99, true), 139 * MS, 0), true);
@@ -66,4 +66,18 @@ test('lateness that survives a reopened stream is upstream: the page then shows 
   live.video(frame(1200 - 100), 1200 * MS, 0);
   assert.equal(live.staleUs, 1000 * MS);
   assert.equal(live.video(frame(1300 - 1500), 1300 * MS, 0), false);
+});
+
+test('a tile starts on a keyframe, asking for one at most once a second while it waits, and again after a skip', () => {
+  const live = new LiveEdge({ staleUs: 1000 * MS, keyframeAskGapUs: 1000 * MS });
+  assert.equal(live.video(frame(0), 40 * MS, 0), false);  // mid-GOP: wait (not a skip)
+  assert.equal(live.videoSkipped, 0);
+  assert.equal(live.takeKeyframeRequest(40 * MS), true);
+  assert.equal(live.takeKeyframeRequest(500 * MS), false);
+  assert.equal(live.takeKeyframeRequest(1040 * MS), true);
+  assert.equal(live.video(frame(1100, true), 1150 * MS, 0), true);
+  assert.equal(live.takeKeyframeRequest(2200 * MS), false);  // playing: nothing to ask for
+  assert.equal(live.video(frame(1133), 2300 * MS, 0), false);  // stale: a skip
+  assert.equal(live.takeKeyframeRequest(2300 * MS), true);
+  assert.equal(live.keyframeRequests, 3);
 });

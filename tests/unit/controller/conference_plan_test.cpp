@@ -42,6 +42,8 @@ TEST_CASE("the plan: own source and streamer, a streamer and a player per other 
   const auto plan = planConference(settings(), remotes, {{"b1", 9001}, {"c1", 9002}});
   REQUIRE(plan.size() == 6);
   REQUIRE(find(plan, "source") != nullptr);
+  const auto& sourceArgs = find(plan, "source")->args;  // the daemon shows its statistics
+  CHECK(std::find(sourceArgs.begin(), sourceArgs.end(), "--stats-json") != sourceArgs.end());
   const ProcessSpec* self = find(plan, "streamer:self");
   REQUIRE(self != nullptr);
   CHECK(hasArgs(*self, "--listen", "127.0.0.1:9000"));
