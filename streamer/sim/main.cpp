@@ -60,6 +60,13 @@ int main(int argc, char** argv) {
             << " stale dropped " << r.staleDropped << " repushes " << r.repushes << " fragment repairs "
             << r.fragmentRepairs << "\n"
             << "  " << r.events << " events in " << r.wallS << " s wall\n";
+  const std::size_t worst = std::min<std::size_t>(5, r.perPeer.size());
+  if (worst > 0) std::cout << "  worst peers (delivery within 1 s, upload kbit/s, ms from the source, upload use, neighbours, pulls):\n";
+  for (std::size_t i = 0; i < worst; ++i) {
+    const PeerResult& p = r.perPeer[i];
+    std::cout << "    #" << p.index << "  " << p.deliveryRatio1s << "  " << p.uploadKbps << "  " << p.latencyToSourceMs
+              << "  " << p.uploadUse << "  " << p.neighbours << "  " << p.requests << "\n";
+  }
   if (!json.empty()) {
     std::ofstream out(json);
     out << "{\"n_peers\":" << r.peers << ",\"scheduler\":\"" << s.scheduler << "\",\"seed\":" << s.seed
@@ -73,7 +80,15 @@ int main(int argc, char** argv) {
         << ",\"pushed_p99_delay_ms\":" << r.pushedDelay.percentileMs(0.99) << ",\"mean_hops\":" << r.meanHops
         << ",\"duplicate_ratio\":" << r.duplicateRatio << ",\"signalling_overhead\":" << r.signallingOverhead
         << ",\"upload_use\":" << r.meanUploadUse << ",\"survivors\":" << r.survivors << ",\"sim_wall_s\":" << r.wallS
-        << ",\"fragment_repairs\":" << r.fragmentRepairs << ",\"events\":" << r.events << "}\n";
+        << ",\"fragment_repairs\":" << r.fragmentRepairs << ",\"events\":" << r.events << ",\"peers\":[";
+    for (std::size_t i = 0; i < r.perPeer.size(); ++i) {
+      const PeerResult& p = r.perPeer[i];
+      out << (i ? "," : "") << "{\"peer\":" << p.index << ",\"delivery_ratio_1s\":" << p.deliveryRatio1s
+          << ",\"upload_kbps\":" << p.uploadKbps << ",\"latency_to_source_ms\":" << p.latencyToSourceMs
+          << ",\"upload_use\":" << p.uploadUse << ",\"neighbours\":" << p.neighbours << ",\"pulls\":" << p.requests
+          << ",\"duplicates\":" << p.duplicates << "}";
+    }
+    out << "]}\n";
   }
   return 0;
 }

@@ -317,10 +317,17 @@ class Sim {
       const PeerState& p = mPeers[i];
       if (!p.alive || p.joinedUs > mWindowStartUs) continue;  // churned or joined late
       const double ratio = mInjectedInWindow == 0 ? 0 : static_cast<double>(p.inWindow) / static_cast<double>(mInjectedInWindow);
+      const double presentS = mS.seconds - static_cast<double>(p.joinedUs) / 1e6;
+      mResult.perPeer.push_back({static_cast<std::uint32_t>(i), p.uploadKbps,
+                                 latencyUs(0, static_cast<std::uint32_t>(i)) / 1000, ratio,
+                                 static_cast<double>(p.bytesSent) * 8 / (p.uploadKbps * 1000 * std::max(1.0, presentS)),
+                                 p.node->neighbours().size(), p.node->stats().requests, p.node->stats().duplicates});
       minRatio = std::min(minRatio, ratio);
       sum += ratio;
       ++counted;
     }
+    std::stable_sort(mResult.perPeer.begin(), mResult.perPeer.end(),
+                     [](const PeerResult& a, const PeerResult& b) { return a.deliveryRatio1s < b.deliveryRatio1s; });
     mResult.peers = mS.peers;
     mResult.survivors = counted;
     mResult.minDeliveryRatio1s = counted == 0 ? 0 : minRatio;

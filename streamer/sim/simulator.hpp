@@ -38,6 +38,18 @@ struct Scenario {
   double overlaySizeX = 2;           // the source's push budget, in peers (the group size is known)
 };
 
+/// One peer present from the measurement window's start to the end.
+struct PeerResult {
+  std::uint32_t index = 0;           // 1.. (0 is the source)
+  double uploadKbps = 0;
+  double latencyToSourceMs = 0;      // one-way, direct
+  double deliveryRatio1s = 0;
+  double uploadUse = 0;              // bytes sent / (capacity * its time in the run)
+  std::size_t neighbours = 0;        // at the end
+  std::uint64_t requests = 0;        // pulls it asked for
+  std::uint64_t duplicates = 0;
+};
+
 struct Result {
   std::size_t peers = 0;
   double minDeliveryRatio1s = 0;     // worst peer: chunks within 1 s / chunks it should have had
@@ -57,6 +69,7 @@ struct Result {
   std::size_t survivors = 0;         // peers present from start to end (churn)
   std::uint64_t chunksSent = 0, requests = 0, staleDropped = 0, received = 0, repushes = 0;
   std::uint64_t fragmentRepairs = 0;  // fragment resends (each after a request that got through)
+  std::vector<PeerResult> perPeer;   // measured peers, worst delivery first
 };
 
 Result run(const Scenario& s);

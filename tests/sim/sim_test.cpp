@@ -1,6 +1,8 @@
 // partyhub-sim's engine: reproducible by seed, and the overlay delivers.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <random>
 
 #include "sim/event_queue.hpp"
@@ -37,6 +39,16 @@ TEST_CASE("a small overlay with loss delivers nearly everything within a second,
     CHECK(r.minDeliveryRatio1s >= 0.95);
     CHECK(r.delay.percentileMs(0.5) > r.lowerBoundMs * 0.3);  // physics: no faster than the links allow
     CHECK(r.signallingOverhead < 0.2);
+    // Each measured peer's own figures, worst first: the worst is the minimum.
+    REQUIRE(r.perPeer.size() == r.survivors);
+    CHECK(r.perPeer.front().deliveryRatio1s == r.minDeliveryRatio1s);
+    CHECK(std::is_sorted(r.perPeer.begin(), r.perPeer.end(),
+                         [](const PeerResult& a, const PeerResult& b) { return a.deliveryRatio1s < b.deliveryRatio1s; }));
+    for (const PeerResult& p : r.perPeer) {
+      CHECK(p.uploadKbps > 0);
+      CHECK(p.latencyToSourceMs >= s.latencyMinMs);
+      CHECK(p.latencyToSourceMs <= s.latencyMaxMs);
+    }
   }
 }
 

@@ -369,6 +369,46 @@ TEST_CASE("peers that traded with us lately stay neighbours, before those heard 
   }
 }
 
+TEST_CASE("a newly chosen neighbour hears from us at once, even while we hold nothing: once, not at every refresh") {
+  // A joiner holds no chunks and so sends no buffer maps: without a word
+  // from it, the peers it picked would not take it as a neighbour.
+  // (Six to choose from eight: more than the four RTT probes a refresh sends.)
+  NodeConfig c;
+  c.neighbours = 6;
+  Node node(100, c, 7);
+  NodeActions out;
+  node.join({1, 2, 3, 4, 5, 6, 7, 8}, 1000, out);  // chooses its first neighbours at once
+  const std::vector<PeerId> chosen = node.neighbours();
+  REQUIRE(chosen.size() == 6);
+  const auto pinged = [&](PeerId p) {
+    return std::any_of(out.sends.begin(), out.sends.end(),
+                       [&](const auto& s) { return s.first == p && s.second.type == MsgType::kPing; });
+  };
+  for (PeerId p : chosen) {
+    CAPTURE(p);
+    CHECK(pinged(p));
+  }
+  // They answer (so their RTT is known: no probes either).
+  std::vector<std::pair<PeerId, Message>> pings;
+  for (const auto& [to, m] : out.sends) {
+    if (m.type == MsgType::kPing) pings.emplace_back(to, m);
+  }
+  out.clear();
+  for (const auto& [from, ping] : pings) {
+    Message pong;
+    pong.type = MsgType::kPong;
+    pong.echoUs = ping.echoUs;
+    node.onMessage(from, pong, 20'000, out);
+  }
+  out.clear();
+  node.onTick(c.membership.periodUs + 1, out);
+  for (PeerId p : node.neighbours()) {
+    if (std::find(chosen.begin(), chosen.end(), p) == chosen.end()) continue;
+    CAPTURE(p);
+    CHECK_FALSE(pinged(p));
+  }
+}
+
 TEST_CASE("a source streamer that restarts and numbers from 0 again is followed, not taken for old chunks") {
   auto net = makeNet("push", 4);
   for (int t = 0; t < 200; ++t) {
