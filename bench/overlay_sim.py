@@ -94,6 +94,9 @@ def main():
         "sim_events": push["events"],
         "churn_min_delivery_ratio_1s": churn["min_peer_delivery_ratio_1s"],
         "churn_mean_delivery_ratio_1s": churn["mean_peer_delivery_ratio_1s"],
+        # Who the worst peers are (upload, distance from the source, ...): where the tail is.
+        "worst_peers": push.get("peers", [])[:10],
+        "churn_worst_peers": churn.get("peers", [])[:10],
         "series": series,
         "doubling_step_ms": round(step_ms, 1),
         "max_p99_growth_per_doubling_ms": round(max(growth), 1) if growth else None,

@@ -123,6 +123,7 @@ void Node::restart() {
   mTimedOut.clear();
   mAcksOwed.clear();
   mPendingHaves.clear();
+  mLastChunkUs = -1;
 }
 
 std::vector<PeerId> Node::wholeOverlay() const {
@@ -183,6 +184,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
   switch (m.type) {
     case MsgType::kChunk: {
       if (!m.chunk) break;
+      mLastChunkUs = nowUs;
       const std::uint64_t seq = m.chunk->seq();
       // Numbered before what we have, yet captured well after it (chunks of
       // one numbering are captured within a fraction of a second of their

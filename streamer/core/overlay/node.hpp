@@ -227,6 +227,7 @@ class Node final : private SchedulerHost {
   std::vector<Held> mHeld;  // mConfig.window slots
   std::uint64_t mNewestKnown = 0;
   bool mAnyKnown = false;
+  std::int64_t mLastChunkUs = -1;  // when a chunk last came (any: new or duplicate)
   std::int64_t mNewestCaptureUs = 0;  // of the chunks accepted
   partyhub::FlatMap<SeqWindow> mKnows;  // what each peer is known to hold
   partyhub::FlatMap<std::int64_t> mFirstHeardOf;  // seq -> when a neighbour first had it
