@@ -186,6 +186,7 @@ class Node final : private SchedulerHost {
   /// ends), then measured RTT; unknown sorts last.
   [[nodiscard]] std::pair<double, std::int64_t> closeness(PeerId peer) const;
   bool responsive(PeerId peer, std::int64_t nowUs) const override;
+  void ping(PeerId peer, std::int64_t nowUs);  // an RTT probe; also tells the peer of us
   void probe(std::int64_t nowUs);
   void sendControl(PeerId peer, Message m) override;
   std::mt19937_64& rng() override { return mRng; }
