@@ -40,7 +40,8 @@ def main():
     args = ap.parse_args()
     bin_dir = os.path.join(args.root, "build", "bin")
     common = dict(seconds=args.seconds, seed=args.seed, loss=0.01, upload_mean=2.0, poor_fraction=0.2,
-                  poor_upload=0.5, latency_min_ms=10, latency_max_ms=80, stream_kbps=1000, chunk_rate=30)
+                  poor_upload=0.5, latency_min_ms=10, latency_max_ms=80, stream_kbps=1000, chunk_rate=30,
+                  max_queue_delay_ms=0)
 
     # The headline run alone, so its sim_wall_s is one core's; the others
     # (baseline, churn, the series) --jobs at a time, their walls under load.
@@ -87,6 +88,7 @@ def main():
         "baseline_min_peer_delivery_ratio_1s": base["min_peer_delivery_ratio_1s"],
         "p99_vs_baseline": round(push["p99_delay_ms"] / max(1e-9, base["p99_delay_ms"]), 3),
         "duplicate_ratio": push["duplicate_ratio"],
+        "per_hop_ms": push.get("per_hop_ms", {}),
         "signalling_overhead": push["signalling_overhead"],
         "upload_use": push["upload_use"],
         "mean_hops": push["mean_hops"],

@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   app.add_option("--source-copies", s.sourceCopies);
   app.add_option("--neighbours", s.neighbours);
   app.add_option("--tick-ms", s.tickMs, "Each peer's tick period")->check(CLI::Range(1.0, 100.0));
+  app.add_option("--max-queue-delay-ms", s.maxQueueDelayMs, "Queueing delay a peer lets its uplink hold (the streamer's is 4)")
+      ->check(CLI::Range(0.0, 100.0));
   app.add_option("--have-broadcast-ms", s.haveBroadcastMs, "Buffer maps to all neighbours at most this often (acks every tick)");
   app.add_option("--pull-after-ms", s.pullAfterMs, "A chunk a neighbour has is pulled after this");
   app.add_option("--overlay-size-x", s.overlaySizeX, "The source's push budget, in group sizes");
@@ -59,6 +61,10 @@ int main(int argc, char** argv) {
             << "  chunks sent " << r.chunksSent << " received " << r.received << " requests " << r.requests
             << " stale dropped " << r.staleDropped << " repushes " << r.repushes << " fragment repairs "
             << r.fragmentRepairs << "\n"
+            << "  per hop, ms: waits at the relay " << r.hop.firstCopyWaitMs << " (first copy), "
+            << r.hop.laterCopyWaitMs << " (later copies), " << r.hop.answerWaitMs << " (pull answers); uplink queue "
+            << r.hop.uplinkQueueMs << ", transmission " << r.hop.transmissionMs << ", latency " << r.hop.latencyMs
+            << "\n"
             << "  " << r.events << " events in " << r.wallS << " s wall\n";
   const std::size_t worst = std::min<std::size_t>(5, r.perPeer.size());
   if (worst > 0) std::cout << "  worst peers (delivery within 1 s, upload kbit/s, ms from the source, upload use, neighbours, pulls):\n";
@@ -80,7 +86,11 @@ int main(int argc, char** argv) {
         << ",\"pushed_p99_delay_ms\":" << r.pushedDelay.percentileMs(0.99) << ",\"mean_hops\":" << r.meanHops
         << ",\"duplicate_ratio\":" << r.duplicateRatio << ",\"signalling_overhead\":" << r.signallingOverhead
         << ",\"upload_use\":" << r.meanUploadUse << ",\"survivors\":" << r.survivors << ",\"sim_wall_s\":" << r.wallS
-        << ",\"fragment_repairs\":" << r.fragmentRepairs << ",\"events\":" << r.events << ",\"peers\":[";
+        << ",\"fragment_repairs\":" << r.fragmentRepairs << ",\"events\":" << r.events
+        << ",\"per_hop_ms\":{\"first_copy_wait\":" << r.hop.firstCopyWaitMs << ",\"later_copy_wait\":"
+        << r.hop.laterCopyWaitMs << ",\"pull_answer_wait\":" << r.hop.answerWaitMs << ",\"uplink_queue\":"
+        << r.hop.uplinkQueueMs << ",\"transmission\":" << r.hop.transmissionMs << ",\"latency\":" << r.hop.latencyMs
+        << "},\"peers\":[";
     for (std::size_t i = 0; i < r.perPeer.size(); ++i) {
       const PeerResult& p = r.perPeer[i];
       out << (i ? "," : "") << "{\"peer\":" << p.index << ",\"delivery_ratio_1s\":" << p.deliveryRatio1s

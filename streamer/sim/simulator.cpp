@@ -81,6 +81,7 @@ class Sim {
     c.overlaySizeHint = static_cast<std::uint32_t>(mS.overlaySizeX * static_cast<double>(mS.peers));
     c.pullAfterUs = static_cast<std::int64_t>(mS.pullAfterMs * 1000);
     c.haveBroadcastUs = static_cast<std::int64_t>(mS.haveBroadcastMs * 1000);
+    c.maxQueueDelayUs = static_cast<std::int64_t>(mS.maxQueueDelayMs * 1000);
     return c;
   }
 
@@ -148,6 +149,12 @@ class Sim {
       const std::uint32_t dst = indexOf(to);
       if (dst >= mPeers.size()) continue;
       const std::int64_t latency = static_cast<std::int64_t>(latencyUs(index, dst));
+      if (msg.type == overlay::MsgType::kChunk) {
+        mChunkQueueUs += start - mNow;
+        mChunkTransmitUs += p.uplinkFreeUs - start;
+        mChunkLatencyUs += latency;
+        ++mChunkMessages;
+      }
       std::int64_t arrives = p.uplinkFreeUs + latency;
       if (!survives(p, bytes, latency, arrives)) continue;
       const std::uint32_t slot = store(std::move(msg));
@@ -344,6 +351,15 @@ class Sim {
       ++users;
     }
     mResult.meanUploadUse = users == 0 ? 0 : use / static_cast<double>(users);
+    struct Mean {
+      std::int64_t sumUs = 0;
+      std::uint64_t n = 0;
+      void add(std::int64_t us, std::uint64_t count) {
+        sumUs += us;
+        n += count;
+      }
+      double meanMs() const { return n == 0 ? 0 : static_cast<double>(sumUs) / 1000.0 / static_cast<double>(n); }
+    } first, later, answer;
     for (const PeerState& p : mPeers) {
       if (!p.node) continue;
       const auto& st = p.node->stats();
@@ -352,7 +368,18 @@ class Sim {
       mResult.staleDropped += st.staleDropped;
       mResult.received += st.chunksReceived;
       mResult.repushes += st.repushes;
+      first.add(st.firstCopyWaitUs, st.firstCopies);
+      later.add(st.laterCopyWaitUs, st.laterCopies);
+      answer.add(st.answerWaitUs, st.answers);
     }
+    mResult.hop.firstCopyWaitMs = first.meanMs();
+    mResult.hop.laterCopyWaitMs = later.meanMs();
+    mResult.hop.answerWaitMs = answer.meanMs();
+    const Mean queue{mChunkQueueUs, mChunkMessages}, transmit{mChunkTransmitUs, mChunkMessages},
+        latency{mChunkLatencyUs, mChunkMessages};
+    mResult.hop.uplinkQueueMs = queue.meanMs();
+    mResult.hop.transmissionMs = transmit.meanMs();
+    mResult.hop.latencyMs = latency.meanMs();
     const double meanUploadKbps = mS.uploadMeanX * mS.streamKbps;
     mResult.chunkUploadMs = static_cast<double>(mChunkBytes) * 8 / meanUploadKbps;
     mResult.lowerBoundMs = lowerBoundMs(mS.peers, mResult.chunkUploadMs, mS.latencyMinMs);
@@ -360,6 +387,8 @@ class Sim {
 
   Scenario mS;
   std::mt19937_64 mRng;
+  std::int64_t mChunkQueueUs = 0, mChunkTransmitUs = 0, mChunkLatencyUs = 0;  // over chunk messages sent
+  std::uint64_t mChunkMessages = 0;
   Result mResult;
   std::vector<PeerState> mPeers;
   EventQueue mEvents;

@@ -46,6 +46,7 @@ void Node::chargeUplink(std::size_t bytes, std::int64_t nowUs) {
 
 void Node::join(const std::vector<PeerId>& bootstrap, std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
+  mNowUs = nowUs;
   if (mOwnMembership) {
     for (auto& [to, m] : mMembership->join(bootstrap, nowUs)) emit(to, std::move(m));
   }
@@ -86,7 +87,7 @@ std::vector<std::uint64_t> Node::recentHeld(std::size_t max) const {
   return out;
 }
 
-void Node::enqueueChunk(PeerId peer, std::uint64_t seq, bool urgent) { mQueue.push_back({peer, seq, urgent}); }
+void Node::enqueueChunk(PeerId peer, std::uint64_t seq, bool urgent) { mQueue.push_back({peer, seq, urgent, mNowUs}); }
 
 void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   const std::uint64_t seq = h.chunk->seq();
@@ -94,6 +95,7 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   if (slot.chunk && slot.seq > seq) return;  // older than the window: nothing to do with it
   slot = h;
   slot.seq = seq;
+  slot.arrivedUs = nowUs;
   if (h.budget > 0) mBudgeted.insert(std::upper_bound(mBudgeted.begin(), mBudgeted.end(), seq), seq);
   ++mStats.chunksReceived;
   const bool pulled = mRequested.erase(seq) > 0;
@@ -146,6 +148,7 @@ const std::vector<PeerId>& Node::delegates(std::uint64_t seq) const {
 
 void Node::onLocalChunk(ChunkPtr chunk, std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
+  mNowUs = nowUs;
   // Structured push when the overlay is small enough for us to know it all
   // (a conference's channel): the chunk's budget is exactly the peers there
   // are, and each copy carries its own disjoint share of them, so relays
@@ -161,6 +164,7 @@ void Node::onLocalChunk(ChunkPtr chunk, std::int64_t nowUs, NodeActions& out) {
 
 void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
+  mNowUs = nowUs;
   mMisses.erase(from);
   if (mOwnMembership) {
     for (auto& [to, reply] : mMembership->onMessage(from, m, nowUs, mRng)) emit(to, std::move(reply));
@@ -260,11 +264,13 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
 
 void Node::onUplinkFree(std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
+  mNowUs = nowUs;
   pumpUpload(nowUs);
 }
 
 void Node::onTick(std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
+  mNowUs = nowUs;
   mLastTickUs = nowUs;
   if (mMembership->view().size() >= mConfig.membership.viewSize) mViewFullAtUs = nowUs;
   checkAcks(nowUs);
@@ -294,14 +300,24 @@ std::uint32_t Node::budget(std::uint64_t seq) const {
   return h == nullptr ? 0 : h->budget;
 }
 
-void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
+void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs, std::int64_t answersRequestOfUs) {
   Held& held = *findHeld(seq);  // callers checked
+  auto& sent = mSentTo[seq];
+  if (answersRequestOfUs >= 0) {
+    mStats.answerWaitUs += nowUs - answersRequestOfUs;
+    ++mStats.answers;
+  } else if (sent.empty()) {
+    mStats.firstCopyWaitUs += nowUs - held.arrivedUs;
+    ++mStats.firstCopies;
+  } else {
+    mStats.laterCopyWaitUs += nowUs - held.arrivedUs;
+    ++mStats.laterCopies;
+  }
   const std::uint32_t budgetBefore = held.budget;
   const std::uint32_t give = std::min(mNextGive, held.budget);
   held.budget -= give;
   mNextGive = 0;
   if (held.budget == 0 && give > 0) mBudgeted.erase(std::remove(mBudgeted.begin(), mBudgeted.end(), seq), mBudgeted.end());
-  (void)nowUs;
   Message m;
   m.type = MsgType::kChunk;
   m.chunk = held.chunk;
@@ -329,7 +345,6 @@ void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
   // Tell the receiver who else already got this chunk from us, so it does not
   // send it there too: the cheapest duplicate suppression there is. (Not
   // needed where delegation says who pushes to whom.)
-  auto& sent = mSentTo[seq];
   if (!knowsWholeOverlay()) {
     for (auto it = sent.rbegin(); it != sent.rend() && m.alsoSentTo.size() < 4; ++it) m.alsoSentTo.push_back(*it);
   }
@@ -440,7 +455,10 @@ void Node::pumpUpload(std::int64_t nowUs) {
   // when it is (nearly) empty, so every decision is taken as late, and with
   // as fresh a knowledge of who has what, as possible.
   drainUplink(nowUs);
-  while (mBacklogUs < mConfig.maxQueueDelayUs) {
+  // At most the queueing delay, inclusive: uplinkFreeAtUs() is the moment
+  // the backlog is down to it, and a wake-up then must send (with `<` it
+  // sent nothing, and the next copy waited for the next tick, up to 10 ms).
+  while (mBacklogUs <= mConfig.maxQueueDelayUs) {
     // Explicit requests first (someone is waiting), freshest first; then the
     // scheduler's choice.
     bool sent = false;
@@ -460,7 +478,7 @@ void Node::pumpUpload(std::int64_t nowUs) {
       }
       // The source injects k copies, never more, whoever asks.
       if (mConfig.isSource && copiesSent(q.seq) >= mConfig.sourceCopies) continue;
-      sendChunk(q.peer, q.seq, nowUs);
+      sendChunk(q.peer, q.seq, nowUs, q.urgent ? q.queuedUs : -1);
       sent = true;
     }
     if (sent) continue;

@@ -80,6 +80,15 @@ struct NodeStats {
   std::uint64_t repushes = 0;      // pushes sent again after no acknowledgement came
   std::uint64_t lateAcks = 0;      // acknowledgements that came after their push was given up
   std::uint64_t restarts = 0;      // the channel's numbering started over (its source streamer restarted)
+  // How long chunks wait here before each copy goes to the uplink (per-hop
+  // delay, passive monitoring): from its arrival to the first copy, to the
+  // later ones, and from a request's arrival to its answer. Sums, µs.
+  std::int64_t firstCopyWaitUs = 0;
+  std::uint64_t firstCopies = 0;
+  std::int64_t laterCopyWaitUs = 0;
+  std::uint64_t laterCopies = 0;
+  std::int64_t answerWaitUs = 0;
+  std::uint64_t answers = 0;
 };
 
 class Node final : private SchedulerHost {
@@ -114,6 +123,7 @@ class Node final : private SchedulerHost {
     std::uint32_t budget = 0;  // peers still to reach through our pushes
     std::uint64_t seq = 0;
     std::vector<PeerId> delegates;  // which peers, when we were told (structured push)
+    std::int64_t arrivedUs = 0;     // when it came to us (or was injected)
   };
   // A push whose subtree budget is lost unless the receiver acknowledges it
   // (its HAVE for the seq); after its RTT plus slack the budget comes back
@@ -144,6 +154,7 @@ class Node final : private SchedulerHost {
     PeerId peer;
     std::uint64_t seq;
     bool urgent;
+    std::int64_t queuedUs;
   };
 
   // SchedulerHost
@@ -165,7 +176,8 @@ class Node final : private SchedulerHost {
   void enqueueChunk(PeerId peer, std::uint64_t seq, bool urgent) override;
   std::size_t copiesSent(std::uint64_t seq) const override;
   bool sentTo(PeerId peer, std::uint64_t seq) const override;
-  void sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs);
+  /// `answersRequestOfUs`: when the request it answers came (-1: a push).
+  void sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs, std::int64_t answersRequestOfUs = -1);
   std::uint32_t budget(std::uint64_t seq) const override;
   const std::vector<std::uint64_t>& budgeted() const override { return mBudgeted; }
   const std::vector<PeerId>& delegates(std::uint64_t seq) const override;
@@ -219,6 +231,7 @@ class Node final : private SchedulerHost {
   std::unique_ptr<Scheduler> mScheduler;
   NodeStats mStats;
   NodeActions* mOut = nullptr;  // valid during an event
+  std::int64_t mNowUs = 0;      // the current event's time
 
   std::vector<PeerId> mNeighbours;
   PeerId mSourceId = 0;  // the channel's source streamer, once a chunk came from it

@@ -576,3 +576,59 @@ TEST_CASE("SeqWindow: marks, slides and forgets") {
   CHECK_FALSE(w.has(12));
   CHECK(w.has(100'000));
 }
+
+TEST_CASE("how long each copy waits at the relay is measured: the first copy, later ones, and answers to pulls") {
+  NodeConfig c;
+  c.uploadKbps = 2000;  // a 4 KB chunk occupies the uplink 16 ms
+  c.neighbours = 4;
+  Node relay(10, c, 5);
+  NodeActions out;
+  relay.join({2, 3, 4}, 0, out);
+  for (PeerId peer : {3, 4}) {  // they trade with us: neighbours
+    Message ping;
+    ping.type = MsgType::kPing;
+    ping.echoUs = 1;
+    relay.onMessage(peer, ping, 500, out);
+  }
+  out.clear();
+  auto chunk = std::make_shared<v1::Chunk>();
+  chunk->set_seq(0);
+  chunk->set_payload(std::string(4000, 'v'));
+  Message push;
+  push.type = MsgType::kChunk;
+  push.chunk = chunk;
+  push.hops = 1;
+  push.budget = 3;  // us and two more
+  relay.onMessage(2, push, 1'000, out);
+  auto chunkSends = [&] {
+    std::vector<PeerId> to;
+    for (const auto& [peer, m] : out.sends) {
+      if (m.type == MsgType::kChunk) to.push_back(peer);
+    }
+    out.clear();
+    return to;
+  };
+  // The uplink was idle: the first copy leaves at once; the second waits
+  // for the first to (nearly) drain.
+  CHECK(chunkSends().size() == 1);
+  CHECK(relay.stats().firstCopies == 1);
+  CHECK(relay.stats().firstCopyWaitUs == 0);
+  const std::int64_t freeAt = relay.uplinkFreeAtUs();
+  CHECK(freeAt > 10'000);
+  relay.onUplinkFree(freeAt, out);
+  CHECK(chunkSends().size() == 1);
+  CHECK(relay.stats().laterCopies == 1);
+  CHECK(relay.stats().laterCopyWaitUs == freeAt - 1'000);
+  // A request that comes while the uplink is busy is answered when it frees.
+  Message request;
+  request.type = MsgType::kRequest;
+  request.seqs = {0};
+  relay.onMessage(5, request, freeAt + 2'000, out);
+  CHECK(chunkSends().empty());
+  const std::int64_t answerAt = relay.uplinkFreeAtUs();
+  relay.onUplinkFree(answerAt, out);
+  CHECK(chunkSends() == std::vector<PeerId>{5});
+  CHECK(relay.stats().answers == 1);
+  CHECK(relay.stats().answerWaitUs == answerAt - (freeAt + 2'000));
+  CHECK(relay.stats().firstCopies + relay.stats().laterCopies == 2);  // an answer is neither
+}
