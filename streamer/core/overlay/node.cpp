@@ -302,17 +302,18 @@ std::uint32_t Node::budget(std::uint64_t seq) const {
 
 void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs, std::int64_t answersRequestOfUs) {
   Held& held = *findHeld(seq);  // callers checked
-  auto& sent = mSentTo[seq];
+  // (Not mSentTo: a push given up on leaves it, and its resend is no first copy.)
   if (answersRequestOfUs >= 0) {
     mStats.answerWaitUs += nowUs - answersRequestOfUs;
     ++mStats.answers;
-  } else if (sent.empty()) {
+  } else if (held.copies == 0) {
     mStats.firstCopyWaitUs += nowUs - held.arrivedUs;
     ++mStats.firstCopies;
   } else {
     mStats.laterCopyWaitUs += nowUs - held.arrivedUs;
     ++mStats.laterCopies;
   }
+  ++held.copies;
   const std::uint32_t budgetBefore = held.budget;
   const std::uint32_t give = std::min(mNextGive, held.budget);
   held.budget -= give;
@@ -345,6 +346,7 @@ void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs, std::in
   // Tell the receiver who else already got this chunk from us, so it does not
   // send it there too: the cheapest duplicate suppression there is. (Not
   // needed where delegation says who pushes to whom.)
+  auto& sent = mSentTo[seq];
   if (!knowsWholeOverlay()) {
     for (auto it = sent.rbegin(); it != sent.rend() && m.alsoSentTo.size() < 4; ++it) m.alsoSentTo.push_back(*it);
   }

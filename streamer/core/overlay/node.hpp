@@ -124,6 +124,7 @@ class Node final : private SchedulerHost {
     std::uint64_t seq = 0;
     std::vector<PeerId> delegates;  // which peers, when we were told (structured push)
     std::int64_t arrivedUs = 0;     // when it came to us (or was injected)
+    std::uint32_t copies = 0;       // sent by us, resent ones included
   };
   // A push whose subtree budget is lost unless the receiver acknowledges it
   // (its HAVE for the seq); after its RTT plus slack the budget comes back
