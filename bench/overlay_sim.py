@@ -2,10 +2,11 @@
 
 Scenario (the overlay issue's): one source, 1 Mbit/s in 30 chunks/s; N = 2000;
 upload heterogeneous with mean 2x the stream rate (20 % of peers at 0.5x);
-one-way latency 10-80 ms; 1 % datagram loss. PartyHub's push scheduler and the
-PeerStreamer-style offer/accept baseline in the same run, then a delay-vs-N
-series with the push scheduler, then a churn run. Writes
-build/bench/overlay-sim.json (and overlay-sim.png when matplotlib is there).
+one-way latency 10-80 ms; 1 % datagram loss. PartyHub's scheduler ("tree",
+--scheduler to change), the PeerStreamer-style offer/accept baseline and
+PartyHub's budgeted push in the same run, then a delay-vs-N series and a churn
+run with PartyHub's. Writes build/bench/overlay-sim.json (and overlay-sim.png
+when matplotlib is there).
 """
 import argparse
 import json
@@ -37,6 +38,7 @@ def main():
     ap.add_argument("--series", default="100,200,500,1000,2000,5000")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2, help="simulations at a time after the headline run")
+    ap.add_argument("--scheduler", default="tree", help="PartyHub's scheduler: tree | push")
     args = ap.parse_args()
     bin_dir = os.path.join(args.root, "build", "bin")
     common = dict(seconds=args.seconds, seed=args.seed, loss=0.01, upload_mean=2.0, poor_fraction=0.2,
@@ -45,22 +47,25 @@ def main():
 
     # The headline run alone, so its sim_wall_s is one core's; the others
     # (baseline, churn, the series) --jobs at a time, their walls under load.
-    push = sim(bin_dir, peers=args.peers, scheduler="push", **common)
+    ours = args.scheduler
+    head = sim(bin_dir, peers=args.peers, scheduler=ours, **common)
     sizes = [int(x) for x in args.series.split(",") if x]
     runs = {("base", args.peers): dict(peers=args.peers, scheduler="offer-accept", **common),
-            ("churn", args.peers): dict(peers=args.peers, scheduler="push", churn=0.1, **common)}
+            ("churn", args.peers): dict(peers=args.peers, scheduler=ours, churn=0.1, **common)}
+    other = "push" if ours != "push" else "tree"
+    runs[("other", args.peers)] = dict(peers=args.peers, scheduler=other, **common)
     for n in sizes:
         if n != args.peers:
-            runs[("push", n)] = dict(peers=n, scheduler="push", **common)
+            runs[("ours", n)] = dict(peers=n, scheduler=ours, **common)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         # Largest first: the pool finishes sooner.
         order = sorted(runs, key=lambda k: -k[1])
         futures = {k: pool.submit(sim, bin_dir, **runs[k]) for k in order}
         done = {k: f.result() for k, f in futures.items()}
-    base, churn = done[("base", args.peers)], done[("churn", args.peers)]
+    base, churn, alt = done[("base", args.peers)], done[("churn", args.peers)], done[("other", args.peers)]
     series = []
     for n in sizes:
-        r = push if n == args.peers else done[("push", n)]
+        r = head if n == args.peers else done[("ours", n)]
         series.append({"n_peers": n, "p50_delay_ms": r["p50_delay_ms"], "p99_delay_ms": r["p99_delay_ms"],
                        "lower_bound_ms": r["lower_bound_ms"],
                        "min_peer_delivery_ratio_1s": r["min_peer_delivery_ratio_1s"],
@@ -75,29 +80,37 @@ def main():
     growth = [(b["p99_delay_ms"] - a["p99_delay_ms"]) / math.log2(b["n_peers"] / a["n_peers"])
               for a, b in zip(series, series[1:])]
     result = {
-        "n_peers": push["n_peers"],
-        "min_peer_delivery_ratio_1s": push["min_peer_delivery_ratio_1s"],
-        "mean_peer_delivery_ratio_1s": push["mean_peer_delivery_ratio_1s"],
-        "p50_delay_ms": push["p50_delay_ms"],
-        "p99_delay_ms": push["p99_delay_ms"],
-        "pushed_p99_delay_ms": push["pushed_p99_delay_ms"],
-        "pulled_share": push["pulled_share"],
-        "lower_bound_ms": push["lower_bound_ms"],
-        "ratio_to_bound": push["ratio_to_bound"],
+        "scheduler": ours,
+        "n_peers": head["n_peers"],
+        "min_peer_delivery_ratio_1s": head["min_peer_delivery_ratio_1s"],
+        "mean_peer_delivery_ratio_1s": head["mean_peer_delivery_ratio_1s"],
+        "p50_delay_ms": head["p50_delay_ms"],
+        "p99_delay_ms": head["p99_delay_ms"],
+        "pushed_p99_delay_ms": head["pushed_p99_delay_ms"],
+        "pulled_share": head["pulled_share"],
+        "lower_bound_ms": head["lower_bound_ms"],
+        "ratio_to_bound": head["ratio_to_bound"],
         "baseline_p99_delay_ms": base["p99_delay_ms"],
         "baseline_min_peer_delivery_ratio_1s": base["min_peer_delivery_ratio_1s"],
-        "p99_vs_baseline": round(push["p99_delay_ms"] / max(1e-9, base["p99_delay_ms"]), 3),
-        "duplicate_ratio": push["duplicate_ratio"],
-        "per_hop_ms": push.get("per_hop_ms", {}),
-        "signalling_overhead": push["signalling_overhead"],
-        "upload_use": push["upload_use"],
-        "mean_hops": push["mean_hops"],
-        "sim_wall_s": push["sim_wall_s"],
-        "sim_events": push["events"],
+        "p99_vs_baseline": round(head["p99_delay_ms"] / max(1e-9, base["p99_delay_ms"]), 3),
+        "duplicate_ratio": head["duplicate_ratio"],
+        "per_hop_ms": head.get("per_hop_ms", {}),
+        "signalling_overhead": head["signalling_overhead"],
+        "upload_use": head["upload_use"],
+        "mean_hops": head["mean_hops"],
+        "sim_wall_s": head["sim_wall_s"],
+        "sim_events": head["events"],
+        # How the overlay forms: delivery and delay per second of injections
+        # from the first chunk (the window above starts at the third second).
+        "timeline": head.get("timeline", []),
+        # The other PartyHub scheduler on the same scenario, for comparison.
+        other + "_scheduler": {k: alt[k] for k in ("min_peer_delivery_ratio_1s", "mean_peer_delivery_ratio_1s",
+                                                   "p50_delay_ms", "p99_delay_ms", "ratio_to_bound", "duplicate_ratio",
+                                                   "upload_use", "signalling_overhead", "sim_wall_s", "events")},
         "churn_min_delivery_ratio_1s": churn["min_peer_delivery_ratio_1s"],
         "churn_mean_delivery_ratio_1s": churn["mean_peer_delivery_ratio_1s"],
         # Who the worst peers are (upload, distance from the source, ...): where the tail is.
-        "worst_peers": push.get("peers", [])[:10],
+        "worst_peers": head.get("peers", [])[:10],
         "churn_worst_peers": churn.get("peers", [])[:10],
         "series": series,
         "doubling_step_ms": round(step_ms, 1),
@@ -105,13 +118,15 @@ def main():
         "scenario": common,
     }
     print(f"{'':22}{'p50 ms':>9}{'p99 ms':>9}{'min deliv 1s':>14}{'wall s':>9}")
-    print(f"{'push':22}{push['p50_delay_ms']:>9.1f}{push['p99_delay_ms']:>9.1f}"
-          f"{push['min_peer_delivery_ratio_1s']:>14.4f}{push['sim_wall_s']:>9.1f}")
+    print(f"{ours:22}{head['p50_delay_ms']:>9.1f}{head['p99_delay_ms']:>9.1f}"
+          f"{head['min_peer_delivery_ratio_1s']:>14.4f}{head['sim_wall_s']:>9.1f}")
+    print(f"{other:22}{alt['p50_delay_ms']:>9.1f}{alt['p99_delay_ms']:>9.1f}"
+          f"{alt['min_peer_delivery_ratio_1s']:>14.4f}{alt['sim_wall_s']:>9.1f}")
     print(f"{'offer-accept':22}{base['p50_delay_ms']:>9.1f}{base['p99_delay_ms']:>9.1f}"
           f"{base['min_peer_delivery_ratio_1s']:>14.4f}{base['sim_wall_s']:>9.1f}")
     print(f"p99 growth per doubling of N: at most {result['max_p99_growth_per_doubling_ms']} ms "
           f"(one step: {result['doubling_step_ms']} ms)")
-    print(f"lower bound {push['lower_bound_ms']:.1f} ms, ratio {push['ratio_to_bound']:.2f}; "
+    print(f"lower bound {head['lower_bound_ms']:.1f} ms, ratio {head['ratio_to_bound']:.2f}; "
           f"churn min delivery {churn['min_peer_delivery_ratio_1s']:.4f}")
     for s in series:
         print(f"  N={s['n_peers']:>5}  p99 {s['p99_delay_ms']:8.1f} ms  bound {s['lower_bound_ms']:7.1f} ms  "
@@ -126,7 +141,7 @@ def main():
         import matplotlib.pyplot as plt
         xs = [s["n_peers"] for s in series]
         plt.figure(figsize=(6, 4))
-        plt.semilogx(xs, [s["p99_delay_ms"] for s in series], "o-", label="PartyHub push, p99")
+        plt.semilogx(xs, [s["p99_delay_ms"] for s in series], "o-", label=f"PartyHub {ours}, p99")
         plt.semilogx(xs, [s["lower_bound_ms"] for s in series], "s--", label="lower bound")
         plt.xlabel("peers")
         plt.ylabel("delay (ms)")

@@ -512,9 +512,10 @@ int main(int argc, char** argv) {
                  "ZeroMQ endpoint to bind for a local source; makes this the channel's source streamer");
   app.add_option("--players", o.playersEndpoint, "ZeroMQ endpoint to bind for players and statistics");
   app.add_option("--channel", o.channel, "Channel id");
-  app.add_option("--overlay", o.overlay, "Run the epidemic overlay with this scheduler (push | offer-accept) "
-                                         "instead of relaying to --peer")
-      ->check(CLI::IsMember({"push", "offer-accept"}));
+  app.add_option("--overlay", o.overlay,
+                 "Run the epidemic overlay with this scheduler (push | offer-accept | tree) instead of relaying to "
+                 "--peer")
+      ->check(CLI::IsMember({"push", "offer-accept", "tree"}));
   app.add_option("--bootstrap", o.bootstrap, "Overlay: a peer to join through, HOST:PORT (repeatable)");
   auto* shared = app.add_flag("--shared", o.shared,
                               "Overlay: carry every channel of the group over one signalling overlay (the shared "

@@ -16,7 +16,10 @@ int main(int argc, char** argv) {
   app.add_option("--peers", s.peers, "Peers besides the source")->check(CLI::Range(1, 100000));
   app.add_option("--seconds", s.seconds, "Simulated seconds")->check(CLI::Range(3.0, 3600.0));
   app.add_option("--warmup", s.warmupS, "Seconds before chunks are measured");
-  app.add_option("--scheduler", s.scheduler, "push | offer-accept");
+  app.add_option("--scheduler", s.scheduler, "push | offer-accept | tree");
+  app.add_option("--stripes", s.stripes, "The tree scheduler's stripes (one tree each)")->check(CLI::Range(1, 64));
+  app.add_option("--tree-utilisation", s.treeUtilisation, "Share of a peer's upload its tree children may take")
+      ->check(CLI::Range(0.1, 1.0));
   app.add_option("--seed", s.seed);
   app.add_option("--chunk-rate", s.chunkRate, "Chunks per second");
   app.add_option("--stream-kbps", s.streamKbps);
@@ -39,6 +42,8 @@ int main(int argc, char** argv) {
   app.add_option("--pull-after-ms", s.pullAfterMs, "A chunk a neighbour has is pulled after this");
   app.add_option("--overlay-size-x", s.overlaySizeX, "The source's push budget, in group sizes");
   app.add_option("--json", json, "Write the result as JSON here");
+  bool timeline = false;
+  app.add_flag("--timeline", timeline, "Print delivery and delay per second of injections, warm-up included");
   CLI11_PARSE(app, argc, argv);
   Result r;
   try {
@@ -73,6 +78,13 @@ int main(int argc, char** argv) {
     std::cout << "    #" << p.index << "  " << p.deliveryRatio1s << "  " << p.uploadKbps << "  " << p.latencyToSourceMs
               << "  " << p.uploadUse << "  " << p.neighbours << "  " << p.requests << "\n";
   }
+  if (timeline) {
+    std::cout << "  per second from the first chunk (delivery within 1 s, p50, p99 ms):\n";
+    for (std::size_t i = 0; i < r.timeline.size(); ++i) {
+      const Second& t = r.timeline[i];
+      std::cout << "    " << i << "  " << t.deliveryRatio1s << "  " << t.p50Ms << "  " << t.p99Ms << "\n";
+    }
+  }
   if (!json.empty()) {
     std::ofstream out(json);
     out << "{\"n_peers\":" << r.peers << ",\"scheduler\":\"" << s.scheduler << "\",\"seed\":" << s.seed
@@ -90,7 +102,13 @@ int main(int argc, char** argv) {
         << ",\"per_hop_ms\":{\"first_copy_wait\":" << r.hop.firstCopyWaitMs << ",\"later_copy_wait\":"
         << r.hop.laterCopyWaitMs << ",\"pull_answer_wait\":" << r.hop.answerWaitMs << ",\"uplink_queue\":"
         << r.hop.uplinkQueueMs << ",\"transmission\":" << r.hop.transmissionMs << ",\"latency\":" << r.hop.latencyMs
-        << "},\"peers\":[";
+        << "},\"timeline\":[";
+    for (std::size_t i = 0; i < r.timeline.size(); ++i) {
+      const Second& t = r.timeline[i];
+      out << (i ? "," : "") << "{\"second\":" << i << ",\"delivery_ratio_1s\":" << t.deliveryRatio1s
+          << ",\"p50_delay_ms\":" << t.p50Ms << ",\"p99_delay_ms\":" << t.p99Ms << "}";
+    }
+    out << "],\"peers\":[";
     for (std::size_t i = 0; i < r.perPeer.size(); ++i) {
       const PeerResult& p = r.perPeer[i];
       out << (i ? "," : "") << "{\"peer\":" << p.index << ",\"delivery_ratio_1s\":" << p.deliveryRatio1s

@@ -72,6 +72,8 @@ class Sim {
   overlay::NodeConfig configFor(std::uint32_t index) const {
     overlay::NodeConfig c;
     c.scheduler = mS.scheduler;
+    c.tree.stripes = mS.stripes;
+    c.tree.utilisation = mS.treeUtilisation;
     c.isSource = index == 0;
     c.sourceCopies = mS.sourceCopies;
     c.uploadKbps = static_cast<std::uint32_t>(mPeers[index].uploadKbps);
@@ -123,7 +125,7 @@ class Sim {
       push(static_cast<std::int64_t>(unit(mRng) * 1e6), EventKind::kJoin, i);
     }
     const auto interval = static_cast<std::int64_t>(1e6 / mS.chunkRate);
-    for (std::int64_t t = 1'000'000; t < static_cast<std::int64_t>(mS.seconds * 1e6); t += interval) {
+    for (std::int64_t t = kFirstInjectUs; t < static_cast<std::int64_t>(mS.seconds * 1e6); t += interval) {
       push(t, EventKind::kInject, 0);
     }
     if (mS.churnPerMin > 0) push(2'000'000, EventKind::kChurn, 0);
@@ -232,6 +234,10 @@ class Sim {
   void record(std::uint32_t index, const overlay::Delivery& d) {
     if (index == 0) return;
     const std::int64_t delay = mNow - d.injectedUs;
+    if (Bucket* b = bucketOf(d.injectedUs)) {
+      b->delay.record(delay);
+      if (delay <= 1'000'000) ++b->within1s;
+    }
     if (d.injectedUs < mWindowStartUs || d.injectedUs >= mWindowEndUs) return;
     mResult.delay.record(delay);
     if (d.pulled) {
@@ -275,6 +281,9 @@ class Sim {
         chunk->set_capture_us(mNow);
         chunk->set_payload(mPayload);
         if (mNow >= mWindowStartUs && mNow < mWindowEndUs) ++mInjectedInWindow;
+        if (Bucket* b = bucketOf(mNow)) {
+          for (std::size_t i = 1; i < mPeers.size(); ++i) b->expected += mPeers[i].alive ? 1 : 0;
+        }
         p.node->onLocalChunk(std::move(chunk), mNow, out);
         apply(0, out);
         break;
@@ -317,7 +326,23 @@ class Sim {
     push(mNow + 1'000'000, EventKind::kChurn, 0);
   }
 
+  struct Bucket {  // one second of injections (Result::timeline)
+    LatencyHistogram delay;
+    std::uint64_t within1s = 0, expected = 0;
+  };
+  Bucket* bucketOf(std::int64_t injectedUs) {
+    if (injectedUs < kFirstInjectUs) return nullptr;
+    const auto i = static_cast<std::size_t>((injectedUs - kFirstInjectUs) / 1'000'000);
+    if (i >= mBuckets.size()) mBuckets.resize(i + 1);
+    return &mBuckets[i];
+  }
+
   void finish() {
+    for (std::size_t i = 0; i + 1 < mBuckets.size(); ++i) {  // the last second has not had its second to arrive
+      const Bucket& b = mBuckets[i];
+      mResult.timeline.push_back({b.expected == 0 ? 0 : static_cast<double>(b.within1s) / static_cast<double>(b.expected),
+                                  b.delay.percentileMs(0.5), b.delay.percentileMs(0.99)});
+    }
     double minRatio = 1, sum = 0;
     std::size_t counted = 0;
     for (std::size_t i = 1; i < mPeers.size(); ++i) {
@@ -402,6 +427,8 @@ class Sim {
   std::uint64_t mNextSeq = 0;
   std::int64_t mWindowStartUs = 0, mWindowEndUs = 0;
   std::uint64_t mInjectedInWindow = 0;
+  std::vector<Bucket> mBuckets;
+  static constexpr std::int64_t kFirstInjectUs = 1'000'000;
   std::uint64_t mHopsSum = 0, mHopsCount = 0, mDuplicates = 0, mPulled = 0;
   std::uint64_t mTotalBytes = 0, mPayloadBytes = 0;
   double mChurnCarry = 0;

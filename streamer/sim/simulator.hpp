@@ -18,6 +18,8 @@ struct Scenario {
   double seconds = 20;
   double warmupS = 3;                // chunks injected before this are not measured
   std::string scheduler = "push";
+  std::uint32_t stripes = 4;         // the "tree" scheduler's (TreeConfig)
+  double treeUtilisation = 0.8;      // the "tree" scheduler's (TreeConfig)
   std::uint64_t seed = 1;
   double chunkRate = 30;             // chunks per second
   double streamKbps = 1000;
@@ -70,6 +72,14 @@ struct HopDelay {
   double latencyMs = 0;
 };
 
+/// One second of injections, every peer then alive counted (the warm-up
+/// too): how the overlay forms and settles.
+struct Second {
+  double deliveryRatio1s = 0;  // receptions within 1 s / (chunks x peers alive at injection)
+  double p50Ms = 0;
+  double p99Ms = 0;
+};
+
 struct Result {
   std::size_t peers = 0;
   double minDeliveryRatio1s = 0;     // worst peer: chunks within 1 s / chunks it should have had
@@ -91,6 +101,7 @@ struct Result {
   std::uint64_t fragmentRepairs = 0;  // fragment resends (each after a request that got through)
   std::vector<PeerResult> perPeer;   // measured peers, worst delivery first
   HopDelay hop;
+  std::vector<Second> timeline;      // from the first injection, one per simulated second
 };
 
 Result run(const Scenario& s);

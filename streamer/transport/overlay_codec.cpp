@@ -23,7 +23,9 @@ constexpr std::pair<MsgType, v1::OverlayMessage::Type> kTypes[] = {
     {MsgType::kGossipReply, v1::OverlayMessage::GOSSIP_REPLY}, {MsgType::kLeave, v1::OverlayMessage::LEAVE},
     {MsgType::kOffer, v1::OverlayMessage::OFFER},     {MsgType::kAccept, v1::OverlayMessage::ACCEPT},
     {MsgType::kRequest, v1::OverlayMessage::REQUEST}, {MsgType::kPing, v1::OverlayMessage::PING},
-    {MsgType::kPong, v1::OverlayMessage::PONG},
+    {MsgType::kPong, v1::OverlayMessage::PONG},       {MsgType::kTreeState, v1::OverlayMessage::TREE_STATE},
+    {MsgType::kSubscribe, v1::OverlayMessage::SUBSCRIBE}, {MsgType::kUnsubscribe, v1::OverlayMessage::UNSUBSCRIBE},
+    {MsgType::kAdmit, v1::OverlayMessage::ADMIT},
 };
 
 // Between streamers a chunk leaves out what the receiver knows or can tell
@@ -91,6 +93,18 @@ v1::PeerMessage encodeOverlay(const Message& m) {
   }
   o->set_upload_kbps(m.uploadKbps);
   o->set_echo_us(m.echoUs);
+  for (const auto& st : m.stripes) {
+    auto* ps = o->add_stripes();
+    ps->set_depth(st.depth);
+    ps->set_delay_ms(st.delayMs);
+    ps->set_children(st.children);
+    ps->set_free_slots(st.freeSlots);
+    ps->set_interior(st.interior);
+  }
+  o->set_slots(m.slots);
+  o->set_from_seq(m.fromSeq);
+  o->set_min_child_slots(m.minChildSlots);
+  o->set_stream_kbps(m.streamKbps);
   return out;
 }
 
@@ -129,6 +143,11 @@ std::optional<Message> decodeOverlay(v1::PeerMessage&& msg, std::uint32_t channe
   for (const auto& d : o.peers()) m.peers.push_back({d.id(), d.age(), d.upload_kbps()});
   m.uploadKbps = o.upload_kbps();
   m.echoUs = o.echo_us();
+  for (const auto& st : o.stripes()) m.stripes.push_back({st.depth(), st.delay_ms(), st.children(), st.free_slots(), st.interior()});
+  m.slots = o.slots();
+  m.fromSeq = o.from_seq();
+  m.minChildSlots = o.min_child_slots();
+  m.streamKbps = o.stream_kbps();
   return m;
 }
 

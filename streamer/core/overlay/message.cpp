@@ -16,6 +16,10 @@ const char* toString(MsgType t) {
     case MsgType::kRequest: return "request";
     case MsgType::kPing: return "ping";
     case MsgType::kPong: return "pong";
+    case MsgType::kTreeState: return "tree-state";
+    case MsgType::kSubscribe: return "subscribe";
+    case MsgType::kAdmit: return "admit";
+    case MsgType::kUnsubscribe: return "unsubscribe";
   }
   return "?";
 }
@@ -56,6 +60,12 @@ std::size_t wireBytes(const Message& m) {
   }
   n += m.peers.size() * 14;
   if (m.echoUs != 0) n += 9;
+  // proto3 leaves zero fields out: a tag and the value for the others.
+  const auto field = [](std::uint64_t v) { return v == 0 ? 0 : 1 + varint(v); };
+  for (const StripeInfo& st : m.stripes) {
+    n += 2 + field(st.depth) + field(st.delayMs) + field(st.children) + field(st.freeSlots) + field(st.interior);
+  }
+  n += field(m.slots) + field(m.fromSeq) + field(m.minChildSlots) + field(m.streamKbps);
   return framed(n);
 }
 

@@ -25,6 +25,10 @@ enum class MsgType : std::uint8_t {
   kRequest,      // pull: send me these (I miss them, you have them)
   kPing,         // active monitoring: RTT probe
   kPong,         // its echo
+  kTreeState,    // tree scheduler: my place in each stripe's tree, my free slots
+  kSubscribe,    // tree scheduler: be my parent in these stripes (seqs)
+  kAdmit,        // tree scheduler: I am your parent in these stripes (seqs) from now
+  kUnsubscribe,  // tree scheduler: these stripes (seqs) are over between us (from either end)
 };
 const char* toString(MsgType t);
 
@@ -34,6 +38,16 @@ struct Descriptor {
   PeerId id = 0;
   std::uint32_t age = 0;
   std::uint32_t uploadKbps = 0;
+};
+
+/// One stripe's tree as a node describes its place in it (kTreeState).
+struct StripeInfo {
+  std::uint32_t depth = 0;     // hops from the source; kNoPath when it has no parent
+  std::uint32_t delayMs = 0;   // how long after injection its chunks come, smoothed
+  std::uint32_t children = 0;  // peers it pushes the stripe to
+  std::uint32_t freeSlots = 0; // children it could still take in the stripe
+  std::uint32_t interior = 0;  // of its children, those that pass the stripe on (they go first)
+  static constexpr std::uint32_t kNoPath = 0xFFFF;
 };
 
 struct Message {
@@ -48,6 +62,11 @@ struct Message {
   std::vector<Descriptor> peers;    // kGossip, kGossipReply
   std::uint32_t uploadKbps = 0;     // the sender's, on every message but chunks
   std::int64_t echoUs = 0;          // kPing: the sender's clock; kPong: echoed back
+  std::vector<StripeInfo> stripes;  // kTreeState: one per stripe, in stripe order
+  std::uint32_t slots = 0;          // kSubscribe: children the sender serves in the stripe (its subtree's reach)
+  std::uint64_t fromSeq = 0;        // kSubscribe: send the stripe's chunks from this seq on (0: new ones only)
+  std::uint32_t minChildSlots = 0;  // kTreeState: its least-serving child's slots (one serving more displaces it)
+  std::uint32_t streamKbps = 0;     // kTreeState: the stream's rate, as the source measures it
 };
 
 /// Bytes on the wire (protobuf encoding, as the transport sends it), and the

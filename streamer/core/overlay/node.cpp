@@ -13,7 +13,7 @@ Node::Node(PeerId self, NodeConfig config, std::uint64_t seed)
     : mSelf(self), mConfig(std::move(config)), mRng(seed),
       mMembership(mConfig.sharedMembership ? mConfig.sharedMembership
                                            : std::make_shared<Membership>(self, mConfig.uploadKbps, mConfig.membership)),
-      mOwnMembership(!mConfig.sharedMembership), mScheduler(makeScheduler(mConfig.scheduler)),
+      mOwnMembership(!mConfig.sharedMembership), mScheduler(makeScheduler(mConfig.scheduler, mConfig.tree)),
       mHeld(std::max<std::size_t>(1, mConfig.window)) {}
 
 void Node::emit(PeerId to, Message m) {
@@ -87,7 +87,7 @@ std::vector<std::uint64_t> Node::recentHeld(std::size_t max) const {
   return out;
 }
 
-void Node::enqueueChunk(PeerId peer, std::uint64_t seq, bool urgent) { mQueue.push_back({peer, seq, urgent, mNowUs}); }
+void Node::enqueueChunk(PeerId peer, std::uint64_t seq, SendClass cls) { mQueue.push_back({peer, seq, cls, mNowUs}); }
 
 void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   const std::uint64_t seq = h.chunk->seq();
@@ -170,6 +170,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
     for (auto& [to, reply] : mMembership->onMessage(from, m, nowUs, mRng)) emit(to, std::move(reply));
   }
   if (m.type == MsgType::kLeave) {
+    mScheduler->onPeerGone(*this, from);
     mNeighbours.erase(std::remove(mNeighbours.begin(), mNeighbours.end(), from), mNeighbours.end());
     mInbound.erase(from);
     mKnows.erase(from);
@@ -236,14 +237,18 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
       break;
     case MsgType::kRequest:
       for (std::uint64_t s : m.seqs) {
-        if (holds(s)) enqueueChunk(from, s, true);
+        if (holds(s)) enqueueChunk(from, s, SendClass::kRequested);
       }
       break;
     case MsgType::kOffer:
       for (std::uint64_t s : m.seqs) markHas(from, s);
       mScheduler->onMessage(*this, from, m, nowUs);
       break;
-    case MsgType::kAccept: mScheduler->onMessage(*this, from, m, nowUs); break;
+    case MsgType::kAccept:
+    case MsgType::kTreeState:
+    case MsgType::kSubscribe:
+    case MsgType::kAdmit:
+    case MsgType::kUnsubscribe: mScheduler->onMessage(*this, from, m, nowUs); break;
     case MsgType::kPing: {
       Message pong;
       pong.type = MsgType::kPong;
@@ -467,20 +472,28 @@ void Node::pumpUpload(std::int64_t nowUs) {
     while (!mQueue.empty() && !sent) {
       auto best = mQueue.begin();
       for (auto it = mQueue.begin(); it != mQueue.end(); ++it) {
-        if (it->urgent != best->urgent ? it->urgent : it->seq > best->seq) best = it;
+        // Subscriptions in order (oldest first: every child wants them all,
+        // and a chunk held back behind fresher ones is pulled late); the
+        // rest freshest first.
+        if (it->cls != best->cls ? it->cls > best->cls
+                                 : (it->cls == SendClass::kSubscribed ? it->seq < best->seq : it->seq > best->seq)) {
+          best = it;
+        }
       }
+      // Erased in place: among equals the first queued goes first (the tree
+      // scheduler queues a chunk for its best-provisioned children first).
       const Queued q = *best;
-      *best = mQueue.back();
-      mQueue.pop_back();
+      mQueue.erase(best);
       const Held* held = findHeld(q.seq);
-      if (held == nullptr || (!q.urgent && peerHas(q.peer, q.seq))) continue;
+      const bool requested = q.cls == SendClass::kRequested;
+      if (held == nullptr || (!requested && peerHas(q.peer, q.seq))) continue;
       if (nowUs - held->injectedUs > mConfig.deadlineUs) {
         ++mStats.staleDropped;
         continue;
       }
       // The source injects k copies, never more, whoever asks.
       if (mConfig.isSource && copiesSent(q.seq) >= mConfig.sourceCopies) continue;
-      sendChunk(q.peer, q.seq, nowUs, q.urgent ? q.queuedUs : -1);
+      sendChunk(q.peer, q.seq, nowUs, requested ? q.queuedUs : -1);
       sent = true;
     }
     if (sent) continue;
@@ -500,7 +513,9 @@ void Node::flushHaves(std::int64_t nowUs) {
   if (mPendingHaves.empty() && mAcksOwed.empty()) return;
   std::sort(mPendingHaves.begin(), mPendingHaves.end());
   const bool structured = knowsWholeOverlay();
-  if ((structured || mConfig.haveBroadcastUs > 0) && nowUs < mNextHaveBroadcastUs) {
+  const std::int64_t broadcastUs =
+      structured ? mConfig.haveBroadcastStructuredUs : std::max(mConfig.haveBroadcastUs, mScheduler->haveBroadcastUs());
+  if (broadcastUs > 0 && nowUs < mNextHaveBroadcastUs) {
     // Acknowledgements only (with what else the pusher lacks): the buffer
     // map waits for its broadcast.
     for (auto& [peer, seqs] : mAcksOwed) {
@@ -516,7 +531,7 @@ void Node::flushHaves(std::int64_t nowUs) {
     mAcksOwed.clear();
     return;
   }
-  mNextHaveBroadcastUs = nowUs + (structured ? mConfig.haveBroadcastStructuredUs : mConfig.haveBroadcastUs);
+  mNextHaveBroadcastUs = nowUs + broadcastUs;
   for (PeerId n : mNeighbours) {
     Message m;
     m.type = MsgType::kHave;
@@ -550,6 +565,22 @@ void Node::flushHaves(std::int64_t nowUs) {
   mPendingHaves.clear();
 }
 
+void Node::request(PeerId peer, const std::vector<std::uint64_t>& seqs) {
+  Message m;
+  m.type = MsgType::kRequest;
+  for (std::uint64_t seq : seqs) {
+    if (holds(seq)) continue;
+    auto req = mRequested.find(seq);
+    if (req != mRequested.end() && mNowUs - req->second <= mConfig.requestTimeoutUs) continue;
+    mRequested[seq] = mNowUs;
+    ++mStats.requests;
+    m.seqs.push_back(seq);
+  }
+  if (m.seqs.empty()) return;
+  std::sort(m.seqs.begin(), m.seqs.end());
+  emit(peer, std::move(m));
+}
+
 void Node::pull(std::int64_t nowUs) {
   mNextPullUs = nowUs + 20'000;
   std::unordered_map<PeerId, Message> asks;
@@ -559,7 +590,7 @@ void Node::pull(std::int64_t nowUs) {
       it = mFirstHeardOf.erase(it);
       continue;
     }
-    if (nowUs - it->second >= mConfig.pullAfterUs) {
+    if (nowUs >= mScheduler->pullAtUs(seq, it->second, mConfig.pullAfterUs)) {
       auto req = mRequested.find(seq);
       if (req == mRequested.end() || nowUs - req->second > mConfig.requestTimeoutUs) {
         // Ask a random neighbour that has it.

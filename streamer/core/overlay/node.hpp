@@ -45,6 +45,7 @@ struct NodeConfig {
   std::size_t window = 512;               // chunks remembered
   std::uint32_t overlaySizeHint = 1000;   // the source's push budget: about how many peers to reach
   MembershipConfig membership;
+  TreeConfig tree;  // the "tree" scheduler's
   // A streamer carrying several channels over one signalling overlay (the
   // shared layout, paper §V-A) gives each channel's node the one membership:
   // the node then neither joins, gossips nor leaves itself, and its peers are
@@ -154,7 +155,7 @@ class Node final : private SchedulerHost {
   struct Queued {
     PeerId peer;
     std::uint64_t seq;
-    bool urgent;
+    SendClass cls;
     std::int64_t queuedUs;
   };
 
@@ -174,7 +175,7 @@ class Node final : private SchedulerHost {
     return const_cast<Held*>(static_cast<const Node*>(this)->findHeld(seq));
   }
   std::vector<std::uint64_t> recentHeld(std::size_t max) const override;
-  void enqueueChunk(PeerId peer, std::uint64_t seq, bool urgent) override;
+  void enqueueChunk(PeerId peer, std::uint64_t seq, SendClass cls) override;
   std::size_t copiesSent(std::uint64_t seq) const override;
   bool sentTo(PeerId peer, std::uint64_t seq) const override;
   /// `answersRequestOfUs`: when the request it answers came (-1: a push).
@@ -203,6 +204,19 @@ class Node final : private SchedulerHost {
   void probe(std::int64_t nowUs);
   void sendControl(PeerId peer, Message m) override;
   std::mt19937_64& rng() override { return mRng; }
+  std::int64_t injectedOf(std::uint64_t seq) const override {
+    const Held* h = findHeld(seq);
+    return h == nullptr ? 0 : h->injectedUs;
+  }
+  std::uint32_t hopsOf(std::uint64_t seq) const override {
+    const Held* h = findHeld(seq);
+    return h == nullptr ? 0 : h->hops;
+  }
+  std::size_t bytesOf(std::uint64_t seq) const override {
+    const Held* h = findHeld(seq);
+    return h == nullptr ? 0 : h->chunk->payload().size();
+  }
+  void request(PeerId peer, const std::vector<std::uint64_t>& seqs) override;
 
   void accept(PeerId from, const Held& h, std::int64_t nowUs);
   void restart();
@@ -235,6 +249,7 @@ class Node final : private SchedulerHost {
   std::int64_t mNowUs = 0;      // the current event's time
 
   std::vector<PeerId> mNeighbours;
+  std::vector<PeerId> mPartners;  // scratch: the scheduler's subscription partners
   PeerId mSourceId = 0;  // the channel's source streamer, once a chunk came from it
   partyhub::FlatMap<std::int64_t> mInbound;  // peers that send to us -> last heard
   std::int64_t mNextNeighbourRefreshUs = 0;

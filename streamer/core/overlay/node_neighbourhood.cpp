@@ -117,6 +117,12 @@ void Node::refreshNeighbours(std::int64_t nowUs) {
     if (next.size() >= 2 * mConfig.neighbours) break;
     if (std::find(next.begin(), next.end(), peer) == next.end()) next.push_back(peer);
   }
+  // Whom we trade with by subscription (tree parents and children) stays.
+  mPartners.clear();
+  mScheduler->partners(mPartners);
+  for (PeerId p : mPartners) {
+    if (std::find(next.begin(), next.end(), p) == next.end()) next.push_back(p);
+  }
   mNeighbours = std::move(next);
   prune();
 }

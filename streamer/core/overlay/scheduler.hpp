@@ -35,6 +35,11 @@ inline std::size_t weightedPick(const std::vector<double>& weights, std::mt19937
   return chosen;
 }
 
+/// Which queued copies go first: a subscriber's (a tree child: its whole
+/// subtree waits on it), then answers to requests (someone is waiting),
+/// then the rest (offer/accept). Freshest first within a class.
+enum class SendClass : std::uint8_t { kOffered, kRequested, kSubscribed };
+
 /// What a scheduler may see and do; implemented by the Node.
 class SchedulerHost {
  public:
@@ -49,7 +54,7 @@ class SchedulerHost {
   /// Recent seqs we hold, newest first, at most `max`.
   [[nodiscard]] virtual std::vector<std::uint64_t> recentHeld(std::size_t max) const = 0;
   /// Queue `seq` for `peer` on the rate-controlled upload queue.
-  virtual void enqueueChunk(PeerId peer, std::uint64_t seq, bool urgent) = 0;
+  virtual void enqueueChunk(PeerId peer, std::uint64_t seq, SendClass cls) = 0;
   /// Peers we already sent `seq` to.
   [[nodiscard]] virtual std::size_t copiesSent(std::uint64_t seq) const = 0;
   [[nodiscard]] virtual bool sentTo(PeerId peer, std::uint64_t seq) const = 0;
@@ -71,6 +76,21 @@ class SchedulerHost {
   [[nodiscard]] virtual bool responsive(PeerId peer, std::int64_t nowUs) const = 0;
   virtual void sendControl(PeerId peer, Message m) = 0;
   virtual std::mt19937_64& rng() = 0;
+  /// Of a chunk we hold: when the source injected it, its hop count to us,
+  /// its payload bytes.
+  [[nodiscard]] virtual std::int64_t injectedOf(std::uint64_t seq) const = 0;
+  [[nodiscard]] virtual std::uint32_t hopsOf(std::uint64_t seq) const = 0;
+  [[nodiscard]] virtual std::size_t bytesOf(std::uint64_t seq) const = 0;
+  /// Pull `seqs` from `peer` now (it should have them).
+  virtual void request(PeerId peer, const std::vector<std::uint64_t>& seqs) = 0;
+};
+
+/// The "tree" scheduler's settings.
+struct TreeConfig {
+  std::uint32_t stripes = 4;         // chunk seq mod stripes: one tree each
+  double utilisation = 0.8;          // share of the upload that children may take
+  std::int64_t statePeriodUs = 500'000;  // how often neighbours hear where we are in the trees
+  std::int64_t haveBroadcastUs = 200'000;  // buffer maps (for pull repair only) at most this often
 };
 
 class Scheduler {
@@ -82,11 +102,26 @@ class Scheduler {
   virtual void onTick(SchedulerHost& host, std::int64_t nowUs) = 0;
   /// The uplink is free: what to send next, if anything ({peer, seq}).
   virtual std::optional<std::pair<PeerId, std::uint64_t>> nextSend(SchedulerHost& host, std::int64_t nowUs) = 0;
-  /// Offers and accepts (other messages never reach the scheduler).
+  /// Offers, accepts and the tree's messages (other messages never reach the scheduler).
   virtual void onMessage(SchedulerHost& host, PeerId from, const Message& m, std::int64_t nowUs) = 0;
+  /// When a chunk that a neighbour announced (first at `firstHeardUs`) and
+  /// we miss may be pulled; by default `pullAfterUs` after that.
+  [[nodiscard]] virtual std::int64_t pullAtUs(std::uint64_t seq, std::int64_t firstHeardUs, std::int64_t pullAfterUs) const {
+    (void)seq;
+    return firstHeardUs + pullAfterUs;
+  }
+  /// How often buffer maps must go to every neighbour at least (0: with
+  /// every batch). A scheduler that pushes by subscription needs them only
+  /// for pull repair.
+  [[nodiscard]] virtual std::int64_t haveBroadcastUs() const { return 0; }
+  /// `peer` left gracefully.
+  virtual void onPeerGone(SchedulerHost&, PeerId) {}
+  /// Peers we push to and take chunks from by subscription (the tree's
+  /// children and parents): neighbours whatever the neighbourhood says.
+  virtual void partners(std::vector<PeerId>&) const {}
 };
 
-/// "push" or "offer-accept"; throws std::invalid_argument for anything else.
-std::unique_ptr<Scheduler> makeScheduler(const std::string& name);
+/// "push", "offer-accept" or "tree"; throws std::invalid_argument for anything else.
+std::unique_ptr<Scheduler> makeScheduler(const std::string& name, const TreeConfig& tree = {});
 
 }  // namespace partyhub::streamer::overlay

@@ -116,7 +116,7 @@ class OfferAcceptScheduler final : public Scheduler {
     if (host.isSource()) {
       std::vector<PeerId> n(host.neighbours());
       std::shuffle(n.begin(), n.end(), host.rng());
-      for (std::size_t i = 0; i < n.size() && i < host.sourceCopies(); ++i) host.enqueueChunk(n[i], seq, false);
+      for (std::size_t i = 0; i < n.size() && i < host.sourceCopies(); ++i) host.enqueueChunk(n[i], seq, SendClass::kOffered);
     }
     (void)nowUs;
   }
@@ -153,7 +153,7 @@ class OfferAcceptScheduler final : public Scheduler {
       }
     } else if (m.type == MsgType::kAccept) {
       for (std::uint64_t s : m.seqs) {
-        if (host.holds(s)) host.enqueueChunk(from, s, false);
+        if (host.holds(s)) host.enqueueChunk(from, s, SendClass::kOffered);
       }
     }
   }
@@ -168,10 +168,13 @@ class OfferAcceptScheduler final : public Scheduler {
 
 }  // namespace
 
-std::unique_ptr<Scheduler> makeScheduler(const std::string& name) {
+std::unique_ptr<Scheduler> makeTreeScheduler(const TreeConfig& config);  // tree_scheduler.cpp
+
+std::unique_ptr<Scheduler> makeScheduler(const std::string& name, const TreeConfig& tree) {
   if (name == "push") return std::make_unique<PushScheduler>();
   if (name == "offer-accept") return std::make_unique<OfferAcceptScheduler>();
-  throw std::invalid_argument("unknown scheduler '" + name + "' (expected push|offer-accept)");
+  if (name == "tree") return makeTreeScheduler(tree);
+  throw std::invalid_argument("unknown scheduler '" + name + "' (expected push|offer-accept|tree)");
 }
 
 }  // namespace partyhub::streamer::overlay

@@ -1,0 +1,264 @@
+// The "tree" scheduler alone, through a fake host with a manual clock: who
+// it admits, displaces and sends elsewhere, which parent it picks and when
+// it gives one up, what it pushes first, when it asks for a missed chunk.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <set>
+
+#include "core/overlay/scheduler.hpp"
+
+using namespace partyhub::streamer::overlay;
+
+namespace {
+
+struct FakeHost final : SchedulerHost {
+  struct Chunk {
+    std::int64_t injectedUs;
+    std::uint32_t hops;
+  };
+  bool source = false;
+  std::uint32_t copies = 3;
+  std::uint32_t upload = 2400;
+  std::vector<PeerId> nbrs;
+  std::map<PeerId, std::int64_t> rtts;
+  std::set<PeerId> dead;
+  std::map<std::uint64_t, Chunk> held;
+  std::vector<std::pair<PeerId, Message>> sent;  // control messages
+  std::vector<std::tuple<PeerId, std::uint64_t, SendClass>> queued;
+  std::vector<std::pair<PeerId, std::vector<std::uint64_t>>> requests;
+  std::mt19937_64 gen{7};
+
+  bool isSource() const override { return source; }
+  std::uint32_t sourceCopies() const override { return copies; }
+  const std::vector<PeerId>& neighbours() const override { return nbrs; }
+  std::uint32_t uploadOf(PeerId) const override { return 0; }
+  bool peerHas(PeerId, std::uint64_t) const override { return false; }
+  bool holds(std::uint64_t seq) const override { return held.count(seq) != 0; }
+  std::vector<std::uint64_t> recentHeld(std::size_t) const override { return {}; }
+  void enqueueChunk(PeerId peer, std::uint64_t seq, SendClass cls) override { queued.emplace_back(peer, seq, cls); }
+  std::size_t copiesSent(std::uint64_t) const override { return 0; }
+  bool sentTo(PeerId, std::uint64_t) const override { return false; }
+  std::uint32_t budget(std::uint64_t) const override { return 0; }
+  const std::vector<PeerId>& delegates(std::uint64_t) const override { return nbrs; }
+  const std::vector<std::uint64_t>& budgeted() const override { return none; }
+  void handOn(std::uint64_t, std::uint32_t) override {}
+  std::uint32_t ownUploadKbps() const override { return upload; }
+  std::int64_t rttOf(PeerId peer) const override {
+    auto it = rtts.find(peer);
+    return it == rtts.end() ? 0 : it->second;
+  }
+  bool responsive(PeerId peer, std::int64_t) const override { return dead.count(peer) == 0; }
+  void sendControl(PeerId peer, Message m) override { sent.emplace_back(peer, std::move(m)); }
+  std::mt19937_64& rng() override { return gen; }
+  std::int64_t injectedOf(std::uint64_t seq) const override { return held.at(seq).injectedUs; }
+  std::uint32_t hopsOf(std::uint64_t seq) const override { return held.at(seq).hops; }
+  std::size_t bytesOf(std::uint64_t) const override { return 4000; }
+  void request(PeerId peer, const std::vector<std::uint64_t>& seqs) override { requests.emplace_back(peer, seqs); }
+
+  /// Control messages of `type` sent to `peer` since the last clear.
+  [[nodiscard]] std::vector<Message> to(PeerId peer, MsgType type) const {
+    std::vector<Message> out;
+    for (const auto& [p, m] : sent) {
+      if (p == peer && m.type == type) out.push_back(m);
+    }
+    return out;
+  }
+  std::vector<std::uint64_t> none;
+};
+
+Message subscribe(std::size_t stripe, std::uint32_t slots, std::uint32_t uploadKbps) {
+  Message m;
+  m.type = MsgType::kSubscribe;
+  m.seqs = {stripe};
+  m.slots = slots;
+  m.uploadKbps = uploadKbps;
+  return m;
+}
+
+Message simple(MsgType type, std::size_t stripe) {
+  Message m;
+  m.type = type;
+  m.seqs = {stripe};
+  return m;
+}
+
+/// A neighbour's tree state, the same in every stripe.
+Message state(std::size_t stripes, std::uint32_t depth, std::uint32_t delayMs, std::uint32_t children,
+              std::uint32_t freeSlots, std::uint32_t uploadKbps, std::uint32_t interior = 0) {
+  Message m;
+  m.type = MsgType::kTreeState;
+  m.uploadKbps = uploadKbps;
+  for (std::size_t s = 0; s < stripes; ++s) m.stripes.push_back({depth, delayMs, children, freeSlots, interior});
+  return m;
+}
+
+/// A chunk `seq` came from `from`: held, then told to the scheduler.
+void chunk(Scheduler& sch, FakeHost& host, std::uint64_t seq, PeerId from, std::int64_t nowUs, std::int64_t injectedUs,
+           std::uint32_t hops) {
+  host.held[seq] = {injectedUs, hops};
+  sch.onNewChunk(host, seq, from, nowUs);
+}
+
+constexpr PeerId kA = 11, kB = 12, kC = 13, kD = 14;
+
+}  // namespace
+
+TEST_CASE("the source takes k subscribers per stripe; one that serves more displaces the least-serving, sent under it") {
+  FakeHost host;
+  host.source = true;
+  host.copies = 2;
+  auto sch = makeScheduler("tree", TreeConfig{.stripes = 2});
+  sch->onMessage(host, kA, subscribe(0, 0, 1000), 0);
+  sch->onMessage(host, kB, subscribe(0, 0, 2000), 0);
+  CHECK(host.to(kA, MsgType::kAdmit).size() == 1);
+  CHECK(host.to(kB, MsgType::kAdmit).size() == 1);
+
+  // C serves 5 in stripe 0: it takes the place of A (a leaf, and the poorer
+  // of the two), and A is told to go under C.
+  sch->onMessage(host, kC, subscribe(0, 5, 2000), 0);
+  CHECK(host.to(kC, MsgType::kAdmit).size() == 1);
+  const auto dropped = host.to(kA, MsgType::kUnsubscribe);
+  REQUIRE(dropped.size() == 1);
+  CHECK(dropped[0].seqs == std::vector<std::uint64_t>{0});
+  REQUIRE(dropped[0].peers.size() == 1);
+  CHECK(dropped[0].peers[0].id == kC);
+
+  // Full: a leaf is refused, and pointed at C, whose state says it has room.
+  sch->onMessage(host, kC, state(2, 1, 30, 0, 3, 2000), 0);
+  sch->onMessage(host, kD, subscribe(0, 0, 2000), 0);  // no richer than B by enough to displace it
+  const auto refused = host.to(kD, MsgType::kUnsubscribe);
+  REQUIRE(refused.size() == 1);
+  REQUIRE(refused[0].peers.size() == 1);
+  CHECK(refused[0].peers[0].id == kC);
+
+  // Stripe 1 is another tree: room there. A chunk of stripe 0 goes to its
+  // children, the one that passes it on first.
+  sch->onMessage(host, kD, subscribe(1, 0, 5000), 0);
+  CHECK(host.to(kD, MsgType::kAdmit).size() == 1);
+  chunk(*sch, host, 4, 0, 1000, 1000, 0);
+  REQUIRE(host.queued.size() == 2);
+  CHECK(host.queued[0] == std::make_tuple(kC, std::uint64_t{4}, SendClass::kSubscribed));
+  CHECK(host.queued[1] == std::make_tuple(kB, std::uint64_t{4}, SendClass::kSubscribed));
+  host.queued.clear();
+  chunk(*sch, host, 5, 0, 1000, 1000, 0);
+  REQUIRE(host.queued.size() == 1);
+  CHECK(std::get<0>(host.queued[0]) == kD);
+}
+
+TEST_CASE("a peer subscribes where the stripe would come soonest, and keeps its parent until a better one admits it") {
+  FakeHost host;
+  host.nbrs = {kA, kB, kC};
+  host.rtts = {{kA, 20'000}, {kB, 200'000}};
+  auto sch = makeScheduler("tree", TreeConfig{.stripes = 1});
+  // A: 100 ms late, no children, 20 ms away. B: 50 ms late, but 5 children
+  // to serve before us and 200 ms away. C: no path.
+  sch->onMessage(host, kA, state(1, 2, 100, 0, 3, 2000), 0);
+  sch->onMessage(host, kB, state(1, 1, 50, 5, 1, 2000, 5), 0);
+  sch->onMessage(host, kC, state(1, StripeInfo::kNoPath, 0, 0, 4, 2000), 0);
+  sch->onTick(host, 10'000);
+  CHECK(host.to(kA, MsgType::kSubscribe).size() == 1);
+  CHECK(host.to(kB, MsgType::kSubscribe).empty());
+  CHECK(host.to(kC, MsgType::kSubscribe).empty());
+  sch->onMessage(host, kA, simple(MsgType::kAdmit, 0), 20'000);
+  std::int64_t now = 20'000;
+  for (std::uint64_t seq = 0; seq < 30; ++seq, now += 33'000) {  // 100 ms after injection, 3 hops
+    chunk(*sch, host, seq, kA, now, now - 100'000, 3);
+    sch->onTick(host, now);
+  }
+  // D: one hop from the source, 10 ms late, close: worth a switch. Until it
+  // admits us, A stays our parent (no unsubscribe).
+  host.sent.clear();
+  host.rtts[kD] = 10'000;
+  sch->onMessage(host, kD, state(1, 1, 10, 0, 4, 3000), now);
+  for (int i = 0; i < 300 && host.to(kD, MsgType::kSubscribe).empty(); ++i) sch->onTick(host, now += 10'000);
+  CHECK(host.to(kD, MsgType::kSubscribe).size() == 1);
+  CHECK(host.to(kA, MsgType::kUnsubscribe).empty());
+  sch->onMessage(host, kD, simple(MsgType::kAdmit, 0), now);
+  CHECK(host.to(kA, MsgType::kUnsubscribe).size() == 1);
+
+  // A peer deeper than us is never taken for a better parent (it may be
+  // below us), however good it says it is.
+  host.sent.clear();
+  for (std::uint64_t seq = 30; seq < 120; ++seq) {
+    now += 33'000;
+    sch->onMessage(host, kB, state(1, 9, 1, 0, 4, 9000), now);
+    chunk(*sch, host, seq, kD, now, now - 30'000, 2);
+    sch->onTick(host, now);
+  }
+  CHECK(host.to(kB, MsgType::kSubscribe).empty());
+  CHECK(host.to(kD, MsgType::kUnsubscribe).empty());
+}
+
+TEST_CASE("a silent parent is given up; the orphan takes no parent deeper than it was at first") {
+  FakeHost host;
+  host.nbrs = {kA, kB, kC};
+  auto sch = makeScheduler("tree", TreeConfig{.stripes = 1});
+  sch->onMessage(host, kA, state(1, 2, 60, 0, 3, 2000), 0);
+  sch->onTick(host, 10'000);
+  sch->onMessage(host, kA, simple(MsgType::kAdmit, 0), 20'000);
+  chunk(*sch, host, 0, kA, 30'000, 0, 3);  // we are 3 deep
+  host.sent.clear();
+  // B is deeper than we were (it may be our child, its state stale); C not.
+  std::int64_t now = 30'000;
+  for (; now < 5'000'000 && host.to(kA, MsgType::kUnsubscribe).empty(); now += 10'000) {
+    sch->onMessage(host, kB, state(1, 5, 10, 0, 3, 9000), now);
+    sch->onTick(host, now);
+  }
+  CHECK(host.to(kA, MsgType::kUnsubscribe).size() == 1);  // given up
+  CHECK(now - 30'000 >= 1'000'000);                       // not before a second of silence
+  CHECK(now - 30'000 <= 1'200'000);
+  for (int i = 0; i < 20; ++i) sch->onTick(host, now += 10'000);
+  CHECK(host.to(kB, MsgType::kSubscribe).empty());
+  sch->onMessage(host, kC, state(1, 3, 200, 0, 3, 1000), now);
+  sch->onTick(host, now += 60'000);
+  CHECK(host.to(kC, MsgType::kSubscribe).size() == 1);
+  // Refused, C points us at D, which we ask at once.
+  sch->onMessage(host, kC, [] {
+    Message m = simple(MsgType::kUnsubscribe, 0);
+    m.peers.push_back(Descriptor{kD, 0, 0});
+    return m;
+  }(), now);
+  CHECK(host.to(kD, MsgType::kSubscribe).size() == 1);
+}
+
+TEST_CASE("a hole in the stripe is asked of the parent at once; a late chunk is pulled only after our usual delay") {
+  FakeHost host;
+  host.nbrs = {kA};
+  auto sch = makeScheduler("tree", TreeConfig{.stripes = 2});
+  sch->onMessage(host, kA, state(2, 1, 20, 0, 3, 2000), 0);
+  sch->onTick(host, 10'000);
+  sch->onMessage(host, kA, simple(MsgType::kAdmit, 0), 20'000);
+  sch->onMessage(host, kA, simple(MsgType::kAdmit, 1), 20'000);
+  // Stripe 0 is the even seqs; a chunk every 33 ms, each here 80 ms after
+  // its injection.
+  const auto at = [](std::uint64_t seq) { return 100'000 + static_cast<std::int64_t>(seq) * 33'000; };
+  for (std::uint64_t seq = 0; seq <= 20; seq += 2) chunk(*sch, host, seq, kA, at(seq), at(seq) - 80'000, 2);
+  CHECK(host.requests.empty());
+  chunk(*sch, host, 26, kA, at(26), at(26) - 80'000, 2);  // 22 and 24 missing
+  REQUIRE(host.requests.size() == 1);
+  CHECK(host.requests[0].first == kA);
+  CHECK(host.requests[0].second == std::vector<std::uint64_t>{22, 24});
+  // Seq 28 is due 80 ms after its injection, and pulled only 150 ms later
+  // still; in a stripe without a parent, at the default.
+  CHECK(sch->pullAtUs(28, 0, 300'000) == doctest::Approx(at(28) + 150'000).epsilon(0.001));
+  auto orphan = makeScheduler("tree", TreeConfig{.stripes = 2});
+  CHECK(orphan->pullAtUs(28, 5'000, 300'000) == 305'000);
+}
+
+TEST_CASE("tree messages that do not fit are ignored") {
+  FakeHost host;
+  host.nbrs = {kA};
+  auto sch = makeScheduler("tree", TreeConfig{.stripes = 2});
+  sch->onMessage(host, kA, state(3, 1, 20, 0, 3, 2000), 0);  // three stripes: another tree
+  sch->onMessage(host, kA, subscribe(7, 0, 2000), 0);        // no stripe 7
+  sch->onMessage(host, kB, simple(MsgType::kUnsubscribe, 1), 0);  // from a stranger
+  sch->onMessage(host, kB, simple(MsgType::kAdmit, 5), 0);
+  sch->onTick(host, 10'000);
+  CHECK(host.to(kA, MsgType::kSubscribe).empty());  // no state taken: no candidate
+  CHECK(host.to(kA, MsgType::kAdmit).empty());
+  // Without a path ourselves, we take no child.
+  sch->onMessage(host, kB, subscribe(0, 0, 2000), 20'000);
+  CHECK(host.to(kB, MsgType::kUnsubscribe).size() == 1);
+  CHECK_THROWS_AS(makeScheduler("trees"), std::invalid_argument);
+}
