@@ -104,7 +104,7 @@ constexpr PeerId kA = 11, kB = 12, kC = 13, kD = 14;
 
 }  // namespace
 
-TEST_CASE("the source takes k subscribers per stripe; one that serves more displaces the least-serving, sent under it") {
+TEST_CASE("the source takes k subscribers per stripe, and one that serves more displaces the least-serving, sent under it") {
   FakeHost host;
   host.source = true;
   host.copies = 2;
@@ -190,7 +190,7 @@ TEST_CASE("a peer subscribes where the stripe would come soonest, and keeps its 
   CHECK(host.to(kD, MsgType::kUnsubscribe).empty());
 }
 
-TEST_CASE("a silent parent is given up; the orphan takes no parent deeper than it was at first") {
+TEST_CASE("a silent parent is given up, and the orphan takes no parent deeper than it was at first") {
   FakeHost host;
   host.nbrs = {kA, kB, kC};
   auto sch = makeScheduler("tree", TreeConfig{.stripes = 1});
@@ -222,7 +222,7 @@ TEST_CASE("a silent parent is given up; the orphan takes no parent deeper than i
   CHECK(host.to(kD, MsgType::kSubscribe).size() == 1);
 }
 
-TEST_CASE("a hole in the stripe is asked of the parent at once; a late chunk is pulled only after our usual delay") {
+TEST_CASE("a hole in the stripe is asked of the parent at once, and a late chunk is pulled only after our usual delay") {
   FakeHost host;
   host.nbrs = {kA};
   auto sch = makeScheduler("tree", TreeConfig{.stripes = 2});
