@@ -443,6 +443,11 @@ class StreamerApp {
     s->set_overlay_restarts(r.restarts);
     s->set_repushes(r.repushes);
     s->set_late_acks(r.lateAcks);
+    s->set_tree_parent_changes(r.treeParentChanges);
+    s->set_tree_orphaned(r.treeOrphaned);
+    s->set_tree_refused(r.treeRefused);
+    s->set_tree_displaced(r.treeDisplaced);
+    s->set_tree_backfilled(r.treeBackfilled);
     s->set_channels(mOverlay ? r.channels : 1);
     for (const auto& [kind, bytes] : mBytesOutByMessage) (*s->mutable_bytes_out_by_message())[kind] = bytes;
     if (mEmulator) s->set_emulation_dropped(mEmulator->stats().lost + mEmulator->stats().overflow);

@@ -80,6 +80,12 @@ const RelayStats& OverlayAdapter::stats() const {
   mStats.restarts = mNode.stats().restarts;
   mStats.repushes = mNode.stats().repushes;
   mStats.lateAcks = mNode.stats().lateAcks;
+  const overlay::SchedulerStats tree = mNode.schedulerStats();
+  mStats.treeParentChanges = tree.parentChanges;
+  mStats.treeOrphaned = tree.orphaned;
+  mStats.treeRefused = tree.refused;
+  mStats.treeDisplaced = tree.displaced;
+  mStats.treeBackfilled = tree.backfilled;
   mStats.keyframeRequestsForwarded = mControl.forwarded();
   mStats.keyframeRequestsSuppressed = mControl.suppressed();
   return mStats;

@@ -25,6 +25,11 @@ void add(RelayStats& into, const RelayStats& s) {
   into.restarts += s.restarts;
   into.repushes += s.repushes;
   into.lateAcks += s.lateAcks;
+  into.treeParentChanges += s.treeParentChanges;
+  into.treeOrphaned += s.treeOrphaned;
+  into.treeRefused += s.treeRefused;
+  into.treeDisplaced += s.treeDisplaced;
+  into.treeBackfilled += s.treeBackfilled;
   into.overlayDelay.merge(s.overlayDelay);
 }
 

@@ -109,6 +109,7 @@ class Node final : private SchedulerHost {
   void onLocalChunk(ChunkPtr chunk, std::int64_t nowUs, NodeActions& out);
 
   [[nodiscard]] const NodeStats& stats() const { return mStats; }
+  [[nodiscard]] SchedulerStats schedulerStats() const { return mScheduler->stats(); }
   [[nodiscard]] PeerId id() const { return mSelf; }
   [[nodiscard]] const std::vector<PeerId>& neighbours() const override { return mNeighbours; }
   [[nodiscard]] const Membership& membership() const { return *mMembership; }

@@ -40,6 +40,15 @@ inline std::size_t weightedPick(const std::vector<double>& weights, std::mt19937
 /// then the rest (offer/accept). Freshest first within a class.
 enum class SendClass : std::uint8_t { kOffered, kRequested, kSubscribed };
 
+/// How a scheduler's structure moves (the tree scheduler's; zero for others).
+struct SchedulerStats {
+  std::uint64_t parentChanges = 0;  // a parent admitted us in a stripe
+  std::uint64_t orphaned = 0;       // a parent lost: it dropped us, went silent or left
+  std::uint64_t refused = 0;        // subscribers we could not take
+  std::uint64_t displaced = 0;      // children that made room for one serving more
+  std::uint64_t backfilled = 0;     // chunks queued for a new child, to fill its switch's hole
+};
+
 /// What a scheduler may see and do; implemented by the Node.
 class SchedulerHost {
  public:
@@ -114,6 +123,7 @@ class Scheduler {
   /// every batch). A scheduler that pushes by subscription needs them only
   /// for pull repair.
   [[nodiscard]] virtual std::int64_t haveBroadcastUs() const { return 0; }
+  [[nodiscard]] virtual SchedulerStats stats() const { return {}; }
   /// `peer` left gracefully.
   virtual void onPeerGone(SchedulerHost&, PeerId) {}
   /// Peers we push to and take chunks from by subscription (the tree's

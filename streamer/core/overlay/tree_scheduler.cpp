@@ -155,6 +155,7 @@ class TreeScheduler final : public Scheduler {
           if (st.parent != 0) unsubscribe(host, st.parent, s);
           st.pending = 0;
           st.parent = from;
+          ++mStats.parentChanges;
           st.parentSinceUs = nowUs;
           st.lastFromParentUs = nowUs;  // its first chunk has a stripe period to come
           st.delayUs = -1;
@@ -197,6 +198,7 @@ class TreeScheduler final : public Scheduler {
   }
 
   std::int64_t haveBroadcastUs() const override { return mC.haveBroadcastUs; }
+  SchedulerStats stats() const override { return mStats; }
 
   void onPeerGone(SchedulerHost&, PeerId peer) override {
     mKnown.erase(peer);
@@ -326,6 +328,7 @@ class TreeScheduler final : public Scheduler {
     Stripe& st = mStripes[s];
     // Not our parent (a loop), and only with a path to give.
     if (st.parent == peer || st.pending == peer || (!host.isSource() && st.parent == 0)) {
+      ++mStats.refused;
       return unsubscribe(host, peer, s);
     }
     for (const Child& c : st.children) {
@@ -335,8 +338,10 @@ class TreeScheduler final : public Scheduler {
       // One that serves more (or is far better provisioned) takes the place
       // of the child that serves least, which looks for another parent.
       if (st.children.empty() || !st.children.back().displacedBy(child)) {
+        ++mStats.refused;
         return unsubscribe(host, peer, s, roomBelow(s, peer, nowUs));
       }
+      ++mStats.displaced;
       // The displaced child may go under its replacement, if that serves
       // the stripe (it has room: it just came), or under another child.
       const PeerId displaced = st.children.back().id;
@@ -359,7 +364,10 @@ class TreeScheduler final : public Scheduler {
     const std::uint64_t k = mStripes.size();
     const std::uint64_t floor = st.newestHeld > kBackfillStripePeriods * k ? st.newestHeld - kBackfillStripePeriods * k : 0;
     for (std::uint64_t q = std::max(fromSeq, floor); q <= st.newestHeld; ++q) {
-      if (q % k == s && host.holds(q)) host.enqueueChunk(peer, q, SendClass::kRequested);  // repair: after fresh pushes
+      if (q % k == s && host.holds(q)) {
+        host.enqueueChunk(peer, q, SendClass::kRequested);  // repair: after fresh pushes
+        ++mStats.backfilled;
+      }
     }
   }
 
@@ -374,6 +382,7 @@ class TreeScheduler final : public Scheduler {
   /// parent.
   void orphan(std::size_t s, std::int64_t nowUs) {
     Stripe& st = mStripes[s];
+    if (st.parent != 0) ++mStats.orphaned;
     if (st.parent != 0 || st.depth != StripeInfo::kNoPath) {
       st.lostDepth = st.depth;
       st.orphanedUs = nowUs;
@@ -580,6 +589,7 @@ class TreeScheduler final : public Scheduler {
   }
 
   TreeConfig mC;
+  SchedulerStats mStats;
   std::vector<Stripe> mStripes;
   std::unordered_map<PeerId, Known> mKnown;
   std::unordered_map<PeerId, std::int64_t> mRejected;  // -> when it refused or dropped us

@@ -136,6 +136,8 @@ TEST_CASE("the source takes k subscribers per stripe, and one that serves more d
   // children, the one that passes it on first.
   sch->onMessage(host, kD, subscribe(1, 0, 5000), 0);
   CHECK(host.to(kD, MsgType::kAdmit).size() == 1);
+  CHECK(sch->stats().displaced == 1);
+  CHECK(sch->stats().refused == 1);
   chunk(*sch, host, 4, 0, 1000, 1000, 0);
   REQUIRE(host.queued.size() == 2);
   CHECK(host.queued[0] == std::make_tuple(kC, std::uint64_t{4}, SendClass::kSubscribed));
@@ -176,6 +178,8 @@ TEST_CASE("a peer subscribes where the stripe would come soonest, and keeps its 
   CHECK(host.to(kA, MsgType::kUnsubscribe).empty());
   sch->onMessage(host, kD, simple(MsgType::kAdmit, 0), now);
   CHECK(host.to(kA, MsgType::kUnsubscribe).size() == 1);
+  CHECK(sch->stats().parentChanges == 2);  // A, then D
+  CHECK(sch->stats().orphaned == 0);       // a switch loses no parent
 
   // A peer deeper than us is never taken for a better parent (it may be
   // below us), however good it says it is.
@@ -206,6 +210,7 @@ TEST_CASE("a silent parent is given up, and the orphan takes no parent deeper th
     sch->onTick(host, now);
   }
   CHECK(host.to(kA, MsgType::kUnsubscribe).size() == 1);  // given up
+  CHECK(sch->stats().orphaned == 1);
   CHECK(now - 30'000 >= 1'000'000);                       // not before a second of silence
   CHECK(now - 30'000 <= 1'200'000);
   for (int i = 0; i < 20; ++i) sch->onTick(host, now += 10'000);
@@ -261,4 +266,33 @@ TEST_CASE("tree messages that do not fit are ignored") {
   sch->onMessage(host, kB, subscribe(0, 0, 2000), 20'000);
   CHECK(host.to(kB, MsgType::kUnsubscribe).size() == 1);
   CHECK_THROWS_AS(makeScheduler("trees"), std::invalid_argument);
+}
+
+TEST_CASE("a new child gets what followed the seq it says it has, after the fresh pushes, a few stripe periods back at most") {
+  FakeHost host;
+  host.source = true;
+  auto sch = makeScheduler("tree", TreeConfig{.stripes = 2});
+  for (std::uint64_t seq = 0; seq <= 40; ++seq) chunk(*sch, host, seq, 0, 1000 + static_cast<std::int64_t>(seq) * 33'000, 1000, 0);
+  // It had stripe 0 up to 33 (its old parent stops now): 34 .. 40 of stripe 0.
+  Message m = subscribe(0, 0, 2000);
+  m.fromSeq = 34;
+  sch->onMessage(host, kA, m, 2'000'000);
+  CHECK(host.to(kA, MsgType::kAdmit).size() == 1);
+  std::vector<std::uint64_t> sent;
+  for (const auto& [peer, seq, cls] : host.queued) {
+    CHECK(peer == kA);
+    CHECK((cls == SendClass::kRequested));  // repair: fresh pushes go first
+    sent.push_back(seq);
+  }
+  CHECK(sent == std::vector<std::uint64_t>{34, 36, 38, 40});
+  CHECK(sch->stats().backfilled == 4);
+  // Far behind: the newest and the 6 stripe periods before it; nothing asked for: nothing.
+  host.queued.clear();
+  m.fromSeq = 2;
+  sch->onMessage(host, kB, m, 2'000'000);
+  CHECK(host.queued.size() == 7);
+  host.queued.clear();
+  m.fromSeq = 0;
+  sch->onMessage(host, kC, m, 2'000'000);
+  CHECK(host.queued.empty());
 }
