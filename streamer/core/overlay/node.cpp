@@ -466,8 +466,7 @@ void Node::pumpUpload(std::int64_t nowUs) {
   // the backlog is down to it, and a wake-up then must send (with `<` it
   // sent nothing, and the next copy waited for the next tick, up to 10 ms).
   while (mBacklogUs <= mConfig.maxQueueDelayUs) {
-    // Explicit requests first (someone is waiting), freshest first; then the
-    // scheduler's choice.
+    // What is queued first, by class (SendClass); then the scheduler's choice.
     bool sent = false;
     while (!mQueue.empty() && !sent) {
       auto best = mQueue.begin();
@@ -565,13 +564,17 @@ void Node::flushHaves(std::int64_t nowUs) {
   mPendingHaves.clear();
 }
 
+bool Node::mayRequest(std::uint64_t seq) const {
+  if (holds(seq)) return false;
+  auto req = mRequested.find(seq);
+  return req == mRequested.end() || mNowUs - req->second > mConfig.requestTimeoutUs;  // not asked, or long ago
+}
+
 void Node::request(PeerId peer, const std::vector<std::uint64_t>& seqs) {
   Message m;
   m.type = MsgType::kRequest;
   for (std::uint64_t seq : seqs) {
-    if (holds(seq)) continue;
-    auto req = mRequested.find(seq);
-    if (req != mRequested.end() && mNowUs - req->second <= mConfig.requestTimeoutUs) continue;
+    if (!mayRequest(seq)) continue;
     mRequested[seq] = mNowUs;
     ++mStats.requests;
     m.seqs.push_back(seq);
@@ -583,41 +586,30 @@ void Node::request(PeerId peer, const std::vector<std::uint64_t>& seqs) {
 
 void Node::pull(std::int64_t nowUs) {
   mNextPullUs = nowUs + 20'000;
-  std::unordered_map<PeerId, Message> asks;
+  std::unordered_map<PeerId, std::vector<std::uint64_t>> asks;
   for (auto it = mFirstHeardOf.begin(); it != mFirstHeardOf.end();) {
     const std::uint64_t seq = it->first;
     if (holds(seq) || nowUs - it->second > mConfig.deadlineUs) {
       it = mFirstHeardOf.erase(it);
       continue;
     }
-    if (nowUs >= mScheduler->pullAtUs(seq, it->second, mConfig.pullAfterUs)) {
-      auto req = mRequested.find(seq);
-      if (req == mRequested.end() || nowUs - req->second > mConfig.requestTimeoutUs) {
-        // Ask a random neighbour that has it.
-        std::vector<PeerId> owners;
-        for (PeerId n : mNeighbours) {
-          if (peerHas(n, seq)) owners.push_back(n);
-        }
-        if (!owners.empty()) {
-          // Likelier the owners that would answer soon: close and well
-          // provisioned (random among them, so no one owner takes every pull).
-          std::vector<double> weights;
-          for (PeerId p : owners) weights.push_back(preference(uploadOf(p), rttOf(p)));
-          const PeerId from = owners[weightedPick(weights, mRng)];
-          Message& m = asks[from];
-          m.type = MsgType::kRequest;
-          m.seqs.push_back(seq);
-          mRequested[seq] = nowUs;
-          ++mStats.requests;
-        }
+    if (nowUs >= mScheduler->pullAtUs(seq, it->second, mConfig.pullAfterUs) && mayRequest(seq)) {
+      // Ask a random neighbour that has it.
+      std::vector<PeerId> owners;
+      for (PeerId n : mNeighbours) {
+        if (peerHas(n, seq)) owners.push_back(n);
+      }
+      if (!owners.empty()) {
+        // Likelier the owners that would answer soon: close and well
+        // provisioned (random among them, so no one owner takes every pull).
+        std::vector<double> weights;
+        for (PeerId p : owners) weights.push_back(preference(uploadOf(p), rttOf(p)));
+        asks[owners[weightedPick(weights, mRng)]].push_back(seq);
       }
     }
     ++it;
   }
-  for (auto& [peer, m] : asks) {
-    std::sort(m.seqs.begin(), m.seqs.end());
-    emit(peer, std::move(m));
-  }
+  for (const auto& [peer, seqs] : asks) request(peer, seqs);
 }
 
 void Node::prune() {

@@ -218,6 +218,8 @@ class Node final : private SchedulerHost {
     return h == nullptr ? 0 : h->chunk->payload().size();
   }
   void request(PeerId peer, const std::vector<std::uint64_t>& seqs) override;
+  /// We miss `seq` and have not asked for it, or not lately.
+  [[nodiscard]] bool mayRequest(std::uint64_t seq) const;
 
   void accept(PeerId from, const Held& h, std::int64_t nowUs);
   void restart();

@@ -37,7 +37,8 @@ inline std::size_t weightedPick(const std::vector<double>& weights, std::mt19937
 
 /// Which queued copies go first: a subscriber's (a tree child: its whole
 /// subtree waits on it), then answers to requests (someone is waiting),
-/// then the rest (offer/accept). Freshest first within a class.
+/// then the rest (offer/accept). Subscriptions in seq order (every child
+/// wants them all), the others freshest first.
 enum class SendClass : std::uint8_t { kOffered, kRequested, kSubscribed };
 
 /// How a scheduler's structure moves (the tree scheduler's; zero for others).

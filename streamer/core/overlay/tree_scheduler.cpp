@@ -156,7 +156,6 @@ class TreeScheduler final : public Scheduler {
           st.pending = 0;
           st.parent = from;
           ++mStats.parentChanges;
-          st.parentSinceUs = nowUs;
           st.lastFromParentUs = nowUs;  // its first chunk has a stripe period to come
           st.delayUs = -1;
           st.nextImproveUs = nowUs + kSettleUs + static_cast<std::int64_t>(host.rng()() % kImprovePeriodUs);
@@ -236,7 +235,6 @@ class TreeScheduler final : public Scheduler {
     PeerId parent = 0;
     PeerId pending = 0;  // asked to be our parent, no answer yet
     std::int64_t pendingUs = 0;
-    std::int64_t parentSinceUs = 0;
     std::int64_t lastFromParentUs = 0;
     std::int64_t nextTryUs = 0;
     std::int64_t nextImproveUs = 0;
