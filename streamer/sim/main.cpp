@@ -79,10 +79,12 @@ int main(int argc, char** argv) {
               << "  " << p.uploadUse << "  " << p.neighbours << "  " << p.requests << "\n";
   }
   if (timeline) {
-    std::cout << "  per second from the first chunk (delivery within 1 s, p50, p99 ms):\n";
+    std::cout << "  per second from the first chunk (delivery within 1 s, p50, p99 ms; tree: parent changes, orphaned,"
+                 " refused, displaced, stripes without a parent at its end):\n";
     for (std::size_t i = 0; i < r.timeline.size(); ++i) {
       const Second& t = r.timeline[i];
-      std::cout << "    " << i << "  " << t.deliveryRatio1s << "  " << t.p50Ms << "  " << t.p99Ms << "\n";
+      std::cout << "    " << i << "  " << t.deliveryRatio1s << "  " << t.p50Ms << "  " << t.p99Ms << "  " << t.parentChanges
+                << " " << t.orphaned << " " << t.refused << " " << t.displaced << " " << t.parentless << "\n";
     }
   }
   if (!json.empty()) {
@@ -106,7 +108,9 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < r.timeline.size(); ++i) {
       const Second& t = r.timeline[i];
       out << (i ? "," : "") << "{\"second\":" << i << ",\"delivery_ratio_1s\":" << t.deliveryRatio1s
-          << ",\"p50_delay_ms\":" << t.p50Ms << ",\"p99_delay_ms\":" << t.p99Ms << "}";
+          << ",\"p50_delay_ms\":" << t.p50Ms << ",\"p99_delay_ms\":" << t.p99Ms << ",\"tree_parent_changes\":"
+          << t.parentChanges << ",\"tree_orphaned\":" << t.orphaned << ",\"tree_refused\":" << t.refused
+          << ",\"tree_displaced\":" << t.displaced << ",\"tree_parentless\":" << t.parentless << "}";
     }
     out << "],\"peers\":[";
     for (std::size_t i = 0; i < r.perPeer.size(); ++i) {

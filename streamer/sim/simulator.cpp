@@ -26,7 +26,7 @@ double lowerBoundMs(std::size_t n, double chunkUploadMs, double latencyMinMs) {
 
 namespace {
 
-enum class EventKind : std::uint8_t { kTick, kDeliver, kInject, kChurn, kJoin, kWake };
+enum class EventKind : std::uint8_t { kTick, kDeliver, kInject, kChurn, kJoin, kWake, kSample };
 
 struct PeerState {
   std::unique_ptr<Node> node;
@@ -129,6 +129,9 @@ class Sim {
       push(t, EventKind::kInject, 0);
     }
     if (mS.churnPerMin > 0) push(2'000'000, EventKind::kChurn, 0);
+    for (std::int64_t t = kFirstInjectUs + 1'000'000; t <= static_cast<std::int64_t>(mS.seconds * 1e6); t += 1'000'000) {
+      push(t, EventKind::kSample, 0);
+    }
     mWindowStartUs = static_cast<std::int64_t>(std::max(mS.warmupS, 1.0) * 1e6);
     mWindowEndUs = static_cast<std::int64_t>(mS.seconds * 1e6) - 1'000'000;  // leave 1 s to arrive
   }
@@ -289,6 +292,7 @@ class Sim {
         break;
       }
       case EventKind::kChurn: churn(); break;
+      case EventKind::kSample: sample(); break;
       case EventKind::kJoin: startPeer(e.peer); break;
       case EventKind::kWake:
         if (!p.alive || e.at() != p.wakeAtUs) return;  // superseded
@@ -326,6 +330,29 @@ class Sim {
     push(mNow + 1'000'000, EventKind::kChurn, 0);
   }
 
+  /// The schedulers' activity over the second that ends now (the churned
+  /// peers' last counts are lost with them: a small undercount).
+  void sample() {
+    overlay::SchedulerStats sum;
+    for (const PeerState& p : mPeers) {
+      if (!p.alive) continue;
+      const overlay::SchedulerStats st = p.node->schedulerStats();
+      sum.parentChanges += st.parentChanges;
+      sum.orphaned += st.orphaned;
+      sum.refused += st.refused;
+      sum.displaced += st.displaced;
+      sum.parentless += st.parentless;
+    }
+    Second s;
+    s.parentChanges = sum.parentChanges - mSampled.parentChanges;
+    s.orphaned = sum.orphaned - mSampled.orphaned;
+    s.refused = sum.refused - mSampled.refused;
+    s.displaced = sum.displaced - mSampled.displaced;
+    s.parentless = sum.parentless;
+    mSamples.push_back(s);
+    mSampled = sum;
+  }
+
   struct Bucket {  // one second of injections (Result::timeline)
     LatencyHistogram delay;
     std::uint64_t within1s = 0, expected = 0;
@@ -340,8 +367,11 @@ class Sim {
   void finish() {
     for (std::size_t i = 0; i + 1 < mBuckets.size(); ++i) {  // the last second has not had its second to arrive
       const Bucket& b = mBuckets[i];
-      mResult.timeline.push_back({b.expected == 0 ? 0 : static_cast<double>(b.within1s) / static_cast<double>(b.expected),
-                                  b.delay.percentileMs(0.5), b.delay.percentileMs(0.99)});
+      Second t = i < mSamples.size() ? mSamples[i] : Second{};
+      t.deliveryRatio1s = b.expected == 0 ? 0 : static_cast<double>(b.within1s) / static_cast<double>(b.expected);
+      t.p50Ms = b.delay.percentileMs(0.5);
+      t.p99Ms = b.delay.percentileMs(0.99);
+      mResult.timeline.push_back(t);
     }
     double minRatio = 1, sum = 0;
     std::size_t counted = 0;
@@ -428,6 +458,8 @@ class Sim {
   std::int64_t mWindowStartUs = 0, mWindowEndUs = 0;
   std::uint64_t mInjectedInWindow = 0;
   std::vector<Bucket> mBuckets;
+  std::vector<Second> mSamples;       // one per second from the first injection
+  overlay::SchedulerStats mSampled;   // the counts at the last sample
   static constexpr std::int64_t kFirstInjectUs = 1'000'000;
   std::uint64_t mHopsSum = 0, mHopsCount = 0, mDuplicates = 0, mPulled = 0;
   std::uint64_t mTotalBytes = 0, mPayloadBytes = 0;

@@ -126,5 +126,15 @@ TEST_CASE("the tree scheduler: few duplicates, the uplinks half idle, every seco
     CAPTURE(i);
     CHECK(r.timeline[i].deliveryRatio1s >= 0.995);
     CHECK(r.timeline[i].p99Ms < 1000);
+    // The trees' activity is counted: nearly every peer has its parents
+    // (4 stripes each; an orphan finds one within ticks), and they change
+    // now and then, not all the time.
+    CHECK(r.timeline[i].parentless <= 4 * s.peers / 20);
+    CHECK(r.timeline[i].parentChanges < 4 * s.peers);
   }
+  CHECK(r.timeline.back().parentless < r.timeline[0].parentless);
+  std::uint64_t changes = 0;
+  for (const Second& t : r.timeline) changes += t.parentChanges;
+  CHECK(changes >= 4 * s.peers);  // each peer found a parent in each stripe at least once
+  CHECK(r.timeline[0].parentless < 4 * s.peers);
 }

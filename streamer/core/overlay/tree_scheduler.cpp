@@ -94,6 +94,7 @@ class TreeScheduler final : public Scheduler {
 
   void onTick(SchedulerHost& host, std::int64_t nowUs) override {
     mLastTickUs = nowUs;
+    mIsSource = host.isSource();
     if (mNextStateUs == 0) {  // our first tick: tell our neighbours at once, then at a phase of our own
       mNextStateUs = nowUs;
       mHome = host.rng()() % mStripes.size();
@@ -158,6 +159,17 @@ class TreeScheduler final : public Scheduler {
           ++mStats.parentChanges;
           st.lastFromParentUs = nowUs;  // its first chunk has a stripe period to come
           st.delayUs = -1;
+          // A path now, by the parent's last state (its chunks correct it):
+          // neighbours may subscribe to us before our first chunk comes,
+          // and the trees grow a level per round trip, not per chunk.
+          if (st.depth == StripeInfo::kNoPath) {
+            auto k = mKnown.find(from);
+            if (k != mKnown.end() && k->second.stripes[s].depth < kMaxDepth && st.pendingCostUs > 0) {
+              st.depth = k->second.stripes[s].depth + 1;
+              st.delayUs = st.pendingCostUs;
+              mStateDirty = true;
+            }
+          }
           st.nextImproveUs = nowUs + kSettleUs + static_cast<std::int64_t>(host.rng()() % kImprovePeriodUs);
         }
         break;
@@ -197,7 +209,14 @@ class TreeScheduler final : public Scheduler {
   }
 
   std::int64_t haveBroadcastUs() const override { return mC.haveBroadcastUs; }
-  SchedulerStats stats() const override { return mStats; }
+  SchedulerStats stats() const override {
+    SchedulerStats st = mStats;
+    if (!mIsSource) {
+      st.parentless = static_cast<std::uint64_t>(
+          std::count_if(mStripes.begin(), mStripes.end(), [](const Stripe& s) { return s.parent == 0; }));
+    }
+    return st;
+  }
 
   void onPeerGone(SchedulerHost&, PeerId peer) override {
     mKnown.erase(peer);
@@ -235,6 +254,7 @@ class TreeScheduler final : public Scheduler {
     PeerId parent = 0;
     PeerId pending = 0;  // asked to be our parent, no answer yet
     std::int64_t pendingUs = 0;
+    double pendingCostUs = -1;  // the stripe's delay through it, as we estimated it
     std::int64_t lastFromParentUs = 0;
     std::int64_t nextTryUs = 0;
     std::int64_t nextImproveUs = 0;
@@ -489,7 +509,7 @@ class TreeScheduler final : public Scheduler {
     return k == mKnown.end() || k->second.atUs <= rej->second;
   }
 
-  void ask(SchedulerHost& host, Stripe& st, std::size_t s, PeerId parent, std::int64_t nowUs) {
+  void ask(SchedulerHost& host, Stripe& st, std::size_t s, PeerId parent, std::int64_t nowUs, double costUs = -1) {
     Message m;
     m.type = MsgType::kSubscribe;
     m.seqs = {s};
@@ -498,6 +518,7 @@ class TreeScheduler final : public Scheduler {
     host.sendControl(parent, std::move(m));
     st.pending = parent;
     st.pendingUs = nowUs;
+    st.pendingCostUs = costUs;
   }
 
   void maintain(SchedulerHost& host, std::size_t s, std::int64_t nowUs) {
@@ -521,7 +542,7 @@ class TreeScheduler final : public Scheduler {
       // starves, and its members give their parents up).
       const bool fresh = nowUs - st.orphanedUs < kOrphanCeilingUs;
       const PeerId p = bestParent(host, s, fresh ? st.lostDepth : kMaxDepth, nowUs, cost);
-      if (p != 0) ask(host, st, s, p, nowUs);
+      if (p != 0) ask(host, st, s, p, nowUs, cost);
       return;
     }
     if (nowUs < st.nextImproveUs || st.delayUs < 0 || st.depth == StripeInfo::kNoPath) return;
@@ -534,7 +555,7 @@ class TreeScheduler final : public Scheduler {
     const double viaParent = costThrough(host, st.parent, s, kMaxDepth, nowUs, true);
     const double current = viaParent < 0 ? st.delayUs : std::min(st.delayUs, viaParent);
     if (p != 0 && cost < current - kImproveMarginUs) {
-      ask(host, st, s, p, nowUs);
+      ask(host, st, s, p, nowUs, cost);
     }
   }
 
@@ -598,6 +619,7 @@ class TreeScheduler final : public Scheduler {
   bool mStateDirty = false;  // a stripe's path came back since the last state
   std::size_t mHome = 0;  // the stripe we are interior in (children elsewhere: none)
   std::int64_t mLastTickUs = 0;
+  bool mIsSource = false;
   std::uint32_t mStreamKbps = 0;  // the stream's rate (the source's measure, handed on)
   double mChunkBytes = 0;         // a chunk's mean payload
   bool mRateFrom = false;          // a chunk to measure the rate from (mRateSeq)

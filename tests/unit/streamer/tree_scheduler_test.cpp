@@ -296,3 +296,34 @@ TEST_CASE("a new child gets what followed the seq it says it has, after the fres
   sch->onMessage(host, kC, m, 2'000'000);
   CHECK(host.queued.empty());
 }
+
+TEST_CASE("an admitted peer offers a path before its first chunk: one level below its parent, at the delay it expected") {
+  FakeHost host;
+  host.nbrs = {kA, kB};
+  host.rtts = {{kA, 20'000}};
+  auto sch = makeScheduler("tree", TreeConfig{.stripes = 1});
+  sch->onMessage(host, kA, state(1, 2, 100, 0, 3, 2000), 0);
+  sch->onTick(host, 10'000);
+  REQUIRE(host.to(kA, MsgType::kSubscribe).size() == 1);
+  // Before the admission: no path, so a subscriber is refused.
+  sch->onMessage(host, kB, subscribe(0, 0, 2000), 15'000);
+  CHECK(host.to(kB, MsgType::kUnsubscribe).size() == 1);
+  host.sent.clear();
+  sch->onMessage(host, kA, simple(MsgType::kAdmit, 0), 30'000);
+  sch->onTick(host, 120'000);  // the changed state goes out soon (100 ms after the last)
+  const auto told = host.to(kB, MsgType::kTreeState);
+  REQUIRE(told.size() == 1);
+  REQUIRE(told[0].stripes.size() == 1);
+  CHECK(told[0].stripes[0].depth == 3);
+  // A's 100 ms, one chunk's upload at 2 Mbit/s (16 ms), half the 20 ms round trip.
+  CHECK(told[0].stripes[0].delayMs == 126);
+  // And a subscriber is taken now, before any chunk came.
+  sch->onMessage(host, kB, subscribe(0, 0, 2000), 130'000);
+  CHECK(host.to(kB, MsgType::kAdmit).size() == 1);
+  // The first chunk says how deep we really are.
+  chunk(*sch, host, 0, kA, 160'000, 0, 5);
+  sch->onTick(host, 700'000);
+  const auto later = host.to(kB, MsgType::kTreeState);
+  REQUIRE(later.size() >= 2);
+  CHECK(later.back().stripes[0].depth == 5);
+}
