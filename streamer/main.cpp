@@ -448,6 +448,7 @@ class StreamerApp {
     s->set_tree_refused(r.treeRefused);
     s->set_tree_displaced(r.treeDisplaced);
     s->set_tree_backfilled(r.treeBackfilled);
+    s->set_tree_reasked(r.treeReasked);
     s->set_channels(mOverlay ? r.channels : 1);
     for (const auto& [kind, bytes] : mBytesOutByMessage) (*s->mutable_bytes_out_by_message())[kind] = bytes;
     if (mEmulator) s->set_emulation_dropped(mEmulator->stats().lost + mEmulator->stats().overflow);

@@ -32,7 +32,8 @@ struct RelayStats {
   std::uint64_t lateAcks = 0;  // overlay: of those, acknowledged after all (late, not lost)
   // Overlay, the tree scheduler: parents gained and lost, subscribers
   // refused, children displaced, chunks backfilled (stats.proto).
-  std::uint64_t treeParentChanges = 0, treeOrphaned = 0, treeRefused = 0, treeDisplaced = 0, treeBackfilled = 0;
+  std::uint64_t treeParentChanges = 0, treeOrphaned = 0, treeRefused = 0, treeDisplaced = 0, treeBackfilled = 0,
+                treeReasked = 0;
   std::uint32_t channels = 1;
   LatencyHistogram overlayDelay;
 };

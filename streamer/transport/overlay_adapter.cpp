@@ -86,6 +86,7 @@ const RelayStats& OverlayAdapter::stats() const {
   mStats.treeRefused = tree.refused;
   mStats.treeDisplaced = tree.displaced;
   mStats.treeBackfilled = tree.backfilled;
+  mStats.treeReasked = tree.reasked;
   mStats.keyframeRequestsForwarded = mControl.forwarded();
   mStats.keyframeRequestsSuppressed = mControl.suppressed();
   return mStats;

@@ -30,6 +30,7 @@ void add(RelayStats& into, const RelayStats& s) {
   into.treeRefused += s.treeRefused;
   into.treeDisplaced += s.treeDisplaced;
   into.treeBackfilled += s.treeBackfilled;
+  into.treeReasked += s.treeReasked;
   into.overlayDelay.merge(s.overlayDelay);
 }
 

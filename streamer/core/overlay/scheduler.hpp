@@ -48,6 +48,7 @@ struct SchedulerStats {
   std::uint64_t refused = 0;        // subscribers we could not take
   std::uint64_t displaced = 0;      // children that made room for one serving more
   std::uint64_t backfilled = 0;     // chunks queued for a new child, to fill its switch's hole
+  std::uint64_t reasked = 0;        // a quiet parent asked again whether we are its child
   std::uint64_t parentless = 0;     // now: stripes with no parent (a gauge, not a count)
 };
 

@@ -26,7 +26,9 @@
 //   with room. The source takes k per stripe: its k copies of each chunk.
 // - The subscription says which seq the child has up to; the new parent
 //   sends it what followed, so a switch leaves no hole.
-// - A parent silent for a second is replaced; a child that stops
+// - A parent quiet for a few stripe periods is asked again (a lost
+//   UNSUBSCRIBE left the child waiting on a parent that had dropped it);
+//   its answer, or a second of silence, settles it. A child that stops
 //   acknowledging is dropped. A hole in the stripe's sequence is asked of
 //   the parent at once; a chunk later than our usual delay is pulled.
 #include <algorithm>
@@ -53,6 +55,7 @@ constexpr std::int64_t kOrphanCeilingUs = 1'000'000;   // an orphan takes only p
 constexpr std::int64_t kTriggeredStateUs = 100'000;    // a changed state goes out at most this often
 constexpr std::int64_t kPullSlackUs = 150'000;         // how late a chunk from our parent may be before we pull it
 constexpr double kDisplaceFactor = 1.25;               // how much richer a subscriber must be to displace a child
+constexpr double kQuietStripePeriods = 3;              // a parent this quiet is asked again (its word may have been lost)
 
 class TreeScheduler final : public Scheduler {
  public:
@@ -150,11 +153,12 @@ class TreeScheduler final : public Scheduler {
           if (s >= mStripes.size()) continue;
           Stripe& st = mStripes[s];
           if (st.pending != from) {  // we no longer want it
-            unsubscribe(host, from, s);
+            if (st.parent != from) unsubscribe(host, from, s);
             continue;
           }
-          if (st.parent != 0) unsubscribe(host, st.parent, s);
           st.pending = 0;
+          if (st.parent == from) continue;  // asked again: still ours (what we missed comes as backfill)
+          if (st.parent != 0) unsubscribe(host, st.parent, s);
           st.parent = from;
           ++mStats.parentChanges;
           st.lastFromParentUs = nowUs;  // its first chunk has a stripe period to come
@@ -178,7 +182,12 @@ class TreeScheduler final : public Scheduler {
           if (s >= mStripes.size()) continue;
           Stripe& st = mStripes[s];
           const PeerId instead = m.peers.empty() ? 0 : m.peers.front().id;
-          if (st.pending == from) {  // refused
+          if (st.pending == from && st.parent == from) {  // asked again, and no longer ours: dropped
+            st.pending = 0;
+            orphan(s, nowUs);
+            mRejected[from] = nowUs;
+            if (instead != 0) tryInstead(host, s, instead, nowUs);
+          } else if (st.pending == from) {  // refused
             st.pending = 0;
             mRejected[from] = nowUs;
             st.nextTryUs = nowUs;
@@ -256,6 +265,7 @@ class TreeScheduler final : public Scheduler {
     std::int64_t pendingUs = 0;
     double pendingCostUs = -1;  // the stripe's delay through it, as we estimated it
     std::int64_t lastFromParentUs = 0;
+    std::int64_t reaskedForUs = -1;  // the parent's silence (since lastFromParentUs) we asked it again about
     std::int64_t nextTryUs = 0;
     std::int64_t nextImproveUs = 0;
     double delayUs = -1;  // smoothed, of the chunks from the parent
@@ -350,7 +360,10 @@ class TreeScheduler final : public Scheduler {
       return unsubscribe(host, peer, s);
     }
     for (const Child& c : st.children) {
-      if (c.id == peer) return send(host, MsgType::kAdmit, peer, s);  // ours already: say so again
+      if (c.id == peer) {  // ours already (it asks again, having heard nothing): say so, and send what it missed
+        send(host, MsgType::kAdmit, peer, s);
+        return backfill(host, peer, s, fromSeq);
+      }
     }
     if (st.children.size() >= capacityIn(host, s)) {
       // One that serves more (or is far better provisioned) takes the place
@@ -527,6 +540,14 @@ class TreeScheduler final : public Scheduler {
       unsubscribe(host, st.parent, s);
       mRejected[st.parent] = nowUs;
       orphan(s, nowUs);
+    }
+    // A quiet parent: asked again, once per silence (it admits us anew and
+    // backfills, or says we are no longer its child).
+    if (st.parent != 0 && st.pending == 0 && st.lastFromParentUs > st.reaskedForUs &&
+        static_cast<double>(nowUs - st.lastFromParentUs) > kQuietStripePeriods * mChunkUs * static_cast<double>(mStripes.size())) {
+      st.reaskedForUs = st.lastFromParentUs;
+      ++mStats.reasked;
+      ask(host, st, s, st.parent, nowUs);
     }
     if (st.pending != 0) {
       if (nowUs - st.pendingUs < kPendingUs) return;

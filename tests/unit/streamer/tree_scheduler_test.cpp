@@ -327,3 +327,65 @@ TEST_CASE("an admitted peer offers a path before its first chunk: one level belo
   REQUIRE(later.size() >= 2);
   CHECK(later.back().stripes[0].depth == 5);
 }
+
+TEST_CASE("a quiet parent is asked again: it confirms and backfills, or says we are no longer its child") {
+  FakeHost host;
+  host.nbrs = {kA, kB};
+  auto sch = makeScheduler("tree", TreeConfig{.stripes = 1});
+  sch->onMessage(host, kA, state(1, 1, 50, 0, 3, 2000), 0);
+  sch->onMessage(host, kB, state(1, 2, 90, 0, 3, 2000), 0);
+  sch->onTick(host, 10'000);
+  sch->onMessage(host, kA, simple(MsgType::kAdmit, 0), 20'000);
+  std::int64_t now = 20'000;
+  std::uint64_t seq = 0;
+  for (; seq < 10; ++seq, now += 33'000) chunk(*sch, host, seq, kA, now, now - 50'000, 2);
+  // A goes quiet (its UNSUBSCRIBE lost, say): asked again after 3 stripe
+  // periods (100 ms here), once.
+  host.sent.clear();
+  const std::int64_t lastChunk = now - 33'000;
+  for (; now < lastChunk + 300'000; now += 10'000) sch->onTick(host, now);
+  auto again = host.to(kA, MsgType::kSubscribe);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].fromSeq == 10);  // what it should send from
+  CHECK(sch->stats().reasked == 1);
+  // It confirms: still our parent, nothing unsubscribed, no parent change.
+  sch->onMessage(host, kA, simple(MsgType::kAdmit, 0), now);
+  CHECK(host.to(kA, MsgType::kUnsubscribe).empty());
+  CHECK(sch->stats().parentChanges == 1);
+  CHECK(sch->stats().orphaned == 0);
+  // Once per silence: not again until a chunk came.
+  for (const std::int64_t until = now + 200'000; now < until; now += 10'000) sch->onTick(host, now);
+  CHECK(host.to(kA, MsgType::kSubscribe).size() == 1);
+  // A chunk, then quiet again: asked again; this time it says we are not
+  // its child. We are orphaned at once (not after a second) and ask B, the
+  // one it names.
+  // (It comes late: the rate measured falls, and with it what counts as quiet.)
+  chunk(*sch, host, seq, kA, now, now - 50'000, 2);
+  for (const std::int64_t until = now + 400'000; now < until; now += 10'000) sch->onTick(host, now);
+  REQUIRE(host.to(kA, MsgType::kSubscribe).size() == 2);
+  sch->onMessage(host, kA, [] {
+    Message m = simple(MsgType::kUnsubscribe, 0);
+    m.peers.push_back(Descriptor{kB, 0, 0});
+    return m;
+  }(), now);
+  CHECK(sch->stats().orphaned == 1);
+  CHECK(host.to(kB, MsgType::kSubscribe).size() == 1);
+}
+
+TEST_CASE("a child that asks again is admitted again and sent what it missed") {
+  FakeHost host;
+  host.source = true;
+  auto sch = makeScheduler("tree", TreeConfig{.stripes = 1});
+  sch->onMessage(host, kA, subscribe(0, 0, 2000), 0);
+  for (std::uint64_t seq = 0; seq <= 8; ++seq) chunk(*sch, host, seq, 0, 1000 + static_cast<std::int64_t>(seq) * 33'000, 1000, 0);
+  host.queued.clear();
+  host.sent.clear();
+  Message m = subscribe(0, 0, 2000);
+  m.fromSeq = 6;  // 6 .. 8 lost on the way
+  sch->onMessage(host, kA, m, 400'000);
+  CHECK(host.to(kA, MsgType::kAdmit).size() == 1);
+  std::vector<std::uint64_t> sent;
+  for (const auto& [peer, seq, cls] : host.queued) sent.push_back(seq);
+  CHECK(sent == std::vector<std::uint64_t>{6, 7, 8});
+  CHECK(sch->stats().displaced == 0);
+}
