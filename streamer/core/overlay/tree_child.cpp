@@ -1,0 +1,143 @@
+// The "tree" scheduler's child side (tree_scheduler.hpp): which parent it
+// chooses in each stripe, when it asks, switches, or gives one up.
+#include "tree_scheduler.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace partyhub::streamer::overlay::tree {
+
+void TreeScheduler::orphan(std::size_t s, std::int64_t nowUs) {
+  Stripe& st = mStripes[s];
+  if (st.parent != 0) ++mStats.orphaned;
+  if (st.parent != 0 || st.depth != StripeInfo::kNoPath) {
+    st.lostDepth = st.depth;
+    st.orphanedUs = nowUs;
+  }
+  st.parent = 0;
+  st.delayUs = -1;
+  st.nextTryUs = nowUs;
+  st.depth = StripeInfo::kNoPath;
+}
+
+std::int64_t TreeScheduler::parentTimeoutUs() const {
+  return std::max<std::int64_t>(1'000'000, static_cast<std::int64_t>(6 * mChunkUs * static_cast<double>(mStripes.size())));
+}
+
+double TreeScheduler::costThrough(const SchedulerHost& host, PeerId peer, std::size_t s, std::uint32_t maxDepth,
+                                 std::int64_t nowUs, bool ours) const {
+  auto it = mKnown.find(peer);
+  if (it == mKnown.end() || nowUs - it->second.atUs > kStateFreshUs) return -1;
+  const Known& k = it->second;
+  const StripeInfo& info = k.stripes[s];
+  if (info.depth >= kMaxDepth || info.depth > maxDepth) return -1;
+  for (const Child& c : mStripes[s].children) {
+    if (c.id == peer) return -1;  // our child: we are its path
+  }
+  if (!ours) {
+    if (rejectedLately(peer, nowUs)) return -1;
+    if (info.freeSlots == 0 && capacityIn(host, s) <= k.minChildSlots) return -1;  // full, and we would displace no one
+  }
+  const double upload = std::max(1u, k.uploadKbps > 0 ? k.uploadKbps : host.uploadOf(peer));
+  const double chunkUs = (mChunkBytes > 0 ? mChunkBytes : 4000) * 8 * 1000 / upload;
+  const std::int64_t rtt = host.rttOf(peer);
+  const double oneWayUs = rtt > 0 ? static_cast<double>(rtt) / 2 : kUnknownOneWayUs;
+  // Our place among its children: after those that serve more (an
+  // interior peer goes after the interior ones, a leaf after all).
+  std::uint32_t ahead = capacityIn(host, s) > 0 ? info.interior : info.children;
+  if (ours && ahead > 0) --ahead;  // we are among them
+  return info.delayMs * 1000.0 + (ahead + 1) * chunkUs + oneWayUs;
+}
+
+PeerId TreeScheduler::bestParent(const SchedulerHost& host, std::size_t s, std::uint32_t maxDepth, std::int64_t nowUs,
+                                double& costUs) const {
+  PeerId best = 0;
+  costUs = 0;
+  for (const auto& [peer, k] : mKnown) {
+    if (peer == mStripes[s].parent) continue;
+    const double c = costThrough(host, peer, s, maxDepth, nowUs);
+    if (c < 0) continue;
+    if (best == 0 || c < costUs) {
+      best = peer;
+      costUs = c;
+    }
+  }
+  return best;
+}
+
+void TreeScheduler::tryInstead(SchedulerHost& host, std::size_t s, PeerId peer, std::int64_t nowUs) {
+  Stripe& st = mStripes[s];
+  if (peer == st.parent) return;
+  for (const Child& c : st.children) {
+    if (c.id == peer) return;
+  }
+  if (rejectedLately(peer, nowUs)) return;
+  ask(host, st, s, peer, nowUs);
+}
+
+bool TreeScheduler::rejectedLately(PeerId peer, std::int64_t nowUs) const {
+  auto rej = mRejected.find(peer);
+  if (rej == mRejected.end() || nowUs - rej->second >= kRejectMemoryUs) return false;
+  auto k = mKnown.find(peer);
+  return k == mKnown.end() || k->second.atUs <= rej->second;
+}
+
+void TreeScheduler::ask(SchedulerHost& host, Stripe& st, std::size_t s, PeerId parent, std::int64_t nowUs, double costUs) {
+  Message m;
+  m.type = MsgType::kSubscribe;
+  m.seqs = {s};
+  m.slots = static_cast<std::uint32_t>(capacityIn(host, s));
+  m.fromSeq = st.anyHeld ? st.newestHeld + 1 : 0;
+  host.sendControl(parent, std::move(m));
+  st.pending = parent;
+  st.pendingUs = nowUs;
+  st.pendingCostUs = costUs;
+}
+
+void TreeScheduler::maintain(SchedulerHost& host, std::size_t s, std::int64_t nowUs) {
+  Stripe& st = mStripes[s];
+  if (st.parent != 0 && nowUs - st.lastFromParentUs > parentTimeoutUs()) {
+    unsubscribe(host, st.parent, s);
+    mRejected[st.parent] = nowUs;
+    orphan(s, nowUs);
+  }
+  // A quiet parent: asked again, once per silence (it admits us anew and
+  // backfills, or says we are no longer its child).
+  if (st.parent != 0 && st.pending == 0 && st.lastFromParentUs > st.reaskedForUs &&
+      static_cast<double>(nowUs - st.lastFromParentUs) > kQuietStripePeriods * mChunkUs * static_cast<double>(mStripes.size())) {
+    st.reaskedForUs = st.lastFromParentUs;
+    ++mStats.reasked;
+    ask(host, st, s, st.parent, nowUs);
+  }
+  if (st.pending != 0) {
+    if (nowUs - st.pendingUs < kPendingUs) return;
+    mRejected[st.pending] = nowUs;  // no answer: as good as a refusal
+    st.pending = 0;
+  }
+  double cost = 0;
+  if (st.parent == 0) {
+    if (nowUs < st.nextTryUs) return;
+    st.nextTryUs = nowUs + kRetryUs;
+    // No deeper than we were, at first: our descendants are all deeper
+    // (if that finds no one for a while, any: a loop that forms anyway
+    // starves, and its members give their parents up).
+    const bool fresh = nowUs - st.orphanedUs < kOrphanCeilingUs;
+    const PeerId p = bestParent(host, s, fresh ? st.lostDepth : kMaxDepth, nowUs, cost);
+    if (p != 0) ask(host, st, s, p, nowUs, cost);
+    return;
+  }
+  if (nowUs < st.nextImproveUs || st.delayUs < 0 || st.depth == StripeInfo::kNoPath) return;
+  st.nextImproveUs = nowUs + kImprovePeriodUs;
+  // A better parent: no deeper than we are (our descendants all are), and
+  // better by the same estimate as our parent's (the estimate's errors are
+  // alike for both; against our measured delay they made peers switch on
+  // and on).
+  const PeerId p = bestParent(host, s, st.depth, nowUs, cost);
+  const double viaParent = costThrough(host, st.parent, s, kMaxDepth, nowUs, true);
+  const double current = viaParent < 0 ? st.delayUs : std::min(st.delayUs, viaParent);
+  if (p != 0 && cost < current - kImproveMarginUs) {
+    ask(host, st, s, p, nowUs, cost);
+  }
+}
+
+}  // namespace partyhub::streamer::overlay::tree

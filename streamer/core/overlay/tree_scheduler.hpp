@@ -1,0 +1,234 @@
+// The "tree" scheduler: push along one tree per stripe (chunk seq mod K), as
+// multiple-tree systems (SplitStream, CoolStreaming's substreams) do, built
+// and kept by the peers themselves. For large overlays (a webinar): a small
+// one known whole is better served by the push scheduler's delegation.
+//
+// - Every peer subscribes, in each stripe, to one neighbour as its parent;
+//   the parent pushes it every chunk of that stripe the moment the chunk
+//   arrives, in order. No buffer map or offer per chunk, and no duplicates:
+//   each chunk reaches each peer once, over one path.
+// - A peer is interior in one stripe only, its home, where it takes as many
+//   children as `utilisation` of its upload carries (about 7 at twice the
+//   stream rate); elsewhere it is a leaf. A hop's latency weighs more than a
+//   chunk's upload time here, so wide trees beat deep ones (SplitStream's
+//   design). Children that pass the stripe on go first, leaves after.
+// - A peer chooses the parent through which the stripe would come soonest:
+//   the candidate's delay in the stripe, its uplink's time for the copies it
+//   sends before ours, half the round trip. Neighbours tell each other their
+//   place in every tree (kTreeState) twice a second, at first contact, and
+//   when a path appears. A better parent (by the same estimate) replaces
+//   ours only once it has admitted us, and only if no deeper than we are
+//   (our descendants all are), so no loop forms.
+// - A full parent takes a subscriber that serves more (or is far better
+//   provisioned) in place of its least-serving child, so the peers that pass
+//   chunks on climb towards the source and poor ones become leaves (seed
+//   paper §V-B); whoever it refuses or drops, it sends to a child of its
+//   with room. The source takes k per stripe: its k copies of each chunk.
+// - The subscription says which seq the child has up to; the new parent
+//   sends it what followed, so a switch leaves no hole.
+// - A parent quiet for a few stripe periods is asked again (a lost
+//   UNSUBSCRIBE left the child waiting on a parent that had dropped it);
+//   its answer, or a second of silence, settles it. A child that stops
+//   acknowledging is dropped. A hole in the stripe's sequence is asked of
+//   the parent at once; a chunk later than our usual delay is pulled.
+//
+// The class is split by side: tree_scheduler.cpp takes the events (chunks,
+// ticks, messages) and tells the neighbours our place in the trees;
+// tree_parent.cpp is the parent side (admission, displacement, backfill);
+// tree_child.cpp the child side (choosing, asking, keeping and losing parents).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "scheduler.hpp"
+
+namespace partyhub::streamer::overlay::tree {
+
+inline constexpr std::int64_t kUnknownOneWayUs = 50'000;
+inline constexpr std::int64_t kRejectMemoryUs = 2'000'000;    // a peer that refused us is not asked again for this long
+inline constexpr std::int64_t kStateFreshUs = 3'000'000;      // a tree state older than this is not used
+inline constexpr std::int64_t kImprovePeriodUs = 1'000'000;   // how often a peer looks for a better parent
+inline constexpr std::int64_t kImproveMarginUs = 40'000;      // ... one at least this much better
+inline constexpr std::int64_t kSettleUs = 500'000;            // a new parent is kept at least this long
+inline constexpr std::int64_t kRetryUs = 50'000;              // an orphaned stripe looks for a parent this often
+inline constexpr std::int64_t kPendingUs = 500'000;           // a subscription unanswered this long was lost
+inline constexpr std::uint32_t kMaxDepth = 64;
+inline constexpr std::uint64_t kBackfillStripePeriods = 6;    // a new child gets at most this many of the stripe's chunks it missed
+inline constexpr std::int64_t kOrphanCeilingUs = 1'000'000;   // an orphan takes only parents no deeper than it was, this long
+inline constexpr std::int64_t kTriggeredStateUs = 100'000;    // a changed state goes out at most this often
+inline constexpr std::int64_t kPullSlackUs = 150'000;         // how late a chunk from our parent may be before we pull it
+inline constexpr double kDisplaceFactor = 1.25;               // how much richer a subscriber must be to displace a child
+inline constexpr double kQuietStripePeriods = 3;              // a parent this quiet is asked again (its word may have been lost)
+
+class TreeScheduler final : public Scheduler {
+ public:
+  explicit TreeScheduler(const TreeConfig& c) : mC(c), mStripes(std::max(1u, c.stripes)) {}
+
+  const char* name() const override { return "tree"; }
+
+  void onNewChunk(SchedulerHost& host, std::uint64_t seq, PeerId from, std::int64_t nowUs) override;
+
+  void onTick(SchedulerHost& host, std::int64_t nowUs) override;
+
+  std::optional<std::pair<PeerId, std::uint64_t>> nextSend(SchedulerHost&, std::int64_t) override {
+    return std::nullopt;  // pushes wait on the upload queue, queued as chunks come
+  }
+
+  void onMessage(SchedulerHost& host, PeerId from, const Message& m, std::int64_t nowUs) override;
+
+  /// A stripe whose parent delivers is pulled only once its chunk is late:
+  /// past our usual delay in it, with some slack (a neighbour closer to the
+  /// source has it long before our parent's copy comes, and pulling then
+  /// only loads the uplinks with duplicates).
+  std::int64_t pullAtUs(std::uint64_t seq, std::int64_t firstHeardUs, std::int64_t pullAfterUs) const override;
+
+  std::int64_t haveBroadcastUs() const override { return mC.haveBroadcastUs; }
+  SchedulerStats stats() const override;
+
+  void onPeerGone(SchedulerHost&, PeerId peer) override;
+
+  void partners(std::vector<PeerId>& out) const override;
+
+ private:
+  struct Child {
+    PeerId id;
+    std::uint32_t uploadKbps;
+    std::uint32_t slots;  // children it serves in the stripe: 0 for a leaf
+    /// Who goes first: whoever passes the stripe on to more, then the
+    /// better provisioned (it passes it on sooner).
+    [[nodiscard]] bool before(const Child& o) const {
+      return slots != o.slots ? slots > o.slots : uploadKbps > o.uploadKbps;
+    }
+    /// Whether a subscriber `o` may take this child's place at a full parent.
+    [[nodiscard]] bool displacedBy(const Child& o) const {
+      return o.slots != slots ? o.slots > slots : static_cast<double>(o.uploadKbps) > kDisplaceFactor * uploadKbps;
+    }
+  };
+  struct Stripe {
+    PeerId parent = 0;
+    PeerId pending = 0;  // asked to be our parent, no answer yet
+    std::int64_t pendingUs = 0;
+    double pendingCostUs = -1;  // the stripe's delay through it, as we estimated it
+    std::int64_t lastFromParentUs = 0;
+    std::int64_t reaskedForUs = -1;  // the parent's silence (since lastFromParentUs) we asked it again about
+    std::int64_t nextTryUs = 0;
+    std::int64_t nextImproveUs = 0;
+    double delayUs = -1;  // smoothed, of the chunks from the parent
+    std::uint32_t lostDepth = StripeInfo::kNoPath;  // how deep we were when we lost our parent
+    std::int64_t orphanedUs = 0;
+    std::uint32_t depth = StripeInfo::kNoPath;
+    std::uint64_t lastSeq = 0;  // the newest pushed by the parent
+    std::uint64_t newestHeld = 0;  // the newest of the stripe we hold, however it came
+    bool anyHeld = false;
+    PeerId lastSeqFrom = 0;
+    std::vector<Child> children;  // best-provisioned first
+  };
+  struct Known {  // a neighbour's last tree state
+    std::vector<StripeInfo> stripes;
+    std::uint32_t minChildSlots = 0;
+    std::uint32_t uploadKbps = 0;
+    std::int64_t atUs = 0;
+  };
+
+  /// The stream's rate, from any chunks we hold: their mean size, and the
+  /// chunk rate their numbers and injection times give.
+  void noteChunk(SchedulerHost& host, std::uint64_t seq);
+
+  /// Children we can serve: `utilisation` of our upload in stripe rates
+  /// (the rate not known yet: one stream's worth), all in our home stripe.
+  /// Interior in one stripe only, a peer serves many children there: the
+  /// trees are shallow (a hop's latency weighs more than a chunk's upload
+  /// time, so wide beats deep; SplitStream's design).
+  [[nodiscard]] std::size_t capacity(const SchedulerHost& host) const;
+  [[nodiscard]] std::size_t capacityIn(const SchedulerHost& host, std::size_t s) const;
+
+  static void send(SchedulerHost& host, MsgType type, PeerId to, std::size_t s, std::uint32_t slots = 0);
+  static void unsubscribe(SchedulerHost& host, PeerId to, std::size_t s, PeerId instead = 0);
+
+  /// Whom to send a subscriber we cannot take: a child of ours in the
+  /// stripe with room, by its last state (push-down: one level deeper, but
+  /// at once, instead of a search through stale states).
+  [[nodiscard]] PeerId roomBelow(std::size_t s, PeerId except, std::int64_t nowUs) const;
+
+  void admit(SchedulerHost& host, PeerId peer, std::size_t s, const Child& child, std::uint64_t fromSeq,
+             std::int64_t nowUs);
+
+  /// A new child had the stripe up to `fromSeq` (from its old parent, which
+  /// stops now): what we hold from there on goes to it at once, or the
+  /// switch would leave a hole for it to pull late. A few stripe periods
+  /// back at most: older ones it has, or will not want.
+  void backfill(SchedulerHost& host, PeerId peer, std::size_t s, std::uint64_t fromSeq);
+
+  static void removeChild(Stripe& st, PeerId peer);
+
+  /// We lost our parent in stripe `s`. Our subtree keeps waiting on us
+  /// (we find another parent within a few ticks, usually); we remember how
+  /// deep we were, for no descendant of ours (all deeper) to become our
+  /// parent.
+  void orphan(std::size_t s, std::int64_t nowUs);
+
+  /// Fewer slots than children (the stream's rate came to be known, or
+  /// rose): the children that serve least look elsewhere.
+  void shedExcessChildren(SchedulerHost& host);
+
+  void dropSilentChildren(SchedulerHost& host, std::int64_t nowUs);
+
+  /// A stripe comes every stripes/chunk-rate; the parent is given up after
+  /// missing several (and never sooner than a second: an orphaned parent
+  /// finds a new path within a few ticks, and its subtree had better wait).
+  [[nodiscard]] std::int64_t parentTimeoutUs() const;
+
+  /// When the stripe would reach us through `peer`: its own delay, the
+  /// copies its uplink sends before ours, half the round trip. -1: not a
+  /// candidate (unknown, no path or deeper than `maxDepth`, our child, full
+  /// for us, or it refused us lately).
+  [[nodiscard]] double costThrough(const SchedulerHost& host, PeerId peer, std::size_t s, std::uint32_t maxDepth,
+                                   std::int64_t nowUs, bool ours = false) const;
+
+  [[nodiscard]] PeerId bestParent(const SchedulerHost& host, std::size_t s, std::uint32_t maxDepth, std::int64_t nowUs,
+                                  double& costUs) const;
+
+  /// Ask the peer a refusal sent us to, unless it is ours to feed or
+  /// refused us lately.
+  void tryInstead(SchedulerHost& host, std::size_t s, PeerId peer, std::int64_t nowUs);
+
+  /// A peer that refused us is not asked again until it tells its state
+  /// anew (or for a while, if it does not).
+  [[nodiscard]] bool rejectedLately(PeerId peer, std::int64_t nowUs) const;
+
+  void ask(SchedulerHost& host, Stripe& st, std::size_t s, PeerId parent, std::int64_t nowUs, double costUs = -1);
+
+  void maintain(SchedulerHost& host, std::size_t s, std::int64_t nowUs);
+
+  [[nodiscard]] Message state(const SchedulerHost& host) const;
+
+  void broadcastState(SchedulerHost& host, std::int64_t nowUs);
+
+  TreeConfig mC;
+  SchedulerStats mStats;
+  std::vector<Stripe> mStripes;
+  std::unordered_map<PeerId, Known> mKnown;
+  std::unordered_map<PeerId, std::int64_t> mRejected;  // -> when it refused or dropped us
+  std::unordered_map<PeerId, std::int64_t> mTold;      // -> when it last had our state
+  std::vector<PeerId> mTargets;
+  std::int64_t mNextStateUs = 0;
+  std::int64_t mLastStateUs = 0;
+  bool mStateDirty = false;  // a stripe's path came back since the last state
+  std::size_t mHome = 0;  // the stripe we are interior in (children elsewhere: none)
+  std::int64_t mLastTickUs = 0;
+  bool mIsSource = false;
+  std::uint32_t mStreamKbps = 0;  // the stream's rate (the source's measure, handed on)
+  double mChunkBytes = 0;         // a chunk's mean payload
+  bool mRateFrom = false;          // a chunk to measure the rate from (mRateSeq)
+  bool mRateKnown = false;
+  std::uint64_t mRateSeq = 0;      // the chunk the rate is measured from
+  std::int64_t mRateInjectedUs = 0;
+  double mChunkUs = 33'333;        // between chunks
+};
+
+}  // namespace partyhub::streamer::overlay::tree
