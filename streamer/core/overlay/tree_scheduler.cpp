@@ -149,7 +149,10 @@ std::int64_t TreeScheduler::pullAtUs(std::uint64_t seq, std::int64_t firstHeardU
   if (st.parent == 0 || st.delayUs < 0 || !mRateKnown) return firstHeardUs + pullAfterUs;
   const double injected = static_cast<double>(mRateInjectedUs) +
                           (static_cast<double>(seq) - static_cast<double>(mRateSeq)) * mChunkUs;
-  return std::max(firstHeardUs, static_cast<std::int64_t>(injected + st.delayUs) + kPullSlackUs);
+  // Never later than without a parent: behind a slow parent (a long path,
+  // while the trees form), a neighbour's copy is the way to get it in time.
+  return std::min(firstHeardUs + pullAfterUs,
+                  std::max(firstHeardUs, static_cast<std::int64_t>(injected + st.delayUs) + kPullSlackUs));
 }
 
 SchedulerStats TreeScheduler::stats() const {

@@ -84,7 +84,8 @@ class TreeScheduler final : public Scheduler {
   /// A stripe whose parent delivers is pulled only once its chunk is late:
   /// past our usual delay in it, with some slack (a neighbour closer to the
   /// source has it long before our parent's copy comes, and pulling then
-  /// only loads the uplinks with duplicates).
+  /// only loads the uplinks with duplicates); but never later than a stripe
+  /// without a parent would be (a pull `pullAfterUs` after a neighbour had it).
   std::int64_t pullAtUs(std::uint64_t seq, std::int64_t firstHeardUs, std::int64_t pullAfterUs) const override;
 
   std::int64_t haveBroadcastUs() const override { return mC.haveBroadcastUs; }

@@ -245,8 +245,20 @@ TEST_CASE("a hole in the stripe is asked of the parent at once, and a late chunk
   CHECK(host.requests[0].first == kA);
   CHECK(host.requests[0].second == std::vector<std::uint64_t>{22, 24});
   // Seq 28 is due 80 ms after its injection, and pulled only 150 ms later
-  // still; in a stripe without a parent, at the default.
-  CHECK(sch->pullAtUs(28, 0, 300'000) == doctest::Approx(at(28) + 150'000).epsilon(0.001));
+  // still (a neighbour had it 50 ms after its injection); but never later
+  // than without a parent: 300 ms after a neighbour had it. In a stripe
+  // without a parent, at that default.
+  CHECK(sch->pullAtUs(28, at(28) + 50'000, 300'000) == doctest::Approx(at(28) + 150'000).epsilon(0.001));
+  // Behind a slow parent (its chunks 900 ms late), a neighbour had it
+  // 300 ms after its injection: pulled 300 ms later, not at 1050 ms.
+  FakeHost slowHost;
+  slowHost.nbrs = {kA};
+  auto slow = makeScheduler("tree", TreeConfig{.stripes = 2});
+  slow->onMessage(slowHost, kA, state(2, 9, 900, 0, 3, 2000), 0);
+  slow->onTick(slowHost, 10'000);
+  slow->onMessage(slowHost, kA, simple(MsgType::kAdmit, 0), 20'000);
+  for (std::uint64_t seq = 0; seq <= 20; seq += 2) chunk(*slow, slowHost, seq, kA, at(seq) + 900'000, at(seq), 9);
+  CHECK(slow->pullAtUs(28, at(28) + 300'000, 300'000) == doctest::Approx(at(28) + 600'000).epsilon(0.001));
   auto orphan = makeScheduler("tree", TreeConfig{.stripes = 2});
   CHECK(orphan->pullAtUs(28, 5'000, 300'000) == 305'000);
 }
