@@ -10,8 +10,10 @@ Membership::Membership(PeerId self, std::uint32_t selfUploadKbps, MembershipConf
 std::vector<std::pair<PeerId, Message>> Membership::join(const std::vector<PeerId>& bootstrap, std::int64_t nowUs) {
   std::vector<std::pair<PeerId, Message>> out;
   std::mt19937_64 none(0);
+  mBootstrap.clear();
   for (PeerId b : bootstrap) {
     if (b == mSelf) continue;
+    mBootstrap.push_back(b);
     mergeOne(Descriptor{b, 0, 0});
     mKnown[b].heardUs = nowUs;  // give it a full timeout to answer
     out.emplace_back(b, shuffleMessage(MsgType::kGossip, none, b, true));
@@ -109,7 +111,17 @@ std::vector<std::pair<PeerId, Message>> Membership::onTick(std::int64_t nowUs, s
   // Until anyone has answered, the bootstrap peer may just not be up yet:
   // try again soon rather than a whole period later.
   mNextShuffleUs = nowUs + (mHeardAnyone ? mConfig.periodUs : std::min(mConfig.periodUs, mConfig.joinRetryUs));
-  if (mView.empty()) return out;
+  if (mView.empty()) {
+    // Everyone we knew went silent (or never answered: a bootstrap peer
+    // that is busy sheds its answers): the bootstrap peers again, each with
+    // a full timeout, rather than an empty view for good.
+    for (PeerId b : mBootstrap) {
+      mergeOne(Descriptor{b, 0, 0});
+      mKnown[b].heardUs = nowUs;
+    }
+    mNextShuffleUs = nowUs + std::min(mConfig.periodUs, mConfig.joinRetryUs);
+    if (mView.empty()) return out;
+  }
   for (Descriptor& d : mView) ++d.age;
   auto oldest = std::max_element(mView.begin(), mView.end(),
                                  [](const Descriptor& a, const Descriptor& b) { return a.age < b.age; });

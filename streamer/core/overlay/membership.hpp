@@ -71,6 +71,7 @@ class Membership {
   partyhub::FlatMap<Known> mKnown;
   std::int64_t mNextShuffleUs = 0;
   bool mHeardAnyone = false;
+  std::vector<PeerId> mBootstrap;  // tried again whenever the view empties
 };
 
 }  // namespace partyhub::streamer::overlay

@@ -30,6 +30,23 @@ void Node::emit(PeerId to, Message m) {
 
 void Node::sendControl(PeerId peer, Message m) { emit(peer, std::move(m)); }
 
+void Node::emitAnswer(PeerId to, Message m, std::int64_t nowUs) {
+  // A token bucket over a share of the upload: tokens accrue at that share,
+  // up to a burst's worth.
+  const double ratePerUs = mConfig.answerShare * static_cast<double>(mConfig.uploadKbps) / 8000.0;  // bytes/µs
+  const double burst = ratePerUs * static_cast<double>(kAnswerBurstUs);
+  mAnswerTokens = mAnswerTokensAtUs < 0 ? burst
+                                         : std::min(burst, mAnswerTokens + ratePerUs * static_cast<double>(nowUs - mAnswerTokensAtUs));
+  mAnswerTokensAtUs = nowUs;
+  const auto bytes = static_cast<double>(wireBytes(m));
+  if (bytes > mAnswerTokens) {
+    ++mStats.answersShed;
+    return;
+  }
+  mAnswerTokens -= bytes;
+  emit(to, std::move(m));
+}
+
 void Node::occupyUplink(std::size_t bytes) {
   mBacklogUs += static_cast<std::int64_t>(bytes) * 8 * 1000 / std::max<std::int64_t>(1, mConfig.uploadKbps);
 }
@@ -167,7 +184,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
   mNowUs = nowUs;
   mMisses.erase(from);
   if (mOwnMembership) {
-    for (auto& [to, reply] : mMembership->onMessage(from, m, nowUs, mRng)) emit(to, std::move(reply));
+    for (auto& [to, reply] : mMembership->onMessage(from, m, nowUs, mRng)) emitAnswer(to, std::move(reply), nowUs);
   }
   if (m.type == MsgType::kLeave) {
     mScheduler->onPeerGone(*this, from);
@@ -253,7 +270,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
       Message pong;
       pong.type = MsgType::kPong;
       pong.echoUs = m.echoUs;
-      emit(from, std::move(pong));
+      emitAnswer(from, std::move(pong), nowUs);
       break;
     }
     case MsgType::kPong:

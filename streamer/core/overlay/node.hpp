@@ -29,6 +29,7 @@ struct NodeConfig {
   std::uint32_t uploadKbps = 2000;        // upload budget (configured or estimated)
   std::size_t neighbours = 10;            // target out-neighbourhood
   std::int64_t maxQueueDelayUs = 4'000;   // HRC: keep queueing delay below this
+  double answerShare = 0.5;               // of the upload, at most, for gossip replies and pongs (Node::emitAnswer)
   std::int64_t deadlineUs = 1'000'000;    // a chunk older than this is never sent
   std::int64_t haveBatchUs = 10'000;      // buffer-map updates (and acks) are batched this long
   // In an overlay known whole, pushes follow delegation and hardly need to
@@ -81,6 +82,7 @@ struct NodeStats {
   std::uint64_t repushes = 0;      // pushes sent again after no acknowledgement came
   std::uint64_t lateAcks = 0;      // acknowledgements that came after their push was given up
   std::uint64_t restarts = 0;      // the channel's numbering started over (its source streamer restarted)
+  std::uint64_t answersShed = 0;   // gossip replies and pongs not sent: they had used their share of the upload
   // How long chunks wait here before each copy goes to the uplink (per-hop
   // delay, passive monitoring): from its arrival to the first copy, to the
   // later ones, and from a request's arrival to its answer. Sums, µs.
@@ -240,6 +242,12 @@ class Node final : private SchedulerHost {
   void refreshNeighbours(std::int64_t nowUs);
   void prune();
   void emit(PeerId to, Message m);
+  /// A message we owe no one in particular (a shuffle's reply, a probe's
+  /// echo): sent only within `answerShare` of the upload, else counted and
+  /// dropped (the asker tries again later). A flash crowd of joiners, all
+  /// bootstrapping through the source, once took its uplink for 3 s at
+  /// N = 5000: gossip replies and pongs, and not one chunk.
+  void emitAnswer(PeerId to, Message m, std::int64_t nowUs);
 
   PeerId mSelf;
   NodeConfig mConfig;
@@ -289,6 +297,9 @@ class Node final : private SchedulerHost {
   std::int64_t mNextHaveFlushUs = 0;
   std::int64_t mNextHaveBroadcastUs = 0;
   std::int64_t mNextPullUs = 0;
+  static constexpr std::int64_t kAnswerBurstUs = 500'000;  // the answers' bucket holds this long of their share
+  double mAnswerTokens = 0;  // bytes
+  std::int64_t mAnswerTokensAtUs = -1;  // -1: the bucket is full (no answer yet)
 };
 
 }  // namespace partyhub::streamer::overlay

@@ -632,3 +632,46 @@ TEST_CASE("how long each copy waits at the relay is measured: the first copy, la
   CHECK(relay.stats().answerWaitUs == answerAt - (freeAt + 2'000));
   CHECK(relay.stats().firstCopies + relay.stats().laterCopies == 2);  // an answer is neither
 }
+
+TEST_CASE("gossip replies and pongs take at most their share of the upload: the rest are counted and dropped") {
+  NodeConfig c;
+  c.uploadKbps = 1000;  // 125 kB/s; a tenth: 12.5 kB/s, a 500 ms bucket of 6250 bytes
+  c.answerShare = 0.1;
+  Node node(1, c, 7);
+  NodeActions out;
+  Message ping;
+  ping.type = MsgType::kPing;
+  ping.echoUs = 1;
+  // A flash crowd: 2000 probes at once. A pong is a few bytes: a few hundred answered.
+  std::size_t pongs = 0;
+  for (PeerId p = 2; p < 2002; ++p) node.onMessage(p, ping, 1000, out);
+  for (const auto& [to, m] : out.sends) pongs += m.type == MsgType::kPong ? 1 : 0;
+  CHECK(pongs > 100);
+  CHECK(pongs < 2000);
+  CHECK(node.stats().answersShed == 2000 - pongs);
+  // Their share refills with time: a second later, a probe is answered again.
+  out.clear();
+  node.onMessage(5000, ping, 1'001'000, out);
+  REQUIRE(out.sends.size() == 1);
+  CHECK((out.sends[0].second.type == MsgType::kPong));
+}
+
+TEST_CASE("membership: a view emptied by silence takes the bootstrap peers again") {
+  MembershipConfig c;
+  Membership m(1, 1000, c);
+  std::mt19937_64 rng(3);
+  (void)m.join({2}, 0);
+  REQUIRE(m.view().size() == 1);
+  // Peer 2 never answers: dropped after its timeout ...
+  std::int64_t now = 0;
+  bool emptied = false;
+  for (; now < c.peerTimeoutUs + 2 * c.periodUs && !emptied; now += 10'000) {
+    (void)m.onTick(now, rng);
+    emptied = m.view().empty();
+  }
+  // ... and tried again at once (a busy bootstrap peer sheds its answers;
+  // an empty view would be for good).
+  for (int i = 0; i < 20 && m.view().empty(); ++i, now += 10'000) (void)m.onTick(now, rng);
+  REQUIRE(m.view().size() == 1);
+  CHECK(m.view()[0].id == 2);
+}
