@@ -317,6 +317,7 @@ class Sim {
         apply(victim, out);
       }
       mPeers[victim].alive = false;
+      addCounts(mGoneCounts, mPeers[victim].node->schedulerStats());
       mPeers[victim].node.reset();
       // A newcomer takes a fresh slot (new id), so nobody mistakes it for the old peer.
       PeerState fresh;
@@ -330,17 +331,21 @@ class Sim {
     push(mNow + 1'000'000, EventKind::kChurn, 0);
   }
 
-  /// The schedulers' activity over the second that ends now (the churned
-  /// peers' last counts are lost with them: a small undercount).
+  static void addCounts(overlay::SchedulerStats& into, const overlay::SchedulerStats& st) {
+    into.parentChanges += st.parentChanges;
+    into.orphaned += st.orphaned;
+    into.refused += st.refused;
+    into.displaced += st.displaced;
+  }
+
+  /// The schedulers' activity over the second that ends now (the counts of
+  /// peers churned away kept, so the sums never go back).
   void sample() {
-    overlay::SchedulerStats sum;
+    overlay::SchedulerStats sum = mGoneCounts;
     for (const PeerState& p : mPeers) {
       if (!p.alive) continue;
       const overlay::SchedulerStats st = p.node->schedulerStats();
-      sum.parentChanges += st.parentChanges;
-      sum.orphaned += st.orphaned;
-      sum.refused += st.refused;
-      sum.displaced += st.displaced;
+      addCounts(sum, st);
       sum.parentless += st.parentless;
     }
     Second s;
@@ -460,6 +465,7 @@ class Sim {
   std::vector<Bucket> mBuckets;
   std::vector<Second> mSamples;       // one per second from the first injection
   overlay::SchedulerStats mSampled;   // the counts at the last sample
+  overlay::SchedulerStats mGoneCounts;  // the counts of peers churned away
   static constexpr std::int64_t kFirstInjectUs = 1'000'000;
   std::uint64_t mHopsSum = 0, mHopsCount = 0, mDuplicates = 0, mPulled = 0;
   std::uint64_t mTotalBytes = 0, mPayloadBytes = 0;

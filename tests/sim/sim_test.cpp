@@ -138,3 +138,19 @@ TEST_CASE("the tree scheduler: few duplicates, the uplinks half idle, every seco
   CHECK(changes >= 4 * s.peers);  // each peer found a parent in each stripe at least once
   CHECK(r.timeline[0].parentless < 4 * s.peers);
 }
+
+TEST_CASE("the timeline's tree counts under churn: the leavers' counts are kept, no second goes negative") {
+  Scenario s;
+  s.peers = 100;
+  s.seconds = 8;
+  s.seed = 4;
+  s.scheduler = "tree";
+  s.churnPerMin = 30;  // half the peers a second leave, and as many join
+  const Result r = run(s);
+  REQUIRE(r.timeline.size() == 6);
+  for (const Second& t : r.timeline) {
+    CHECK(t.parentChanges < 4 * 200);  // at most a few per peer and stripe: an unsigned wrap would be ~1e19
+    CHECK(t.orphaned < 4 * 200);
+    CHECK(t.displaced < 4 * 200);
+  }
+}
