@@ -39,6 +39,23 @@ void Membership::forget(PeerId peer) {
   if (it != mKnown.end()) it->second.heardUs = kNever;
 }
 
+void Membership::forgetSilent(std::int64_t nowUs) {
+  // Every peer gossip ever named stayed, in every node: the whole overlay.
+  // Out of the view, a peer never heard from is hearsay (gossip names it
+  // again, with its upload, if it is still about); one heard from, its last
+  // word is kept long after its timeout: gossip may bring a crashed peer
+  // back into the view, and that time is what drops it again at once.
+  for (auto it = mKnown.begin(); it != mKnown.end();) {
+    const bool silent = it->second.heardUs == kNever || nowUs - it->second.heardUs > kForgetAfter * mConfig.peerTimeoutUs;
+    const PeerId id = it->first;
+    if (silent && std::none_of(mView.begin(), mView.end(), [id](const Descriptor& d) { return d.id == id; })) {
+      it = mKnown.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 std::uint32_t Membership::uploadOf(PeerId peer) const {
   auto it = mKnown.find(peer);
   return it == mKnown.end() ? 0 : it->second.uploadKbps;
@@ -108,6 +125,7 @@ std::vector<std::pair<PeerId, Message>> Membership::onTick(std::int64_t nowUs, s
                                       nowUs - it->second.heardUs > mConfig.peerTimeoutUs;
                              }),
               mView.end());
+  forgetSilent(nowUs);
   // Until anyone has answered, the bootstrap peer may just not be up yet:
   // try again soon rather than a whole period later.
   mNextShuffleUs = nowUs + (mHeardAnyone ? mConfig.periodUs : std::min(mConfig.periodUs, mConfig.joinRetryUs));

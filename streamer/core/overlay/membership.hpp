@@ -49,6 +49,7 @@ class Membership {
 
  private:
   static constexpr std::int64_t kNever = INT64_MIN;
+  static constexpr std::int64_t kForgetAfter = 10;  // timeouts after which a silent peer is forgotten
   // What we know of a peer, in one table: every message costs one lookup
   // (the simulator runs thousands of these; lookups were its hot spot).
   struct Known {
@@ -61,6 +62,9 @@ class Membership {
   /// Puts `d` in the view (or makes its entry young again); may overfill it.
   void mergeOne(Descriptor d);
   void trimView();
+  /// Drops what we know of peers out of the view that we never heard from,
+  /// or not for kForgetAfter timeouts.
+  void forgetSilent(std::int64_t nowUs);
   /// Records a message from `from`; the reference lasts until mKnown grows.
   Known& touch(PeerId from, std::int64_t nowUs, std::uint32_t uploadKbps);
 

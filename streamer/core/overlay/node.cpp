@@ -241,10 +241,14 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
       }
       break;
     }
-    case MsgType::kHave:
+    case MsgType::kHave: {
+      // One lookup for the sender's buffer map, not one per seq; and most
+      // HAVEs acknowledge nothing of ours (they are buffer maps).
+      SeqWindow* knows = from != 0 ? &mKnows[from] : nullptr;
+      const bool awaited = awaitsAck(from);
       for (std::uint64_t s : m.seqs) {
-        markHas(from, s);
-        acknowledged(from, s, nowUs);
+        if (knows != nullptr) knows->mark(s);
+        if (awaited) acknowledged(from, s, nowUs);
         if (!holds(s)) {
           mFirstHeardOf.emplace(s, nowUs);
           if (!mAnyKnown || s > mNewestKnown) mNewestKnown = s;
@@ -252,6 +256,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
         }
       }
       break;
+    }
     case MsgType::kRequest:
       for (std::uint64_t s : m.seqs) {
         if (holds(s)) enqueueChunk(from, s, SendClass::kRequested);
@@ -422,6 +427,11 @@ void Node::acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
       return;
     }
   }
+}
+
+bool Node::awaitsAck(PeerId peer) const {
+  const auto to = [peer](const auto& p) { return p.peer == peer; };
+  return std::any_of(mUnacked.begin(), mUnacked.end(), to) || std::any_of(mTimedOut.begin(), mTimedOut.end(), to);
 }
 
 void Node::addBudget(std::uint64_t seq, std::uint32_t extra) {
@@ -634,6 +644,11 @@ void Node::prune() {
   const std::uint64_t floor = mNewestKnown > mConfig.window ? mNewestKnown - mConfig.window : 0;
   for (auto it = mRequested.begin(); it != mRequested.end();) it = it->first < floor ? mRequested.erase(it) : std::next(it);
   for (auto it = mSentTo.begin(); it != mSentTo.end();) it = it->first < floor ? mSentTo.erase(it) : std::next(it);
+  // What a peer holds is asked about only within our window: a peer known
+  // to hold nothing as new (one we pushed to once, long ago) is forgotten.
+  // Kept, every peer a node ever pushed to stayed: at N=2000 the tables
+  // grew by 2 MB per simulated second and were most of the cache misses.
+  for (auto it = mKnows.begin(); it != mKnows.end();) it = it->second.top() < floor ? mKnows.erase(it) : std::next(it);
 }
 
 }  // namespace partyhub::streamer::overlay

@@ -233,6 +233,8 @@ class Node final : private SchedulerHost {
   void dropSpentBudgets(std::int64_t nowUs);
   void flushHaves(std::int64_t nowUs);
   void acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs);
+  /// A push to `peer` awaits its acknowledgement (or was given up lately).
+  [[nodiscard]] bool awaitsAck(PeerId peer) const;
   void sampleAckDelay(PeerId peer, std::int64_t delayUs);
   /// When a push to `peer` that leaves the uplink at `sentUs` counts as lost.
   [[nodiscard]] std::int64_t ackDueUs(PeerId peer, std::int64_t sentUs) const;

@@ -36,6 +36,9 @@ class SeqWindow {
     if (has(seq)) clear(seq);
   }
 
+  /// The newest seq marked (0 before any).
+  [[nodiscard]] std::uint64_t top() const { return mTop; }
+
   [[nodiscard]] bool has(std::uint64_t seq) const {
     if (!mAny || seq > mTop || seq + kBits <= mTop) return false;
     return (mBits[(seq % kBits) / 64] >> (seq % 64)) & 1u;

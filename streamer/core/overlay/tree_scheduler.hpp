@@ -41,10 +41,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "partyhub/common/flat_map.hpp"
 #include "scheduler.hpp"
 
 namespace partyhub::streamer::overlay::tree {
@@ -213,9 +213,9 @@ class TreeScheduler final : public Scheduler {
   TreeConfig mC;
   SchedulerStats mStats;
   std::vector<Stripe> mStripes;
-  std::unordered_map<PeerId, Known> mKnown;
-  std::unordered_map<PeerId, std::int64_t> mRejected;  // -> when it refused or dropped us
-  std::unordered_map<PeerId, std::int64_t> mTold;      // -> when it last had our state
+  partyhub::FlatMap<Known> mKnown;
+  partyhub::FlatMap<std::int64_t> mRejected;  // -> when it refused or dropped us
+  partyhub::FlatMap<std::int64_t> mTold;      // -> when it last had our state
   std::vector<PeerId> mTargets;
   std::int64_t mNextStateUs = 0;
   std::int64_t mLastStateUs = 0;

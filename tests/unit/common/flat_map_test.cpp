@@ -68,3 +68,20 @@ TEST_CASE("FlatMap: agrees with std::map over a long random mix of operations") 
   std::map<std::uint64_t, std::uint64_t> copied(flat.begin(), flat.end());
   CHECK(copied == ref);
 }
+
+TEST_CASE("FlatMap: a table that held many and now holds few shrinks as it is used") {
+  FlatMap<int> m;
+  for (std::uint64_t k = 0; k < 1000; ++k) m[k] = 1;
+  const std::size_t big = m.capacity();
+  CHECK(big >= 2000);
+  for (std::uint64_t k = 10; k < 1000; ++k) m.erase(k);
+  // Keys come and go (a node's per-peer tables): the sweep that clears the
+  // tombstones sizes the table for what is live.
+  for (std::uint64_t k = 1000; k < 3000; ++k) {
+    m[k] = 2;
+    m.erase(k);
+  }
+  CHECK(m.size() == 10);
+  CHECK(m.capacity() <= 64);
+  for (std::uint64_t k = 0; k < 10; ++k) CHECK(m.count(k) == 1);
+}

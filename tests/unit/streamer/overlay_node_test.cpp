@@ -326,6 +326,35 @@ TEST_CASE("membership: gossip fills views beyond the bootstrap: silent peers are
   }
 }
 
+TEST_CASE("membership: what gossip told of peers out of the view, never heard from, is forgotten") {
+  MembershipConfig c;
+  c.viewSize = 2;
+  Membership m(1, 1000, c);
+  std::mt19937_64 rng(5);
+  (void)m.join({2}, 0);
+  // Peer 2 answers with three others: the view keeps two of the four.
+  Message reply;
+  reply.type = MsgType::kGossipReply;
+  reply.uploadKbps = 2000;
+  for (PeerId p : {3, 4, 5}) reply.peers.push_back(Descriptor{p, 0, 3000});
+  (void)m.onMessage(2, reply, 1000, rng);
+  REQUIRE(m.view().size() == 2);
+  for (PeerId p : {3, 4, 5}) CHECK(m.uploadOf(p) == 3000);
+  // Peer 2 keeps talking; after a timeout, what is known of the others is
+  // what is in the view (and of peer 2, heard from), nothing more.
+  std::int64_t now = 1000;
+  for (; now < c.peerTimeoutUs + 2 * c.periodUs; now += 10'000) {
+    (void)m.heard(2, now);
+    (void)m.onTick(now, rng);
+  }
+  CHECK(m.uploadOf(2) == 2000);
+  for (PeerId p : {3, 4, 5}) {
+    const bool inView = std::any_of(m.view().begin(), m.view().end(), [p](const Descriptor& d) { return d.id == p; });
+    CAPTURE(p);
+    CHECK((m.uploadOf(p) != 0) == inView);
+  }
+}
+
 TEST_CASE("a graceful leave removes the peer at once") {
   auto net = makeNet("push", 4);
   for (int t = 0; t < 100; ++t) {

@@ -73,6 +73,7 @@ class FlatMap {
   const_iterator end() const { return const_iterator(this, mSlots.size()); }
   [[nodiscard]] std::size_t size() const { return mSize; }
   [[nodiscard]] bool empty() const { return mSize == 0; }
+  [[nodiscard]] std::size_t capacity() const { return mSlots.size(); }  // slots, live or not
 
   iterator find(std::uint64_t key) { return iterator(this, locate(key)); }
   const_iterator find(std::uint64_t key) const { return const_iterator(this, locate(key)); }
@@ -82,10 +83,14 @@ class FlatMap {
   std::pair<iterator, bool> try_emplace(std::uint64_t key) {
     const std::size_t found = locate(key);
     if (found != mSlots.size()) return {iterator(this, found), false};
-    // Keep a quarter of the slots empty, so probes stay short: grow when
-    // half are live, else just sweep the tombstones out.
+    // Keep a quarter of the slots empty, so probes stay short: then rebuild
+    // at a size that leaves half of them empty, growing or shrinking (a
+    // table that once held many and now holds few is swept and shrunk, so
+    // lookups and iteration touch what is live, not what was).
     if ((mSize + mErased + 1) * 4 > mSlots.size() * 3) {
-      rehash((mSize + 1) * 2 > mSlots.size() ? mSlots.size() * 2 : mSlots.size());
+      std::size_t capacity = 8;
+      while (capacity < (mSize + 1) * 2) capacity *= 2;
+      rehash(capacity);
     }
     std::size_t i = home(key);
     while (mSlots[i].state == State::kFull) i = (i + 1) & mMask;
