@@ -344,7 +344,7 @@ TEST_CASE("membership: what gossip told of peers out of the view, never heard fr
   // what is in the view (and of peer 2, heard from), nothing more.
   std::int64_t now = 1000;
   for (; now < c.peerTimeoutUs + 2 * c.periodUs; now += 10'000) {
-    (void)m.heard(2, now);
+    m.heard(2, now);
     (void)m.onTick(now, rng);
   }
   CHECK(m.uploadOf(2) == 2000);
