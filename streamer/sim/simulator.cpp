@@ -167,8 +167,9 @@ class Sim {
     }
     for (const overlay::Delivery& d : out.delivered) record(index, d);
     out.clear();
-    // Wake the node when its uplink drains, if that is before its next tick.
-    if (p.node && p.alive) {
+    // Wake the node when its uplink drains, if that is before its next tick
+    // and something waits for it.
+    if (p.node && p.alive && p.node->waitsForUplink()) {
       const std::int64_t at = p.node->uplinkFreeAtUs();
       if (at > mNow && (p.wakeAtUs <= mNow || at < p.wakeAtUs)) {
         p.wakeAtUs = at;
@@ -256,7 +257,7 @@ class Sim {
 
   void handle(const Event& e) {
     PeerState& p = mPeers[e.peer];
-    NodeActions out;
+    NodeActions& out = mOut;  // reused: apply() empties it, its buffers stay
     switch (static_cast<EventKind>(e.kind)) {
       case EventKind::kTick:
         if (!p.alive) return;
@@ -452,6 +453,7 @@ class Sim {
   Result mResult;
   std::vector<PeerState> mPeers;
   EventQueue mEvents;
+  NodeActions mOut;
   std::deque<Message> mSlots;
   std::vector<std::uint32_t> mFree;
   std::uint64_t mOrder = 0;

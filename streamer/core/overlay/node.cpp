@@ -182,7 +182,10 @@ void Node::onLocalChunk(ChunkPtr chunk, std::int64_t nowUs, NodeActions& out) {
 void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
   mNowUs = nowUs;
-  mMisses.erase(from);
+  if (auto miss = mMisses.find(from); miss != mMisses.end()) {
+    if (miss->second >= kMissesBeforeSuspect) --mSuspects;
+    mMisses.erase(miss);
+  }
   if (mOwnMembership) {
     for (auto& [to, reply] : mMembership->onMessage(from, m, nowUs, mRng)) emitAnswer(to, std::move(reply), nowUs);
   }
@@ -456,7 +459,7 @@ void Node::checkAcks(std::int64_t nowUs) {
     const Unacked u = std::move(mUnacked[i]);
     mUnacked[i] = std::move(mUnacked.back());
     mUnacked.pop_back();
-    ++mMisses[u.peer];
+    if (++mMisses[u.peer] == kMissesBeforeSuspect) ++mSuspects;
     mTimedOut.push_back({u.peer, u.seq, u.sentUs});
     if (mTimedOut.size() > 256) mTimedOut.pop_front();
     const Held* held = findHeld(u.seq);

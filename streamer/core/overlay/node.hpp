@@ -118,6 +118,10 @@ class Node final : private SchedulerHost {
   /// When the node wants its next tick: as soon as its uplink frees up while
   /// it has something to send; otherwise at the regular tick.
   [[nodiscard]] std::int64_t uplinkFreeAtUs() const { return mBacklogAtUs + mBacklogUs - mConfig.maxQueueDelayUs; }
+  /// Whether anything waits for the uplink (queued, or with push budget
+  /// left): if not, a wake-up at uplinkFreeAtUs() would find nothing to
+  /// send (half of the simulator's did).
+  [[nodiscard]] bool waitsForUplink() const { return !mQueue.empty() || !mBudgeted.empty(); }
 
  private:
   struct Held {
@@ -294,6 +298,7 @@ class Node final : private SchedulerHost {
   partyhub::FlatMap<AckDelay> mAckDelay;
   std::deque<TimedOut> mTimedOut;  // pushes given up lately: a late acknowledgement still teaches the delay
   partyhub::FlatMap<int> mMisses;  // unacknowledged pushes in a row
+  std::size_t mSuspects = 0;       // peers in mMisses at kMissesBeforeSuspect or more
   partyhub::FlatMap<std::vector<std::uint64_t>> mAcksOwed;  // peer -> seqs it pushed us
   std::vector<std::uint64_t> mPendingHaves;
   std::int64_t mNextHaveFlushUs = 0;

@@ -18,6 +18,7 @@ bool Node::responsive(PeerId peer, std::int64_t /*nowUs*/) const {
   // nothing to say, and a starving peer is the one that most needs pushes.
   // Pushes that went unacknowledged twice in a row, with nothing heard from
   // it since, mean it is gone (or its path is): push elsewhere.
+  if (mSuspects == 0) return true;  // the usual case, without a lookup
   auto it = mMisses.find(peer);
   return it == mMisses.end() || it->second < kMissesBeforeSuspect;
 }

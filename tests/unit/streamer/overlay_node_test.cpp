@@ -569,6 +569,32 @@ TEST_CASE("bytes the transport resends occupy the paced uplink like the node's o
   CHECK(node.uplinkFreeAtUs() == 1'050'000 + 150'000 - c.maxQueueDelayUs);
 }
 
+TEST_CASE("the uplink is waited for only while something waits to go out") {
+  auto net = makeNet("push", 4);
+  for (int t = 0; t < 50; ++t) {
+    net->now += 10'000;
+    net->tickAll();
+  }
+  Node& source = *net->nodes.at(1);
+  CHECK_FALSE(source.waitsForUplink());  // nothing to send: no wake-up needed
+  auto c = std::make_shared<v1::Chunk>();
+  c->set_seq(0);
+  c->set_payload(std::string(40'000, 'w'));  // 64 ms of the source's uplink per copy
+  NodeActions out;
+  source.onLocalChunk(c, net->now, out);
+  CHECK(net->sourceSends[0] == 0);
+  net->apply(1, out);
+  CHECK(net->sourceSends[0] == 1);        // the first copy left at once
+  CHECK(source.waitsForUplink());         // the others wait for the uplink
+  CHECK(source.uplinkFreeAtUs() > net->now);
+  for (int t = 0; t < 50; ++t) {
+    net->now += 10'000;
+    net->tickAll();
+  }
+  CHECK(net->sourceSends[0] == 3);  // its k copies, no more
+  CHECK_FALSE(source.waitsForUplink());
+}
+
 TEST_CASE("wire size: a chunk message costs little more than its payload") {
   Message m;
   m.type = MsgType::kChunk;
