@@ -443,6 +443,7 @@ class StreamerApp {
     s->set_overlay_restarts(r.restarts);
     s->set_repushes(r.repushes);
     s->set_late_acks(r.lateAcks);
+    s->set_answers_shed(r.answersShed);
     s->set_tree_parent_changes(r.treeParentChanges);
     s->set_tree_orphaned(r.treeOrphaned);
     s->set_tree_refused(r.treeRefused);

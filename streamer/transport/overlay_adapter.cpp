@@ -80,6 +80,7 @@ const RelayStats& OverlayAdapter::stats() const {
   mStats.restarts = mNode.stats().restarts;
   mStats.repushes = mNode.stats().repushes;
   mStats.lateAcks = mNode.stats().lateAcks;
+  mStats.answersShed = mNode.stats().answersShed;
   const overlay::SchedulerStats tree = mNode.schedulerStats();
   mStats.treeParentChanges = tree.parentChanges;
   mStats.treeOrphaned = tree.orphaned;

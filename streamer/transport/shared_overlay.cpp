@@ -25,6 +25,7 @@ void add(RelayStats& into, const RelayStats& s) {
   into.restarts += s.restarts;
   into.repushes += s.repushes;
   into.lateAcks += s.lateAcks;
+  into.answersShed += s.answersShed;
   into.treeParentChanges += s.treeParentChanges;
   into.treeOrphaned += s.treeOrphaned;
   into.treeRefused += s.treeRefused;

@@ -238,3 +238,26 @@ TEST_CASE("shared layout: a local player's keyframe request reaches its channel'
   net->drain();
   CHECK(net->toSource[102].size() == 1);
 }
+
+TEST_CASE("a streamer counts the probes it left unanswered, their share of the upload spent") {
+  OverlayAdapterConfig c;
+  c.node.uploadKbps = 1000;
+  c.node.answerShare = 0.1;  // a 500 ms bucket of 6250 bytes: a few hundred pongs
+  OverlayAdapter streamer(1, c, 7);
+  RelayActions out;
+  streamer.start(0, out);
+  out.clear();
+  for (PeerId p = 2; p < 2002; ++p) {  // a flash crowd of probes
+    v1::PeerMessage m;
+    m.mutable_overlay()->set_type(v1::OverlayMessage::PING);
+    m.mutable_overlay()->set_echo_us(1);
+    streamer.onPeerMessage(p, std::move(m), 1000, out);
+  }
+  std::size_t pongs = 0;
+  for (const auto& s : out.toPeers) {
+    if (s.message.has_overlay() && s.message.overlay().type() == v1::OverlayMessage::PONG) pongs += s.peers.size();
+  }
+  CHECK(pongs > 100);
+  CHECK(pongs < 2000);
+  CHECK(streamer.stats().answersShed == 2000 - pongs);
+}
