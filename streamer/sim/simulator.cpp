@@ -143,8 +143,9 @@ class Sim {
 
   void apply(std::uint32_t index, NodeActions& out) {
     PeerState& p = mPeers[index];
-    for (auto& [to, msg] : out.sends) {
-      const std::size_t bytes = overlay::wireBytes(msg);
+    for (std::size_t i = 0; i < out.sends.size(); ++i) {
+      auto& [to, msg] = out.sends[i];
+      const std::size_t bytes = out.sendBytes[i];
       p.bytesSent += bytes;
       mTotalBytes += bytes;
       mPayloadBytes += overlay::payloadBytes(msg);

@@ -31,6 +31,7 @@ void Node::emit(PeerId to, Message m) {
   mStats.bytesSent += bytes;
   mStats.payloadBytesSent += payloadBytes(m);
   mOut->sends.emplace_back(to, std::move(m));
+  mOut->sendBytes.push_back(bytes);
 }
 
 void Node::sendControl(PeerId peer, Message m) { emit(peer, std::move(m)); }
@@ -334,26 +335,32 @@ void Node::flushHaves(std::int64_t nowUs) {
   }
   mNextHaveBroadcastUs = nowUs + broadcastUs;
   for (PeerId n : mNeighbours) {
-    Message m;
-    m.type = MsgType::kHave;
+    // Gathered in a scratch list, then copied once (growing each message's
+    // list was a malloc a seq).
+    std::vector<std::uint64_t>& seqs = mSeqScratch;
+    seqs.clear();
     // What it is not known to hold (it sent us this one, or we sent it; the
     // source injected them all). One lookup per neighbour, not per seq.
     if (n != mSourceId) {
       auto known = mKnows.find(n);
       for (std::uint64_t s : mPendingHaves) {
-        if (known == mKnows.end() || !known->second.has(s)) m.seqs.push_back(s);
+        if (known == mKnows.end() || !known->second.has(s)) seqs.push_back(s);
       }
     }
     // Acknowledgements ride on the same HAVE.
     auto owed = mAcksOwed.find(n);
     if (owed != mAcksOwed.end()) {
       for (std::uint64_t s : owed->second) {
-        if (std::find(m.seqs.begin(), m.seqs.end(), s) == m.seqs.end()) m.seqs.push_back(s);
+        if (std::find(seqs.begin(), seqs.end(), s) == seqs.end()) seqs.push_back(s);
       }
       mAcksOwed.erase(owed);
-      std::sort(m.seqs.begin(), m.seqs.end());
+      std::sort(seqs.begin(), seqs.end());
     }
-    if (!m.seqs.empty()) emit(n, std::move(m));
+    if (seqs.empty()) continue;
+    Message m;
+    m.type = MsgType::kHave;
+    m.seqs.assign(seqs.begin(), seqs.end());
+    emit(n, std::move(m));
   }
   for (auto& [peer, seqs] : mAcksOwed) {  // pushers that are not our neighbours
     Message m;

@@ -64,9 +64,11 @@ struct Delivery {
 
 struct NodeActions {
   std::vector<std::pair<PeerId, Message>> sends;
+  std::vector<std::size_t> sendBytes;  // each send's wireBytes(), as the node counted it
   std::vector<Delivery> delivered;
   void clear() {
     sends.clear();
+    sendBytes.clear();
     delivered.clear();
   }
 };
@@ -301,6 +303,7 @@ class Node final : private SchedulerHost {
   std::size_t mSuspects = 0;       // peers in mMisses at kMissesBeforeSuspect or more
   partyhub::FlatMap<std::vector<std::uint64_t>> mAcksOwed;  // peer -> seqs it pushed us
   std::vector<std::uint64_t> mPendingHaves;
+  std::vector<std::uint64_t> mSeqScratch;  // flushHaves' per-neighbour list, reused
   std::int64_t mNextHaveFlushUs = 0;
   std::int64_t mNextHaveBroadcastUs = 0;
   std::int64_t mNextPullUs = 0;

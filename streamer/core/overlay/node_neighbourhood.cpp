@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <tuple>
 
 namespace partyhub::streamer::overlay {
 
@@ -64,24 +65,35 @@ void Node::refreshNeighbours(std::int64_t nowUs) {
   std::vector<Descriptor> view = mMembership->view();
   std::shuffle(view.begin(), view.end(), mRng);
   std::vector<PeerId> next;
-  std::vector<Descriptor> byUpload = view;
-  std::stable_sort(byUpload.begin(), byUpload.end(),
-                   [](const Descriptor& a, const Descriptor& b) { return a.uploadKbps > b.uploadKbps; });
   // Locality first: the closest half (by ALTO cost when a map is given, then
   // by measured RTT; unknown last), then the best-provisioned, then random.
-  std::vector<Descriptor> byCloseness = view;
-  std::stable_sort(byCloseness.begin(), byCloseness.end(),
-                   [&](const Descriptor& a, const Descriptor& b) { return closeness(a.id) < closeness(b.id); });
-  const std::size_t close = mConfig.neighbours / 2;
-  for (const Descriptor& d : byCloseness) {
-    const auto [cost, rtt] = closeness(d.id);
-    if (next.size() >= close || (cost == kUnknownCost && rtt == INT64_MAX)) break;
-    next.push_back(d.id);
+  // Only the head of each order is used: sorted that far, each peer's key
+  // taken once, ties in the shuffled order (as a stable sort keeps them).
+  struct Ranked {
+    std::pair<double, std::int64_t> closeness;
+    std::uint32_t uploadKbps;
+    std::size_t at;  // in `view`
+  };
+  std::vector<Ranked> ranked(view.size());
+  for (std::size_t i = 0; i < view.size(); ++i) ranked[i] = {closeness(view[i].id), view[i].uploadKbps, i};
+  const std::size_t close = std::min(mConfig.neighbours / 2, ranked.size());
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(close), ranked.end(),
+                    [](const Ranked& a, const Ranked& b) { return std::tie(a.closeness, a.at) < std::tie(b.closeness, b.at); });
+  for (std::size_t i = 0; i < close; ++i) {
+    const auto [cost, rtt] = ranked[i].closeness;
+    if (cost == kUnknownCost && rtt == INT64_MAX) break;
+    next.push_back(view[ranked[i].at].id);
   }
-  const std::size_t best = close + (mConfig.neighbours - close + 1) / 2;
-  for (const Descriptor& d : byUpload) {
-    if (next.size() >= best) break;
-    if (std::find(next.begin(), next.end(), d.id) == next.end()) next.push_back(d.id);
+  // The best-provisioned: at most `best` looked at (those taken already skipped).
+  const std::size_t best = mConfig.neighbours / 2 + (mConfig.neighbours - mConfig.neighbours / 2 + 1) / 2;
+  const std::size_t upTo = std::min(best, ranked.size());
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(upTo), ranked.end(),
+                    [](const Ranked& a, const Ranked& b) {
+                      return a.uploadKbps != b.uploadKbps ? a.uploadKbps > b.uploadKbps : a.at < b.at;
+                    });
+  for (std::size_t i = 0; i < upTo && next.size() < best; ++i) {
+    const PeerId id = view[ranked[i].at].id;
+    if (std::find(next.begin(), next.end(), id) == next.end()) next.push_back(id);
   }
   for (const Descriptor& d : view) {
     if (next.size() >= mConfig.neighbours) break;
