@@ -10,11 +10,19 @@
 
 using namespace partyhub::streamer::sim;
 
-TEST_CASE("the same scenario and seed give the same numbers: another seed does not") {
+namespace {
+Scenario scenario(std::size_t peers, double seconds, std::uint64_t seed, const std::string& scheduler = Scenario{}.scheduler) {
   Scenario s;
-  s.peers = 40;
-  s.seconds = 8;
-  s.seed = 5;
+  s.peers = peers;
+  s.seconds = seconds;
+  s.seed = seed;
+  s.scheduler = scheduler;
+  return s;
+}
+}  // namespace
+
+TEST_CASE("the same scenario and seed give the same numbers: another seed does not") {
+  Scenario s = scenario(40, 8, 5);
   const Result a = run(s), b = run(s);
   CHECK(a.events == b.events);
   CHECK(a.delay.count() == b.delay.count());
@@ -28,11 +36,7 @@ TEST_CASE("the same scenario and seed give the same numbers: another seed does n
 TEST_CASE("a small overlay with loss delivers nearly everything within a second, every scheduler") {
   for (const std::string scheduler : {"push", "offer-accept", "tree"}) {
     CAPTURE(scheduler);
-    Scenario s;
-    s.peers = 30;
-    s.seconds = 10;
-    s.seed = 3;
-    s.scheduler = scheduler;
+    Scenario s = scenario(30, 10, 3, scheduler);
     const Result r = run(s);
     CHECK(r.survivors == 30);
     CHECK(r.meanDeliveryRatio1s >= 0.98);
@@ -93,10 +97,7 @@ TEST_CASE("the calendar queue pops events in the order one heap would, near, far
 }
 
 TEST_CASE("lost fragments are asked for again, as the streamer does: the overlay has fewer pushes to repair") {
-  Scenario s;
-  s.peers = 40;
-  s.seconds = 8;
-  s.seed = 4;
+  Scenario s = scenario(40, 8, 4);
   s.loss = 0.05;  // a 4-fragment chunk: one in five loses a fragment
   const Result repaired = run(s);
   s.fragmentRepair = false;
@@ -108,11 +109,7 @@ TEST_CASE("lost fragments are asked for again, as the streamer does: the overlay
 }
 
 TEST_CASE("the tree scheduler: few duplicates, the uplinks half idle, every second of a steady overlay delivered") {
-  Scenario s;
-  s.peers = 150;
-  s.seconds = 12;
-  s.seed = 2;
-  s.scheduler = "tree";
+  Scenario s = scenario(150, 12, 2, "tree");
   const Result r = run(s);
   CHECK(r.minDeliveryRatio1s >= 0.97);
   CHECK(r.meanDeliveryRatio1s >= 0.995);
@@ -140,11 +137,7 @@ TEST_CASE("the tree scheduler: few duplicates, the uplinks half idle, every seco
 }
 
 TEST_CASE("the timeline's tree counts under churn: the leavers' counts are kept, no second goes negative") {
-  Scenario s;
-  s.peers = 100;
-  s.seconds = 8;
-  s.seed = 4;
-  s.scheduler = "tree";
+  Scenario s = scenario(100, 8, 4, "tree");
   s.churnPerMin = 30;  // half the peers a second leave, and as many join
   const Result r = run(s);
   REQUIRE(r.timeline.size() == 6);

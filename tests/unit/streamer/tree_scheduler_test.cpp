@@ -102,6 +102,17 @@ void chunk(Scheduler& sch, FakeHost& host, std::uint64_t seq, PeerId from, std::
 
 constexpr PeerId kA = 11, kB = 12, kC = 13, kD = 14;
 
+/// A two-stripe tree scheduler that heard `parentState` from kA and was
+/// admitted by it in stripe 0.
+std::unique_ptr<Scheduler> admittedByA(FakeHost& host, const Message& parentState) {
+  host.nbrs = {kA};
+  auto sch = makeScheduler("tree", TreeConfig{.stripes = 2});
+  sch->onMessage(host, kA, parentState, 0);
+  sch->onTick(host, 10'000);
+  sch->onMessage(host, kA, simple(MsgType::kAdmit, 0), 20'000);
+  return sch;
+}
+
 }  // namespace
 
 TEST_CASE("the source takes k subscribers per stripe, and one that serves more displaces the least-serving, sent under it") {
@@ -229,11 +240,7 @@ TEST_CASE("a silent parent is given up, and the orphan takes no parent deeper th
 
 TEST_CASE("a hole in the stripe is asked of the parent at once, and a late chunk is pulled only after our usual delay") {
   FakeHost host;
-  host.nbrs = {kA};
-  auto sch = makeScheduler("tree", TreeConfig{.stripes = 2});
-  sch->onMessage(host, kA, state(2, 1, 20, 0, 3, 2000), 0);
-  sch->onTick(host, 10'000);
-  sch->onMessage(host, kA, simple(MsgType::kAdmit, 0), 20'000);
+  auto sch = admittedByA(host, state(2, 1, 20, 0, 3, 2000));
   sch->onMessage(host, kA, simple(MsgType::kAdmit, 1), 20'000);
   // Stripe 0 is the even seqs; a chunk every 33 ms, each here 80 ms after
   // its injection.
@@ -252,11 +259,7 @@ TEST_CASE("a hole in the stripe is asked of the parent at once, and a late chunk
   // Behind a slow parent (its chunks 900 ms late), a neighbour had it
   // 300 ms after its injection: pulled 300 ms later, not at 1050 ms.
   FakeHost slowHost;
-  slowHost.nbrs = {kA};
-  auto slow = makeScheduler("tree", TreeConfig{.stripes = 2});
-  slow->onMessage(slowHost, kA, state(2, 9, 900, 0, 3, 2000), 0);
-  slow->onTick(slowHost, 10'000);
-  slow->onMessage(slowHost, kA, simple(MsgType::kAdmit, 0), 20'000);
+  auto slow = admittedByA(slowHost, state(2, 9, 900, 0, 3, 2000));
   for (std::uint64_t seq = 0; seq <= 20; seq += 2) chunk(*slow, slowHost, seq, kA, at(seq) + 900'000, at(seq), 9);
   CHECK(slow->pullAtUs(28, at(28) + 300'000, 300'000) == doctest::Approx(at(28) + 600'000).epsilon(0.001));
   auto orphan = makeScheduler("tree", TreeConfig{.stripes = 2});
