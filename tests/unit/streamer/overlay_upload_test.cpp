@@ -1,0 +1,238 @@
+// The overlay node's sending side (node_upload.cpp): acknowledgements and
+// their timeouts, the paced uplink, what each copy waits, and the share of
+// the upload left to answers. In the tiny network of overlay_net.hpp.
+#include <doctest/doctest.h>
+
+#include "overlay_net.hpp"
+
+using namespace partyhub;
+using namespace partyhub::streamer::overlay;
+using namespace partyhub::streamer::overlay::testing;
+
+TEST_CASE("acknowledgements that come late, not lost, stop being taken for losses") {
+  // A source and two peers; the peers' probes answer at once, but their
+  // acknowledgements take 80 ms (an overloaded machine): a timeout from the
+  // probed round trip would give every push up and send it again.
+  NodeConfig c;
+  c.neighbours = 4;
+  c.uploadKbps = 20000;
+  std::map<PeerId, std::unique_ptr<Node>> nodes;
+  for (PeerId id = 1; id <= 3; ++id) {
+    NodeConfig ci = c;
+    ci.isSource = id == 1;
+    nodes.emplace(id, std::make_unique<Node>(id, ci, id * 31));
+  }
+  std::int64_t now = 0;
+  std::deque<std::tuple<std::int64_t, PeerId, PeerId, Message>> queue;  // due, from, to
+  auto send = [&](PeerId from, NodeActions& out) {
+    for (auto& [to, m] : out.sends) {
+      const bool ack = m.type == MsgType::kHave && from != 1;
+      queue.emplace_back(now + (ack ? 80'000 : 1'000), from, to, std::move(m));  // the rest: next tick
+    }
+    out.clear();
+  };
+  auto run = [&] {
+    NodeActions out;
+    for (bool any = true; any;) {
+      any = false;
+      for (std::size_t i = 0; i < queue.size(); ++i) {
+        if (std::get<0>(queue[i]) > now) continue;
+        auto [due, from, to, m] = std::move(queue[i]);
+        queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
+        nodes.at(to)->onMessage(from, m, now, out);
+        send(to, out);
+        any = true;
+        break;
+      }
+    }
+  };
+  auto tick = [&](int times) {
+    NodeActions out;
+    for (int t = 0; t < times; ++t) {
+      now += 10'000;
+      for (auto& [id, n] : nodes) {
+        n->onTick(now, out);
+        send(id, out);
+      }
+      run();
+    }
+  };
+  NodeActions out;
+  for (auto& [id, n] : nodes) {
+    n->join(id == 1 ? std::vector<PeerId>{} : std::vector<PeerId>{1}, now, out);
+    send(id, out);
+  }
+  run();
+  tick(200);  // gossip and probes: everyone knows everyone, round trips measured (one tick)
+  for (int i = 0; i < 300; ++i) {  // 10 s at 30 chunks/s
+    auto chunk = std::make_shared<v1::Chunk>();
+    chunk->set_seq(static_cast<std::uint64_t>(i));
+    chunk->set_payload(std::string(2000, 'a'));
+    nodes.at(1)->onLocalChunk(chunk, now, out);
+    send(1, out);
+    run();
+    tick(3);
+  }
+  tick(50);
+  const NodeStats& s = nodes.at(1)->stats();
+  MESSAGE("source: " << s.repushes << " pushes repeated, " << s.lateAcks << " acknowledged late");
+  CHECK(s.lateAcks >= 1);   // it did take some for lost at first...
+  CHECK(s.repushes <= 20);  // ...and learnt: not one repeat per push (600 pushes)
+  for (PeerId id = 2; id <= 3; ++id) CHECK(nodes.at(id)->stats().duplicates <= 20);
+}
+
+TEST_CASE("bytes the transport resends occupy the paced uplink like the node's own sends") {
+  NodeConfig c;
+  c.uploadKbps = 1000;  // 125 bytes per ms
+  Node node(1, c, 1);
+  NodeActions out;
+  node.join({}, 0, out);
+  const std::int64_t before = node.uplinkFreeAtUs();
+  node.chargeUplink(12'500, 1'000'000);  // 100 ms of uplink
+  CHECK(node.uplinkFreeAtUs() == 1'000'000 + 100'000 - c.maxQueueDelayUs);
+  CHECK(node.uplinkFreeAtUs() > before);
+  node.chargeUplink(12'500, 1'050'000);  // half of the first drained meanwhile
+  CHECK(node.uplinkFreeAtUs() == 1'050'000 + 150'000 - c.maxQueueDelayUs);
+}
+
+TEST_CASE("the uplink is waited for only while something waits to go out") {
+  auto net = makeNet("push", 4);
+  for (int t = 0; t < 50; ++t) {
+    net->now += 10'000;
+    net->tickAll();
+  }
+  Node& source = *net->nodes.at(1);
+  CHECK_FALSE(source.waitsForUplink());  // nothing to send: no wake-up needed
+  auto c = std::make_shared<v1::Chunk>();
+  c->set_seq(0);
+  c->set_payload(std::string(40'000, 'w'));  // 64 ms of the source's uplink per copy
+  NodeActions out;
+  source.onLocalChunk(c, net->now, out);
+  CHECK(net->sourceSends[0] == 0);
+  net->apply(1, out);
+  CHECK(net->sourceSends[0] == 1);        // the first copy left at once
+  CHECK(source.waitsForUplink());         // the others wait for the uplink
+  CHECK(source.uplinkFreeAtUs() > net->now);
+  for (int t = 0; t < 50; ++t) {
+    net->now += 10'000;
+    net->tickAll();
+  }
+  CHECK(net->sourceSends[0] == 3);  // its k copies, no more
+  CHECK_FALSE(source.waitsForUplink());
+}
+
+TEST_CASE("wire size: a chunk message costs little more than its payload") {
+  Message m;
+  m.type = MsgType::kChunk;
+  auto c = std::make_shared<v1::Chunk>();
+  c->set_seq(123456);
+  c->set_payload(std::string(4000, 'x'));
+  m.chunk = c;
+  m.injectedUs = 1'795'000'000'000'000;
+  CHECK(payloadBytes(m) == 4000);
+  CHECK(wireBytes(m) > 4000);
+  CHECK(wireBytes(m) < 4000 * 1.03);
+  Message have;
+  have.type = MsgType::kHave;
+  have.seqs = {1000, 1001, 1002};
+  CHECK(payloadBytes(have) == 0);
+  CHECK(wireBytes(have) < 30);
+}
+
+TEST_CASE("SeqWindow: marks, slides and forgets") {
+  SeqWindow w;
+  CHECK_FALSE(w.has(0));
+  w.mark(10);
+  w.mark(12);
+  CHECK(w.has(10));
+  CHECK_FALSE(w.has(11));
+  CHECK(w.has(12));
+  w.mark(10 + SeqWindow::kBits);  // slides: 10 falls out, 12 stays
+  CHECK_FALSE(w.has(10));
+  CHECK(w.has(12));
+  CHECK(w.has(10 + SeqWindow::kBits));
+  w.mark(5);  // far too old: ignored
+  CHECK_FALSE(w.has(5));
+  w.mark(100'000);  // a jump clears everything
+  CHECK_FALSE(w.has(12));
+  CHECK(w.has(100'000));
+}
+
+TEST_CASE("how long each copy waits at the relay is measured: the first copy, later ones, and answers to pulls") {
+  NodeConfig c;
+  c.uploadKbps = 2000;  // a 4 KB chunk occupies the uplink 16 ms
+  c.neighbours = 4;
+  Node relay(10, c, 5);
+  NodeActions out;
+  relay.join({2, 3, 4}, 0, out);
+  for (PeerId peer : {3, 4}) {  // they trade with us: neighbours
+    Message ping;
+    ping.type = MsgType::kPing;
+    ping.echoUs = 1;
+    relay.onMessage(peer, ping, 500, out);
+  }
+  out.clear();
+  auto chunk = std::make_shared<v1::Chunk>();
+  chunk->set_seq(0);
+  chunk->set_payload(std::string(4000, 'v'));
+  Message push;
+  push.type = MsgType::kChunk;
+  push.chunk = chunk;
+  push.hops = 1;
+  push.budget = 3;  // us and two more
+  relay.onMessage(2, push, 1'000, out);
+  auto chunkSends = [&] {
+    std::vector<PeerId> to;
+    for (const auto& [peer, m] : out.sends) {
+      if (m.type == MsgType::kChunk) to.push_back(peer);
+    }
+    out.clear();
+    return to;
+  };
+  // The uplink was idle: the first copy leaves at once; the second waits
+  // for the first to (nearly) drain.
+  CHECK(chunkSends().size() == 1);
+  CHECK(relay.stats().firstCopies == 1);
+  CHECK(relay.stats().firstCopyWaitUs == 0);
+  const std::int64_t freeAt = relay.uplinkFreeAtUs();
+  CHECK(freeAt > 10'000);
+  relay.onUplinkFree(freeAt, out);
+  CHECK(chunkSends().size() == 1);
+  CHECK(relay.stats().laterCopies == 1);
+  CHECK(relay.stats().laterCopyWaitUs == freeAt - 1'000);
+  // A request that comes while the uplink is busy is answered when it frees.
+  Message request;
+  request.type = MsgType::kRequest;
+  request.seqs = {0};
+  relay.onMessage(5, request, freeAt + 2'000, out);
+  CHECK(chunkSends().empty());
+  const std::int64_t answerAt = relay.uplinkFreeAtUs();
+  relay.onUplinkFree(answerAt, out);
+  CHECK(chunkSends() == std::vector<PeerId>{5});
+  CHECK(relay.stats().answers == 1);
+  CHECK(relay.stats().answerWaitUs == answerAt - (freeAt + 2'000));
+  CHECK(relay.stats().firstCopies + relay.stats().laterCopies == 2);  // an answer is neither
+}
+
+TEST_CASE("gossip replies and pongs take at most their share of the upload: the rest are counted and dropped") {
+  NodeConfig c;
+  c.uploadKbps = 1000;  // 125 kB/s; a tenth: 12.5 kB/s, a 500 ms bucket of 6250 bytes
+  c.answerShare = 0.1;
+  Node node(1, c, 7);
+  NodeActions out;
+  Message ping;
+  ping.type = MsgType::kPing;
+  ping.echoUs = 1;
+  // A flash crowd: 2000 probes at once. A pong is a few bytes: a few hundred answered.
+  std::size_t pongs = 0;
+  for (PeerId p = 2; p < 2002; ++p) node.onMessage(p, ping, 1000, out);
+  for (const auto& [to, m] : out.sends) pongs += m.type == MsgType::kPong ? 1 : 0;
+  CHECK(pongs > 100);
+  CHECK(pongs < 2000);
+  CHECK(node.stats().answersShed == 2000 - pongs);
+  // Their share refills with time: a second later, a probe is answered again.
+  out.clear();
+  node.onMessage(5000, ping, 1'001'000, out);
+  REQUIRE(out.sends.size() == 1);
+  CHECK((out.sends[0].second.type == MsgType::kPong));
+}
