@@ -39,6 +39,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2, help="simulations at a time after the headline run")
     ap.add_argument("--scheduler", default="tree", help="PartyHub's scheduler: tree | push")
+    ap.add_argument("--headline-runs", type=int, default=2,
+                    help="the headline run this many times, alone: its wall time is the best (the machine is shared)")
     args = ap.parse_args()
     bin_dir = os.path.join(args.root, "build", "bin")
     common = dict(seconds=args.seconds, seed=args.seed, loss=0.01, upload_mean=2.0, poor_fraction=0.2,
@@ -47,8 +49,14 @@ def main():
 
     # The headline run alone, so its sim_wall_s is one core's; the others
     # (baseline, churn, the series) --jobs at a time, their walls under load.
+    # It is deterministic: every run must give the same results, only the
+    # wall time differs (with what else the machine runs); the best is kept.
     ours = args.scheduler
-    head = sim(bin_dir, peers=args.peers, scheduler=ours, **common)
+    heads = [sim(bin_dir, peers=args.peers, scheduler=ours, **common) for _ in range(max(1, args.headline_runs))]
+    head = min(heads, key=lambda r: r["sim_wall_s"])
+    strip = lambda r: {k: v for k, v in r.items() if k != "sim_wall_s"}
+    if any(strip(r) != strip(heads[0]) for r in heads):
+        sys.exit("overlay-sim: the same seed gave different results: the simulator is not deterministic")
     sizes = [int(x) for x in args.series.split(",") if x]
     runs = {("base", args.peers): dict(peers=args.peers, scheduler="offer-accept", **common),
             ("churn", args.peers): dict(peers=args.peers, scheduler=ours, churn=0.1, **common)}
@@ -99,6 +107,7 @@ def main():
         "upload_use": head["upload_use"],
         "mean_hops": head["mean_hops"],
         "sim_wall_s": head["sim_wall_s"],
+        "sim_wall_s_runs": [r["sim_wall_s"] for r in heads],
         "sim_events": head["events"],
         # How the overlay forms: delivery and delay per second of injections
         # from the first chunk (the window above starts at the third second).
@@ -126,6 +135,8 @@ def main():
           f"{base['min_peer_delivery_ratio_1s']:>14.4f}{base['sim_wall_s']:>9.1f}")
     print(f"p99 growth per doubling of N: at most {result['max_p99_growth_per_doubling_ms']} ms "
           f"(one step: {result['doubling_step_ms']} ms)")
+    print(f"{ours} wall, each of its {len(heads)} runs alone (the best above): "
+          + ", ".join(f"{r['sim_wall_s']:.1f} s" for r in heads) + f" for {head['events']} events")
     print(f"lower bound {head['lower_bound_ms']:.1f} ms, ratio {head['ratio_to_bound']:.2f}; "
           f"churn min delivery {churn['min_peer_delivery_ratio_1s']:.4f}")
     for s in series:
