@@ -86,6 +86,20 @@ void SharedOverlay::signal(std::vector<std::pair<PeerId, overlay::Message>>&& me
   }
 }
 
+void SharedOverlay::answer(std::vector<std::pair<PeerId, overlay::Message>>&& replies, std::int64_t nowUs,
+                           RelayActions& out) {
+  // As a node's answers: within their share of the upload, the rest counted
+  // and dropped (every joiner of a group gossips with the members it knows).
+  for (auto& [to, m] : replies) {
+    m.uploadKbps = mConfig.uploadKbps;
+    if (!mAnswers.take(overlay::wireBytes(m), mConfig.answerShare, mConfig.uploadKbps, nowUs)) {
+      ++mShared.answersShed;
+      continue;
+    }
+    out.toPeers.push_back({{to}, encodeOverlay(m)});
+  }
+}
+
 void SharedOverlay::start(std::int64_t nowUs, RelayActions& out) {
   mNowUs = std::max(mNowUs, nowUs);
   signal(mMembership->join(mConfig.bootstrap, nowUs), out);
@@ -119,7 +133,7 @@ void SharedOverlay::onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64
     }
     auto m = decodeOverlay(std::move(msg));
     if (!m) return;
-    signal(mMembership->onMessage(from, *m, nowUs, mRng), out);
+    answer(mMembership->onMessage(from, *m, nowUs, mRng), nowUs, out);
     if (m->type == overlay::MsgType::kLeave) {
       // Every channel forgets the peer as a neighbour.
       for (auto& [cid, ch] : mChannels) {
@@ -197,6 +211,7 @@ const RelayStats& SharedOverlay::stats() const {
   mStats = RelayStats{};
   add(mStats, mGone);
   for (const auto& [id, ch] : mChannels) add(mStats, ch.adapter->stats());
+  mStats.answersShed += mShared.answersShed;
   mStats.channels = static_cast<std::uint32_t>(mChannels.size());
   return mStats;
 }

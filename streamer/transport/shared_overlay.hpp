@@ -26,6 +26,7 @@ struct SharedOverlayConfig {
   std::vector<PeerId> bootstrap;       // any members' streamers
   overlay::MembershipConfig membership;
   std::uint32_t uploadKbps = 2000;     // what gossip tells of us
+  double answerShare = 0.5;            // of uploadKbps, at most, for gossip replies (overlay::AnswerBudget)
   std::int64_t channelIdleUs = 10'000'000;  // a joined channel without a chunk this long is dropped
   std::size_t maxChannels = 64;        // joined on a peer's word: bounded
   std::int64_t keyframeRequestGapUs = 200'000;
@@ -36,6 +37,7 @@ struct SharedOverlayStats {
   std::uint64_t channelsDropped = 0;
   std::uint64_t refused = 0;  // untagged data, or a channel beyond maxChannels
   std::uint64_t ignored = 0;  // control or probes for a channel we do not carry
+  std::uint64_t answersShed = 0;  // gossip replies over their share of the upload, not sent
 };
 
 class SharedOverlay final : public StreamerOverlay {
@@ -73,6 +75,8 @@ class SharedOverlay final : public StreamerOverlay {
   template <typename Event>
   void onChannel(Channel& ch, std::uint32_t id, RelayActions& out, Event&& event);
   void signal(std::vector<std::pair<PeerId, overlay::Message>>&& messages, RelayActions& out);
+  /// Gossip replies: as signal(), within their share of the upload (mAnswers).
+  void answer(std::vector<std::pair<PeerId, overlay::Message>>&& replies, std::int64_t nowUs, RelayActions& out);
 
   PeerId mSelf;
   SharedOverlayConfig mConfig;
@@ -80,6 +84,7 @@ class SharedOverlay final : public StreamerOverlay {
   std::shared_ptr<overlay::Membership> mMembership;
   std::map<std::uint32_t, Channel> mChannels;
   SharedOverlayStats mShared;
+  overlay::AnswerBudget mAnswers;  // the signalling overlay's gossip replies
   mutable RelayStats mStats;
   RelayStats mGone;  // what dropped channels had counted
   std::int64_t mNowUs = 0;  // the latest event's time

@@ -37,19 +37,10 @@ void Node::emit(PeerId to, Message m) {
 void Node::sendControl(PeerId peer, Message m) { emit(peer, std::move(m)); }
 
 void Node::emitAnswer(PeerId to, Message m, std::int64_t nowUs) {
-  // A token bucket over a share of the upload: tokens accrue at that share,
-  // up to a burst's worth.
-  const double ratePerUs = mConfig.answerShare * static_cast<double>(mConfig.uploadKbps) / 8000.0;  // bytes/µs
-  const double burst = ratePerUs * static_cast<double>(kAnswerBurstUs);
-  mAnswerTokens = mAnswerTokensAtUs < 0 ? burst
-                                         : std::min(burst, mAnswerTokens + ratePerUs * static_cast<double>(nowUs - mAnswerTokensAtUs));
-  mAnswerTokensAtUs = nowUs;
-  const auto bytes = static_cast<double>(wireBytes(m));
-  if (bytes > mAnswerTokens) {
+  if (!mAnswers.take(wireBytes(m), mConfig.answerShare, mConfig.uploadKbps, nowUs)) {
     ++mStats.answersShed;
     return;
   }
-  mAnswerTokens -= bytes;
   emit(to, std::move(m));
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "alto.hpp"
+#include "answer_budget.hpp"
 #include "membership.hpp"
 #include "message.hpp"
 #include "scheduler.hpp"
@@ -307,9 +308,7 @@ class Node final : private SchedulerHost {
   std::int64_t mNextHaveFlushUs = 0;
   std::int64_t mNextHaveBroadcastUs = 0;
   std::int64_t mNextPullUs = 0;
-  static constexpr std::int64_t kAnswerBurstUs = 500'000;  // the answers' bucket holds this long of their share
-  double mAnswerTokens = 0;  // bytes
-  std::int64_t mAnswerTokensAtUs = -1;  // -1: the bucket is full (no answer yet)
+  AnswerBudget mAnswers;  // gossip replies and pongs: their share of the upload
 };
 
 }  // namespace partyhub::streamer::overlay

@@ -72,6 +72,15 @@ struct SharedNet {
   }
 };
 
+// Overlay messages of `type` in `out`, one per peer they go to.
+std::size_t sentOfType(const RelayActions& out, v1::OverlayMessage::Type type) {
+  std::size_t n = 0;
+  for (const auto& s : out.toPeers) {
+    if (s.message.has_overlay() && s.message.overlay().type() == type) n += s.peers.size();
+  }
+  return n;
+}
+
 // Participant i (1..n) is peer 100+i, sources channel 1000+i, and joins
 // through participant 1.
 std::unique_ptr<SharedNet> makeConference(int n) {
@@ -253,11 +262,37 @@ TEST_CASE("a streamer counts the probes it left unanswered, their share of the u
     m.mutable_overlay()->set_echo_us(1);
     streamer.onPeerMessage(p, std::move(m), 1000, out);
   }
-  std::size_t pongs = 0;
-  for (const auto& s : out.toPeers) {
-    if (s.message.has_overlay() && s.message.overlay().type() == v1::OverlayMessage::PONG) pongs += s.peers.size();
-  }
+  const std::size_t pongs = sentOfType(out, v1::OverlayMessage::PONG);
   CHECK(pongs > 100);
   CHECK(pongs < 2000);
   CHECK(streamer.stats().answersShed == 2000 - pongs);
+}
+
+TEST_CASE("shared layout: gossip replies take at most their share of the upload, the rest counted and dropped") {
+  SharedOverlayConfig c;
+  c.ownChannel = 1001;
+  c.uploadKbps = 1000;
+  c.answerShare = 0.1;  // a 500 ms bucket of 6250 bytes: a few dozen replies
+  SharedOverlay member(101, c, 5);
+  RelayActions out;
+  member.start(0, out);
+  out.clear();
+  // A flash crowd of joiners, each gossiping with this member.
+  for (PeerId p = 200; p < 1200; ++p) {
+    v1::PeerMessage m;
+    m.mutable_overlay()->set_type(v1::OverlayMessage::GOSSIP);
+    member.onPeerMessage(p, std::move(m), 1000, out);
+  }
+  const std::size_t replies = sentOfType(out, v1::OverlayMessage::GOSSIP_REPLY);
+  CHECK(replies > 10);
+  CHECK(replies < 1000);
+  CHECK(member.sharedStats().answersShed == 1000 - replies);
+  CHECK(member.stats().answersShed == 1000 - replies);  // in the streamer's statistics too
+  // The share refills: a second later a joiner is answered again.
+  out.clear();
+  v1::PeerMessage late;
+  late.mutable_overlay()->set_type(v1::OverlayMessage::GOSSIP);
+  member.onPeerMessage(5000, std::move(late), 1'001'000, out);
+  REQUIRE(out.toPeers.size() == 1);
+  CHECK(out.toPeers[0].message.overlay().type() == v1::OverlayMessage::GOSSIP_REPLY);
 }
