@@ -90,14 +90,16 @@ void SharedOverlay::answer(std::vector<std::pair<PeerId, overlay::Message>>&& re
                            RelayActions& out) {
   // As a node's answers: within their share of the upload, the rest counted
   // and dropped (every joiner of a group gossips with the members it knows).
-  for (auto& [to, m] : replies) {
-    m.uploadKbps = mConfig.uploadKbps;
-    if (!mAnswers.take(overlay::wireBytes(m), mConfig.answerShare, mConfig.uploadKbps, nowUs)) {
+  std::vector<std::pair<PeerId, overlay::Message>> fit;
+  for (auto& reply : replies) {
+    reply.second.uploadKbps = mConfig.uploadKbps;  // as signal() sends it: counted in its size
+    if (mAnswers.take(overlay::wireBytes(reply.second), mConfig.answerShare, mConfig.uploadKbps, nowUs)) {
+      fit.push_back(std::move(reply));
+    } else {
       ++mShared.answersShed;
-      continue;
     }
-    out.toPeers.push_back({{to}, encodeOverlay(m)});
   }
+  signal(std::move(fit), out);
 }
 
 void SharedOverlay::start(std::int64_t nowUs, RelayActions& out) {

@@ -76,7 +76,8 @@ void Node::refreshNeighbours(std::int64_t nowUs) {
   };
   std::vector<Ranked> ranked(view.size());
   for (std::size_t i = 0; i < view.size(); ++i) ranked[i] = {closeness(view[i].id), view[i].uploadKbps, i};
-  const std::size_t close = std::min(mConfig.neighbours / 2, ranked.size());
+  const std::size_t half = mConfig.neighbours / 2;
+  const std::size_t close = std::min(half, ranked.size());
   std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(close), ranked.end(),
                     [](const Ranked& a, const Ranked& b) { return std::tie(a.closeness, a.at) < std::tie(b.closeness, b.at); });
   for (std::size_t i = 0; i < close; ++i) {
@@ -85,7 +86,7 @@ void Node::refreshNeighbours(std::int64_t nowUs) {
     next.push_back(view[ranked[i].at].id);
   }
   // The best-provisioned: at most `best` looked at (those taken already skipped).
-  const std::size_t best = mConfig.neighbours / 2 + (mConfig.neighbours - mConfig.neighbours / 2 + 1) / 2;
+  const std::size_t best = half + (mConfig.neighbours - half + 1) / 2;
   const std::size_t upTo = std::min(best, ranked.size());
   std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(upTo), ranked.end(),
                     [](const Ranked& a, const Ranked& b) {
