@@ -148,7 +148,11 @@ int main(int argc, char** argv) {
                      "Test beds: one-way delay every streamer adds to its peer traffic")
       ->check(CLI::Range(0, 5000));
   daemon->add_option("--web-root", ds.webRoot, "The web GUI's files (default: next to the executables)");
-  daemon->add_option("--log-level", logLevel);
+  const auto levels = CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"});
+  daemon->add_option("--log-level", logLevel, "The daemon's own log level")->check(levels);
+  daemon->add_option("--children-log-level", ds.childLogLevel,
+                     "Log level of the processes it launches (their logs: RUN_DIR/GROUP/KIND-ID.err)")
+      ->check(levels);
 
   JoinRequest jr;
   auto* join = app.add_subcommand("join", "Join (or create) a conference");

@@ -32,6 +32,7 @@ struct Options {
   std::uint32_t channel = 1;
   std::string sink = "auto";
   std::string audioSink;  // default: auto with the auto video sink, else fake
+  std::string h264Decoder = "auto";
   double minDelayMs = 0;
   double maxDelayMs = 1000;
   double marginMs = 2;
@@ -56,6 +57,7 @@ class PlayerApp {
     pc.videoSink = parseSinkSpec(o.sink);
     const std::string audio = o.audioSink.empty() ? (pc.videoSink.kind == "auto" ? "auto" : "fake") : o.audioSink;
     pc.audioSink = parseMediaSpec("--audio-sink", audio, {"auto", "fake", "none"}, {});
+    pc.h264Decoder = chooseH264Decoder(o.h264Decoder);
     if (pc.videoSink.kind == "auto") {
       pc.videoDevice = resolveAutoSink("autovideosink");
       if (pc.videoDevice.empty()) mLog->warn("no display: video is decoded but not shown (use --sink to choose)");
@@ -64,8 +66,9 @@ class PlayerApp {
       pc.audioDevice = resolveAutoSink("autoaudiosink");
       if (pc.audioDevice.empty()) mLog->warn("no audio output device: audio is decoded but not played");
     }
-    mLog->info("video sink: {}, audio sink: {}", pc.videoDevice.empty() ? pc.videoSink.kind : pc.videoDevice,
-               pc.audioDevice.empty() ? pc.audioSink.kind : pc.audioDevice);
+    mLog->info("video sink: {}, audio sink: {}, H.264 decoder: {}",
+               pc.videoDevice.empty() ? pc.videoSink.kind : pc.videoDevice,
+               pc.audioDevice.empty() ? pc.audioSink.kind : pc.audioDevice, pc.h264Decoder);
     mPipeline = std::make_unique<PlayerPipeline>(
         pc, [this](v1::MediaKind k, std::int64_t c, std::int64_t at) { onReady(k, c, at); },
         [this](v1::MediaKind k, std::int64_t c, std::int64_t at) { onRendered(k, c, at); },
@@ -79,6 +82,7 @@ class PlayerApp {
   int run() {
     auto watch = mLoop.addZmq(mSocket, [this] { onMessage(); });
     mWatch = watch.get();
+    mPipeline->warmUp();  // while the streamer gets us the first chunks
     subscribe();
     mLoop.addTimer(std::chrono::milliseconds(100), [this] {
       // Subscriptions are soft state at the streamer: renew every second,
@@ -163,6 +167,10 @@ class PlayerApp {
     v1::Chunk& chunk = *msg.mutable_chunk();
     mBytesThisInterval += chunk.payload().size();
     if (chunk.kind() == v1::MEDIA_KIND_VIDEO) {
+      if (!mSawVideo) {
+        mLog->debug("first video chunk: frame {}{}, {:.1f} ms after capture", chunk.media_seq(),
+                    chunk.anchor() ? " (a keyframe)" : "", static_cast<double>(now - chunk.capture_us()) / 1000.0);
+      }
       mSawVideo = true;
       const std::uint64_t seq = chunk.media_seq();
       const std::int64_t age = now - chunk.capture_us();
@@ -260,6 +268,8 @@ class PlayerApp {
     if (!ready || mFailed) return;
     try {
       mPipeline->start(anchor, mSawAudio);
+      mLog->debug("pipeline started on keyframe {} ({} ms after the first chunk)", anchor ? anchor->media_seq() : 0,
+                  waited / 1000);
       {
         std::lock_guard lock(mStatsMutex);
         mPipelineStartedUs = wallNowUs();
@@ -293,7 +303,10 @@ class PlayerApp {
       return;
     }
     ++mFramesRendered;
-    if (mFirstRenderUs == 0) mFirstRenderUs = atUs;
+    if (mFirstRenderUs == 0) {
+      mFirstRenderUs = atUs;
+      mLog->debug("first frame rendered, {:.1f} ms after capture", static_cast<double>(atUs - captureUs) / 1000.0);
+    }
     // The whole-run summary may leave out a warm-up (benchmarks compare steady states).
     if (atUs - mFirstRenderUs >= static_cast<std::int64_t>(mOptions.warmup * 1e6)) mG2g.record(atUs - captureUs);
     mG2gLast.record(atUs - captureUs);
@@ -418,6 +431,8 @@ int main(int argc, char** argv) {
   app.add_option("--channel", o.channel, "Channel id");
   app.add_option("--sink", o.sink, "auto | fake | file:PATH (Matroska recording) | pipeline:DESC");
   app.add_option("--audio-sink", o.audioSink, "auto | fake | none (default: auto with --sink auto, else fake)");
+  app.add_option("--h264-decoder", o.h264Decoder, "auto (openh264 when installed) | openh264 | libav")
+      ->check(CLI::IsMember({"auto", "openh264", "libav"}));
   app.add_option("--min-delay-ms", o.minDelayMs, "Lower bound of the adaptive playout delay")->check(CLI::Range(0.0, 10000.0));
   app.add_option("--max-delay-ms", o.maxDelayMs, "Upper bound of the adaptive playout delay")->check(CLI::Range(1.0, 10000.0));
   app.add_option("--delay-margin-ms", o.marginMs, "Added to the measured ready latency")->check(CLI::Range(0.0, 1000.0));

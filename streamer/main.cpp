@@ -223,7 +223,14 @@ class StreamerApp {
       ++mLocalMalformed;
       return;
     }
+    const bool first = mSourceIds.empty();
     mSourceIds[received->routingId] = wallNowUs();
+    if (first) {
+      // What players asked of the source before it was up (a joiner's
+      // keyframe request, most often): it is wanted still.
+      for (const v1::Control& control : mHeldForSource) toSource(control);
+      mHeldForSource.clear();
+    }
     if (msg.has_chunk()) {
       if (mOverlay) {
         mOverlay->onLocalChunk(msg.chunk(), wallNowUs(), mActions);
@@ -363,20 +370,32 @@ class StreamerApp {
         (void)out.release_chunk();
         for (const auto& [id, sub] : mSubscribers) {
           if (filter && sub.channel != 0 && sub.channel != chunk.channel_id()) continue;
-          if (sendBytesTo(mPlayers, id, bytes)) ++mChunksToPlayers;
+          if (!sendBytesTo(mPlayers, id, bytes)) continue;
+          if (mChunksToPlayers++ == 0) {
+            mLog->debug("first chunk to players: channel {} seq {}, {:.1f} ms after capture", chunk.channel_id(),
+                        chunk.seq(), static_cast<double>(now - chunk.capture_us()) / 1000.0);
+          }
         }
       }
       mPlayersWatch->poke();
     }
-    if (mSource && !mActions.toSource.empty()) {
-      for (const v1::Control& control : mActions.toSource) {
-        v1::StreamerToSource out;
-        *out.mutable_control() = control;
-        for (const auto& [id, seen] : mSourceIds) (void)sendProtoTo(*mSource, id, out);
-      }
-      mSourceWatch->poke();
+    if (mSource) {
+      for (const v1::Control& control : mActions.toSource) toSource(control);
     }
     mActions.clear();
+  }
+
+  // A control for our source, held until the source has spoken when it is
+  // not up yet (its socket's address is learnt from its first message).
+  void toSource(const v1::Control& control) {
+    if (mSourceIds.empty()) {
+      if (mHeldForSource.size() < kMaxHeldForSource) mHeldForSource.push_back(control);
+      return;
+    }
+    v1::StreamerToSource out;
+    *out.mutable_control() = control;
+    for (const auto& [id, seen] : mSourceIds) (void)sendProtoTo(*mSource, id, out);
+    mSourceWatch->poke();
   }
 
   void housekeeping(std::int64_t now) {
@@ -474,6 +493,8 @@ class StreamerApp {
   };
   std::map<std::string, Subscriber> mSubscribers;  // by routing id
   std::map<std::string, std::int64_t> mSourceIds;
+  static constexpr std::size_t kMaxHeldForSource = 16;
+  std::vector<v1::Control> mHeldForSource;
   std::vector<std::string> mScratch;
   // Random start: peers remember recent (sender, message id) pairs to drop
   // duplicates, so a streamer restarted on the same address must not reuse

@@ -29,7 +29,7 @@ std::vector<ProcessSpec> planConference(const ConferenceSettings& s, const std::
   const std::string self = s.advertiseHost + ":" + std::to_string(s.sourcePort);
   // Options every streamer of the conference shares.
   std::vector<std::string> shared = {"--overlay", "push", "--overlay-size", overlaySize, "--stats-json",
-                                     "--log-level", "warn"};
+                                     "--log-level", s.childLogLevel};
   if (s.emulateDelayMs > 0) shared.insert(shared.end(), {"--emulate-delay-ms", std::to_string(s.emulateDelayMs)});
   // The streamers share one uplink, and each paces its sending at its own
   // budget. Our channel's streamer gets 75 %: the source's copies (3 of a
@@ -64,7 +64,7 @@ std::vector<ProcessSpec> planConference(const ConferenceSettings& s, const std::
                   {"--name", s.selfName, "--streamer", "ipc://" + s.runDir + "/source.ipc", "--video", s.video,
                    "--audio", s.audio, "--width", std::to_string(s.width), "--height", std::to_string(s.height),
                    "--fps", std::to_string(s.fps), "--codec", s.codec, "--video-kbps", std::to_string(s.videoKbps), "--audio-kbps",
-                   std::to_string(s.audioKbps), "--stats-json", "--log-level", "warn"}});
+                   std::to_string(s.audioKbps), "--stats-json", "--log-level", s.childLogLevel}});
   for (const RemoteChannel& r : remotes) {
     auto port = ports.find(r.memberId);
     if (port == ports.end()) continue;
@@ -78,7 +78,8 @@ std::vector<ProcessSpec> planConference(const ConferenceSettings& s, const std::
     }
     plan.push_back({"player:" + r.memberId, s.binDir + "/partyhub-player",
                     {"--name", r.memberName, "--streamer", players, "--channel", std::to_string(r.channelId),
-                     "--sink", s.sink, "--stats-json", "--stats-interval", "0.25", "--warmup", "3", "--log-level", "warn"}});
+                     "--sink", s.sink, "--stats-json", "--stats-interval", "0.25", "--warmup", "3", "--log-level",
+                     s.childLogLevel}});
   }
   return plan;
 }

@@ -39,6 +39,7 @@ struct ConferenceSettings {
   std::string sink = "fake";     // players' sink
   int uplinkKbps = 0;            // the host's uplink, shared out as upload budgets; 0: defaults
   int emulateDelayMs = 0;        // streamers' emulated one-way delay (test beds)
+  std::string childLogLevel = "warn";  // the launched processes' --log-level (their logs go to runDir)
   // per-source: a streamer per channel (paper §IV); shared: one streamer
   // carrying every channel over one signalling overlay (paper §V-A), which
   // joins through `sharedBootstrap` (fixed when first planned: a member

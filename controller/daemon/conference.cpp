@@ -81,6 +81,7 @@ Conference::Conference(JoinRequest request, const DaemonSettings& daemon, int po
   mSettings.audioKbps = mRequest.audioKbps;
   mSettings.uplinkKbps = daemon.uplinkKbps;
   mSettings.emulateDelayMs = daemon.emulateDelayMs;
+  mSettings.childLogLevel = daemon.childLogLevel;
   mkdir(mSettings.runDir.c_str(), 0755);
   join();
   mWatcher = std::thread([this] { watch(); });
@@ -143,6 +144,7 @@ void Conference::join() {
 
 void Conference::apply(const json& members, std::int64_t version) {
   std::lock_guard lock(mMutex);
+  logger("controller")->debug("{}: version {}, {} members", mRequest.group, version, members.size());
   mVersion = version;
   mMembers = members;
   std::vector<RemoteChannel> remotes;

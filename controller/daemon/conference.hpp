@@ -50,6 +50,7 @@ struct DaemonSettings {
   std::string sink = "fake";
   int uplinkKbps = 0;      // this host's uplink, shared out as the streamers' budgets (0: their defaults)
   int emulateDelayMs = 0;  // one-way delay the streamers add to peer traffic (test beds)
+  std::string childLogLevel = "warn";  // --log-level of the processes it launches
   std::string webRoot;     // the web GUI's files (none served when empty)
 };
 

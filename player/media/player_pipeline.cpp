@@ -53,12 +53,33 @@ std::string videoCaps(v1::Codec codec) {
                                 : "video/x-h264,stream-format=byte-stream,alignment=au";
 }
 
-std::string videoDecode(v1::Codec codec) {
+std::string videoDecode(const PlayerPipelineConfig& c, v1::Codec codec) {
   // One decoding thread: frame threading would hold frames back by design.
-  return codec == v1::CODEC_VP8 ? "vp8dec threads=1" : "h264parse ! avdec_h264 max-threads=1 output-corrupt=false";
+  return codec == v1::CODEC_VP8 ? "vp8dec threads=1" : "h264parse ! " + c.h264Decoder;
+}
+
+bool installed(const char* factory) {
+  gst::initOnce();
+  GstElementFactory* f = gst_element_factory_find(factory);
+  if (f == nullptr) return false;
+  gst_object_unref(f);
+  return true;
 }
 
 }  // namespace
+
+std::string chooseH264Decoder(const std::string& name) {
+  const std::string libav = "avdec_h264 max-threads=1 output-corrupt=false";
+  if (name == "openh264" || (name == "auto" && installed("openh264dec"))) {
+    if (!installed("openh264dec")) throw std::runtime_error("--h264-decoder openh264: openh264dec is not installed");
+    return "openh264dec";
+  }
+  if (name == "libav" || name == "auto") {
+    if (!installed("avdec_h264")) throw std::runtime_error("--h264-decoder " + name + ": avdec_h264 is not installed");
+    return libav;
+  }
+  throw std::runtime_error("--h264-decoder: unknown decoder '" + name + "' (auto | openh264 | libav)");
+}
 
 std::string PlayerPipeline::describe(const PlayerPipelineConfig& c, v1::Codec videoCodec, bool audio) {
   const std::string appsrc = " is-live=true format=time do-timestamp=false min-latency=0 max-bytes=0 block=false";
@@ -74,7 +95,7 @@ std::string PlayerPipeline::describe(const PlayerPipelineConfig& c, v1::Codec vi
     }
     // The queue decouples decoding from the presentation wait: without it the
     // decoder would stall behind a waiting frame and "ready" would measure D.
-    d += videoDecode(videoCodec) +
+    d += videoDecode(c, videoCodec) +
          " ! queue name=vready max-size-buffers=30 max-size-bytes=0 max-size-time=0 ! identity name=vsync sync=true silent=true ! ";
     const std::string& kind = c.videoSink.kind;
     if (kind == "pipeline") {
@@ -104,8 +125,31 @@ PlayerPipeline::PlayerPipeline(PlayerPipelineConfig config, FrameEvent onReady, 
       mOnError(std::move(onError)) {}
 
 PlayerPipeline::~PlayerPipeline() {
+  if (mWarmUp.joinable()) mWarmUp.join();
   stop();
   if (mLastSample != nullptr) gst_sample_unref(mLastSample);
+}
+
+void PlayerPipeline::warmUp() {
+  if (mWarmUp.joinable()) return;
+  gst::initOnce();
+  const bool audio = mConfig.audioSink.kind != "none";
+  // H.264 first: the default codec, and libav is the slow one to load.
+  std::vector<std::string> descriptions{describe(mConfig, v1::CODEC_H264, audio),
+                                        describe(mConfig, v1::CODEC_VP8, false)};
+  mWarmUp = std::thread([descriptions = std::move(descriptions)] {
+    const std::int64_t t0 = wallNowUs();
+    for (const std::string& d : descriptions) {
+      // Parsed, never started: elements are created (plugins loaded, classes
+      // initialised) but open nothing. A failure shows again, with its
+      // reason, when start() parses for real.
+      GError* error = nullptr;
+      GstElement* p = gst_parse_launch_full(d.c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &error);
+      if (error != nullptr) g_error_free(error);
+      if (p != nullptr) gst_object_unref(p);
+    }
+    logger("player.media")->debug("decoders loaded in {} ms", (wallNowUs() - t0) / 1000);
+  });
 }
 
 void PlayerPipeline::installProbe(const char* element, const char* padName, int which) {
@@ -123,7 +167,9 @@ void PlayerPipeline::start(const v1::Chunk* video, bool audio) {
 
   const std::string desc = describe(mConfig, mVideoCodec, withAudio);
   logger("player.media")->info("pipeline: {}", desc);
+  const std::int64_t t0 = wallNowUs();
   mPipeline = gst::parseLaunch(desc);
+  const std::int64_t t1 = wallNowUs();
   gst::useWallClock(mPipeline.get());
   if (video != nullptr) {
     mVideoSrc = gst::childByName(mPipeline.get(), "vsrc");
@@ -150,6 +196,8 @@ void PlayerPipeline::start(const v1::Chunk* video, bool audio) {
   gst_object_unref(bus);
   // Live: never wait for a preroll here, the main loop must keep running.
   gst::startOrThrow(mPipeline.get(), 0);
+  logger("player.media")->debug("pipeline built in {} ms, playing {} ms later", (t1 - t0) / 1000,
+                                (wallNowUs() - t1) / 1000);
 }
 
 void PlayerPipeline::present(const v1::Chunk& chunk, std::int64_t delayUs) {
@@ -270,9 +318,16 @@ gboolean PlayerPipeline::onBus(GstBus* /*bus*/, GstMessage* msg, gpointer selfPt
     self->mOnError(text);
   } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_WARNING) {
     GError* err = nullptr;
-    gst_message_parse_warning(msg, &err, nullptr);
-    logger("player.media")->warn("{}: {}", GST_OBJECT_NAME(msg->src), err->message);
+    gchar* debug = nullptr;
+    gst_message_parse_warning(msg, &err, &debug);
+    // The pipeline's latency is 0 on purpose (see start()); the pipeline
+    // says so, as a clock warning, whenever an element (opusdec) reports more.
+    const bool ourLatency = msg->src == GST_OBJECT(self->mPipeline.get()) &&
+                            g_error_matches(err, GST_CORE_ERROR, GST_CORE_ERROR_CLOCK);
+    logger("player.media")->log(ourLatency ? spdlog::level::debug : spdlog::level::warn, "{}: {} ({})",
+                                GST_OBJECT_NAME(msg->src), err->message, debug ? debug : "");
     g_error_free(err);
+    g_free(debug);
   }
   return G_SOURCE_CONTINUE;
 }

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <string>
 
 #include <gst/gst.h>
@@ -33,7 +34,18 @@ struct PlayerPipelineConfig {
   MediaSpec audioSink{"auto", ""};  // auto | fake | none
   std::string videoDevice;  // for "auto": the resolved device sink, or empty = none
   std::string audioDevice;
+  // The H.264 decoder's element and properties (see chooseH264Decoder).
+  std::string h264Decoder = "avdec_h264 max-threads=1 output-corrupt=false";
 };
+
+/// The H.264 decoder for `--h264-decoder`: "openh264" (openh264dec), "libav"
+/// (avdec_h264, one thread: frame threading holds frames back by design), or
+/// "auto": openh264dec when installed. Our sources send constrained baseline,
+/// which both decode alike; openh264dec loads in 2 ms of CPU where libav
+/// registers every codec it has, 50 ms, which a joining member's players,
+/// all starting at once on a busy machine, wait for. Throws for an unknown
+/// name or a decoder that is not installed.
+std::string chooseH264Decoder(const std::string& name);
 
 class PlayerPipeline {
  public:
@@ -47,6 +59,13 @@ class PlayerPipeline {
   PlayerPipeline& operator=(const PlayerPipeline&) = delete;
 
   static std::string describe(const PlayerPipelineConfig& config, v1::Codec videoCodec, bool audio);
+
+  /// Loads, on a thread of its own, every element a pipeline of this config
+  /// may need (either codec), so that start() finds them loaded. Building
+  /// the first pipeline is otherwise a few hundred milliseconds of plugin
+  /// loading (libav above all) after the first chunk has come, seconds on a
+  /// busy machine: the wait before a joining member is seen.
+  void warmUp();
 
   /// Builds and starts the pipeline once the stream's make-up is known:
   /// `video` is a video anchor (or null for audio only), `audio` tells
@@ -81,6 +100,7 @@ class PlayerPipeline {
   GstSample* mLastSample = nullptr;
   GstClockTime mLastVideoPts = GST_CLOCK_TIME_NONE;
   GstClockTime mLastAudioPts = GST_CLOCK_TIME_NONE;
+  std::thread mWarmUp;
 };
 
 }  // namespace partyhub::player

@@ -85,11 +85,27 @@ struct Meeting {
       p.daemon = std::make_unique<Process>(
           "partyhub-controller",
           std::vector<std::string>{"daemon", "--listen", "127.0.0.1:" + std::to_string(p.apiPort), "--run-dir",
-                                   p.runDir, "--port-base", std::to_string(udpBase + 100 * i), "--log-level", "warn"},
+                                   p.runDir, "--port-base", std::to_string(udpBase + 100 * i), "--log-level", "warn",
+                                   "--children-log-level", "debug"},
           tag + "-d-" + p.name);
       people.push_back(std::move(p));
     }
     std::this_thread::sleep_for(1s);
+  }
+  // The debug logs of the processes every other participant runs for
+  // `who` (its streamer and player): what a slow start is read from.
+  std::string logsFor(const std::string& who) const {
+    std::string out;
+    for (const Participant& p : people) {
+      const json m = p.member(who);
+      if (p.name == who || !m.is_object()) continue;
+      const std::string id = m["id"];
+      for (const char* kind : {"streamer", "player"}) {
+        out += "--- " + p.name + "'s " + kind + " for " + who + ":\n" +
+               partyhub::test::readFile(p.runDir + "/meet/" + kind + "-" + id + ".err");
+      }
+    }
+    return out;
   }
   int join(const Participant& p) const {
     std::vector<std::string> args{"--daemon", p.url(), "join", "meet", "--name", p.name, "--manager", manager,
@@ -182,6 +198,7 @@ TEST_CASE("a conference through the controllers: all streams play, a joiner play
       [&] { return alice.rendered("dave") > 0 && bob.rendered("dave") > 0 && carol.rendered("dave") > 0; }, 10s);
   REQUIRE(daveUp.has_value());
   MESSAGE("everyone plays dave " << daveUp->count() << " ms after his join returned");
+  if (*daveUp > 2s) MESSAGE(meeting.logsFor("dave"));
   CHECK(*daveUp <= 2s);
 
   // kill -9 of alice's streamer for bob: restarted, bob's frames flow again within 2 s.
@@ -280,6 +297,7 @@ TEST_CASE("the shared layout through the controllers: one streamer per participa
       [&] { return alice.rendered("dave") > 0 && bob.rendered("dave") > 0 && carol.rendered("dave") > 0; }, 10s);
   REQUIRE(daveUp.has_value());
   MESSAGE("shared layout: everyone plays dave " << daveUp->count() << " ms after his join returned");
+  if (*daveUp > 2s) MESSAGE(meeting.logsFor("dave"));
   CHECK(*daveUp <= 2s);
 
   REQUIRE(runCli({"--daemon", carol.url(), "leave", "meet"}, "shr-leave") == 0);

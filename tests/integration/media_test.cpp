@@ -1,12 +1,15 @@
 // Media features through the real processes: recording, snapshots, keyframe
-// requests on join, a streamer that restarts, and the GStreamer elements.
+// requests on join (also before the source is up), a streamer that restarts,
+// and the GStreamer elements.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <fstream>
 
 #include <google/protobuf/util/json_util.h>
+#include <zmq.hpp>
 
+#include "partyhub/v1/local.pb.h"
 #include "partyhub/v1/stats.pb.h"
 #include "process.hpp"
 
@@ -21,11 +24,6 @@ v1::Stats lastStats(const Process& p, const std::string& kind) {
   v1::Stats s;
   REQUIRE_MESSAGE(google::protobuf::util::JsonStringToMessage(line, &s).ok(), "no " << kind << " stats in: " << p.out());
   return s;
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 struct Endpoints {
@@ -52,7 +50,7 @@ TEST_CASE("the player records a playable file and writes PNG snapshots") {
   Process source("partyhub-source", {"--name", "Rec", "--streamer", e.src, "--duration", "6.5"}, "rec-source");
   REQUIRE(player.wait(30s) == 0);
   CHECK(lastStats(player, "player").player().snapshots() == 1);
-  const std::string png = readFile(dir + "/snap.png");
+  const std::string png = test::readFile(dir + "/snap.png");
   REQUIRE(png.size() > 1000);
   CHECK(png.substr(1, 3) == "PNG");
   // Played back by GStreamer's own playbin, audio and video, to the end.
@@ -138,4 +136,43 @@ TEST_CASE("the GStreamer elements: listed, and streaming through real streamers"
   const auto st = lastStats(player, "player").player();
   CHECK(st.frames_rendered() >= 200);
   CHECK(static_cast<double>(st.frames_rendered()) >= 0.99 * static_cast<double>(st.frames_expected()));
+}
+
+TEST_CASE("a keyframe asked for before the source is up reaches the source when it comes") {
+  // A joiner's player asks at once; the source streamer learns where its
+  // source is only from the source's first message, so it holds the request.
+  const Endpoints e("held", 18);
+  Process s("partyhub-streamer", {"--listen", e.a, "--source", e.src, "--players", e.sPlay, "--duration", "20"},
+            "held-s");
+  std::this_thread::sleep_for(500ms);
+  zmq::context_t ctx;
+  zmq::socket_t player(ctx, zmq::socket_type::dealer);
+  player.set(zmq::sockopt::linger, 0);
+  player.connect(e.sPlay);
+  v1::PlayerToStreamer ask;
+  ask.mutable_control()->mutable_keyframe()->set_reason("join");
+  player.send(zmq::buffer(ask.SerializeAsString()));
+  std::this_thread::sleep_for(300ms);
+
+  zmq::socket_t source(ctx, zmq::socket_type::dealer);
+  source.set(zmq::sockopt::linger, 0);
+  source.connect(e.src);
+  v1::SourceToStreamer first;
+  first.mutable_chunk()->set_kind(v1::MEDIA_KIND_AUDIO);
+  first.mutable_chunk()->set_payload("opus");
+  source.send(zmq::buffer(first.SerializeAsString()));
+  std::optional<std::string> reason;
+  for (int i = 0; i < 100 && !reason; ++i) {
+    zmq::message_t m;
+    if (source.recv(m, zmq::recv_flags::dontwait)) {
+      v1::StreamerToSource msg;
+      if (msg.ParseFromArray(m.data(), static_cast<int>(m.size())) && msg.control().has_keyframe()) {
+        reason = msg.control().keyframe().reason();
+      }
+    } else {
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  REQUIRE(reason.has_value());
+  CHECK(*reason == "join");
 }

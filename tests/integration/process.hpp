@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -20,6 +21,12 @@
 extern char** environ;
 
 namespace partyhub::test {
+
+/// A whole file's bytes; empty when it cannot be read.
+inline std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 inline std::string binDir() { return PARTYHUB_BIN_DIR; }
 inline std::string pluginDir() { return PARTYHUB_GST_PLUGIN_DIR; }
@@ -34,9 +41,12 @@ inline std::string tempDir() {
   return dir;
 }
 
-/// A unique loopback UDP port base per test process, so parallel CTest jobs
-/// do not collide.
-inline int portBase() { return 20000 + (static_cast<int>(getpid()) % 2000) * 10; }
+/// A loopback port base per test process, so parallel CTest jobs do not
+/// collide: a block of 100 (test cases use offsets up to 99), below the
+/// kernel's ephemeral ports (32768 on). Ten ports a process, as before, let
+/// processes with neighbouring pids share ports: the group manager of one
+/// test listening where another's daemon did.
+inline int portBase() { return 20000 + (static_cast<int>(getpid()) % 120) * 100; }
 
 class Process {
  public:
@@ -100,16 +110,10 @@ class Process {
   void terminate() {
     if (!mExit) kill(mPid, SIGTERM);
   }
-  std::string out() const { return slurp(mOut); }
-  std::string err() const { return slurp(mErr); }
+  std::string out() const { return readFile(mOut); }
+  std::string err() const { return readFile(mErr); }
 
  private:
-  static std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
   pid_t mPid = -1;
   std::optional<int> mExit;
   std::string mOut, mErr;

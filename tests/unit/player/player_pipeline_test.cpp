@@ -1,0 +1,51 @@
+// The player's pipeline description and its H.264 decoder choice (real
+// GStreamer registry: the decoders install-deps.sh installs).
+#include <doctest/doctest.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "media/player_pipeline.hpp"
+
+using namespace partyhub;
+using partyhub::player::chooseH264Decoder;
+using partyhub::player::PlayerPipeline;
+using partyhub::player::PlayerPipelineConfig;
+
+TEST_CASE("the H.264 decoder: openh264 when installed, libav on request, an unknown name refused in words") {
+  CHECK(chooseH264Decoder("auto") == "openh264dec");
+  CHECK(chooseH264Decoder("openh264") == "openh264dec");
+  CHECK(chooseH264Decoder("libav").rfind("avdec_h264 ", 0) == 0);
+  try {
+    (void)chooseH264Decoder("ffmpeg");
+    FAIL("an unknown decoder was accepted");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find("'ffmpeg'") != std::string::npos);
+  }
+}
+
+TEST_CASE("the description decodes with the chosen decoder, VP8 with vp8dec") {
+  PlayerPipelineConfig c;
+  c.videoSink = {"fake", ""};
+  c.audioSink = {"fake", ""};
+  c.h264Decoder = chooseH264Decoder("openh264");
+  const std::string h264 = PlayerPipeline::describe(c, v1::CODEC_H264, true);
+  CHECK(h264.find("h264parse ! openh264dec ! ") != std::string::npos);
+  CHECK(h264.find("opusdec") != std::string::npos);
+  const std::string vp8 = PlayerPipeline::describe(c, v1::CODEC_VP8, false);
+  CHECK(vp8.find("vp8dec") != std::string::npos);
+  CHECK(vp8.find("opusdec") == std::string::npos);
+}
+
+TEST_CASE("a pipeline warmed up and never started shuts down cleanly") {
+  PlayerPipelineConfig c;
+  c.videoSink = {"fake", ""};
+  c.audioSink = {"fake", ""};
+  c.h264Decoder = chooseH264Decoder("libav");
+  {
+    PlayerPipeline p(c, {}, {}, {});
+    p.warmUp();
+    p.warmUp();  // a second call starts nothing more
+    CHECK_FALSE(p.started());
+  }  // the destructor joins the warm-up thread: this test would hang, not pass, if it did not
+}
