@@ -4,15 +4,6 @@
 
 namespace partyhub::controller {
 
-std::uint32_t channelIdFor(const std::string& hostPort) {
-  std::uint32_t h = 2166136261u;
-  for (unsigned char c : hostPort) {
-    h ^= c;
-    h *= 16777619u;
-  }
-  return h <= kPerSourceChannelId ? h + 2 : h;  // 0 is the signalling overlay's, 1 every per-source channel's
-}
-
 std::optional<std::string> layoutMismatch(const std::string& ourLayout, std::uint32_t theirChannelId) {
   const bool theyShare = theirChannelId != kPerSourceChannelId;
   if ((ourLayout == "shared") == theyShare) return std::nullopt;

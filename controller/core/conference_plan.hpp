@@ -13,8 +13,8 @@
 
 namespace partyhub::controller {
 
-/// Every per-source channel's id (each is an overlay of its own); shared
-/// ones are hashes that are never this (see channelIdFor).
+/// Every per-source channel's id (each is an overlay of its own); the shared
+/// layout's are the group manager's, 2 and up (groupmgr::kFirstAssignedChannel).
 inline constexpr std::uint32_t kPerSourceChannelId = 1;
 
 struct RemoteChannel {
@@ -45,15 +45,9 @@ struct ConferenceSettings {
   // joins through `sharedBootstrap` (fixed when first planned: a member
   // joining must not change the running streamer's command line).
   std::string layout = "per-source";
-  std::uint32_t channelId = kPerSourceChannelId;  // our channel's id (shared: unique in the group, see channelIdFor)
+  std::uint32_t channelId = kPerSourceChannelId;  // our channel's id (shared: the group manager's, unique in the group)
   std::vector<std::string> sharedBootstrap;
 };
-
-/// A channel id for a shared-layout streamer at HOST:PORT: unique in a group
-/// whose members advertise distinct endpoints (FNV-1a; never 0, the
-/// signalling overlay's, nor 1). Per-source channels are all 1 (an overlay
-/// each): a member's channel id tells its layout.
-std::uint32_t channelIdFor(const std::string& hostPort);
 
 /// Why a member cannot be watched in our layout (it chose the other one: the
 /// two do not interoperate), judged by its channel id (per-source channels

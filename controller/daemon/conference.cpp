@@ -117,24 +117,40 @@ void Conference::join() {
     throw ManagerError(409, "group '" + mRequest.group + "' runs the " + layout +
                                 " layout; join it with that layout (or without choosing one)");
   }
-  {
-    std::lock_guard lock(mMutex);
-    mSettings.layout = layout;
-    mSettings.channelId = layout == "shared"
-                              ? channelIdFor(mSettings.advertiseHost + ":" + std::to_string(mSettings.sourcePort))
-                              : kPerSourceChannelId;
+  // Per-source: every channel is 1 (an overlay each). Shared: the group
+  // manager hands out a small id (it goes with every chunk), which we keep
+  // when we join again, so our running streamer's command line stands.
+  std::uint32_t channelId = kPerSourceChannelId;
+  if (layout == "shared") channelId = mChannelAssigned ? mSettings.channelId : 0;
+  auto ask = [&](std::uint32_t id) {
+    json req = {{"name", mRequest.name},
+                {"channels", {{{"channel_id", id},
+                               {"bootstrap", mSettings.advertiseHost + ":" + std::to_string(mSettings.sourcePort)},
+                               {"kind", "camera"}}}},
+                {"layout", layout}};
+    if (!mRequest.password.empty()) req["password"] = mRequest.password;
+    return c.Post("/v1/groups/" + mRequest.group + "/members", req.dump(), "application/json");
+  };
+  auto r = ask(channelId);
+  if (r && r->status == 409 && channelId > kPerSourceChannelId) {
+    logger("controller")->warn("{}: {}; asking for a new channel id", mRequest.group, errorOf(r));
+    r = ask(channelId = 0);
   }
-  json req = {{"name", mRequest.name},
-              {"channels", {{{"channel_id", mSettings.channelId},
-                             {"bootstrap", mSettings.advertiseHost + ":" + std::to_string(mSettings.sourcePort)},
-                             {"kind", "camera"}}}},
-              {"layout", layout}};
-  if (!mRequest.password.empty()) req["password"] = mRequest.password;
-  auto r = c.Post("/v1/groups/" + mRequest.group + "/members", req.dump(), "application/json");
   if (!r || r->status != 201) throw ManagerError(r ? r->status : 502, errorOf(r));
   const json j = json::parse(r->body);
+  if (channelId == 0) {
+    // Ours is in the member list the manager answers with.
+    for (const json& m : j["members"]) {
+      if (m["id"] != j["member_id"]) continue;
+      for (const json& ch : m["channels"]) channelId = ch.value("channel_id", 0u);
+    }
+    if (channelId <= kPerSourceChannelId) throw ManagerError(502, "the group manager gave us no channel id");
+  }
   {
     std::lock_guard lock(mMutex);  // a rejoin runs on the watcher while status() reads these
+    mSettings.layout = layout;
+    mSettings.channelId = channelId;
+    mChannelAssigned = layout == "shared";
     mMemberId = j["member_id"];
     mToken = j["token"];
   }

@@ -171,6 +171,16 @@ GroupStore::GroupStore(const std::string& path) {
     hasLayout = st.step() && st.integer(0) > 0;
   }
   if (!hasLayout) exec("ALTER TABLE groups ADD COLUMN layout TEXT NOT NULL DEFAULT 'per-source'");
+  // ... and from before the manager handed out channel ids.
+  bool hasNextChannel = false;
+  {
+    Statement st(mDb, "SELECT COUNT(*) FROM pragma_table_info('groups') WHERE name = 'next_channel'");
+    hasNextChannel = st.step() && st.integer(0) > 0;
+  }
+  if (!hasNextChannel) {
+    exec(("ALTER TABLE groups ADD COLUMN next_channel INTEGER NOT NULL DEFAULT " + std::to_string(kFirstAssignedChannel))
+             .c_str());
+  }
 }
 
 GroupStore::~GroupStore() { sqlite3_close(mDb); }
@@ -259,14 +269,14 @@ Joined GroupStore::join(const std::string& group, const std::string& password, c
   j.member.name = memberName;
   j.member.joinedUs = nowUs;
   j.member.lastBeatUs = nowUs;
-  j.member.channels = channels;
+  j.member.channels = assignChannels(group, channels);
   j.token = randomHex(32);
   {
     Statement st(mDb, "INSERT INTO members(id, group_name, name, token_hash, joined_us, last_beat_us) VALUES (?,?,?,?,?,?)");
     st.bind(1, j.member.id).bind(2, group).bind(3, memberName).bind(4, sha256(j.token)).bind(5, nowUs).bind(6, nowUs);
     st.step();
   }
-  for (const Channel& c : channels) {
+  for (const Channel& c : j.member.channels) {
     Statement st(mDb, "INSERT INTO channels(member_id, channel_id, bootstrap, kind) VALUES (?,?,?,?)");
     st.bind(1, j.member.id).bind(2, static_cast<std::int64_t>(c.channelId)).bind(3, c.bootstrap).bind(4, c.kind);
     try {
@@ -279,6 +289,34 @@ Joined GroupStore::join(const std::string& group, const std::string& password, c
   tx.commit();
   j.version = this->group(group).version;
   return j;
+}
+
+std::vector<Channel> GroupStore::assignChannels(const std::string& group, std::vector<Channel> channels) {
+  // Asked for (id 0): the group's next id, never one handed out before in
+  // it, so a member's chunks still in flight can never pass for a later
+  // member's. Small: ids go on the wire with every chunk (a varint).
+  for (Channel& c : channels) {
+    if (c.channelId != kAssignChannel) continue;
+    Statement next(mDb, "SELECT next_channel FROM groups WHERE name = ?");
+    next.bind(1, group);
+    if (!next.step()) throw StoreFailure(StoreError::kNotFound, "no group '" + group + "'");
+    c.channelId = static_cast<std::uint32_t>(next.integer(0));
+    Statement bumpNext(mDb, "UPDATE groups SET next_channel = next_channel + 1 WHERE name = ?");
+    bumpNext.bind(1, group).step();
+  }
+  // Chosen (a member joining again keeps its id): one channel per id in a
+  // group, but for the per-source layout's id, which every member shares.
+  for (const Channel& c : channels) {
+    if (c.channelId == kPerSourceChannel) continue;
+    Statement taken(mDb, R"(SELECT COUNT(*) FROM channels c JOIN members m ON m.id = c.member_id
+                            WHERE m.group_name = ? AND c.channel_id = ?)");
+    taken.bind(1, group).bind(2, static_cast<std::int64_t>(c.channelId));
+    if (taken.step() && taken.integer(0) > 0) {
+      throw StoreFailure(StoreError::kConflict, "channel " + std::to_string(c.channelId) + " is another member's in group '" +
+                                                    group + "' (join with channel_id 0 to be given one)");
+    }
+  }
+  return channels;
 }
 
 void GroupStore::authenticate(const std::string& group, const std::string& memberId, const std::string& token) const {

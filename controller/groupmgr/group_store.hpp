@@ -17,8 +17,15 @@ struct sqlite3;
 
 namespace partyhub::groupmgr {
 
+/// Channel ids in a join: 0 asks the manager for one (it hands out 2, 3, ...
+/// in each group, never the same twice); 1 is the per-source layout's, which
+/// every member's channel has (an overlay each: ids need not differ).
+constexpr std::uint32_t kAssignChannel = 0;
+constexpr std::uint32_t kPerSourceChannel = 1;
+constexpr std::uint32_t kFirstAssignedChannel = 2;
+
 struct Channel {
-  std::uint32_t channelId = 0;
+  std::uint32_t channelId = kAssignChannel;
   std::string bootstrap;  // HOST:PORT of the member's source streamer for this channel
   std::string kind;       // free-form: "camera", "screen", ...
 };
@@ -72,7 +79,9 @@ class GroupStore {
   [[nodiscard]] std::vector<GroupInfo> groups() const;
   [[nodiscard]] GroupInfo group(const std::string& name) const;
 
-  /// A non-empty `layout` must be the group's (kConflict otherwise).
+  /// A non-empty `layout` must be the group's (kConflict otherwise). Channels
+  /// with id kAssignChannel get the group's next id; any other id but
+  /// kPerSourceChannel must be no other member's (kConflict otherwise).
   Joined join(const std::string& group, const std::string& password, const std::string& memberName,
               const std::vector<Channel>& channels, std::int64_t nowUs, const std::string& layout = "");
   void leave(const std::string& group, const std::string& memberId, const std::string& token);
@@ -88,6 +97,7 @@ class GroupStore {
   void exec(const char* sql) const;
   void authenticate(const std::string& group, const std::string& memberId, const std::string& token) const;
   void bump(const std::string& group);
+  std::vector<Channel> assignChannels(const std::string& group, std::vector<Channel> channels);
   [[nodiscard]] std::vector<Member> membersOf(const std::string& group) const;
 
   sqlite3* mDb = nullptr;

@@ -69,6 +69,11 @@ TEST_CASE("group manager: bad requests get the right status and a message, and c
   REQUIRE(c.Post("/v1/groups", R"({"name":"team","password":"pw"})", "application/json")->status == 201);
   const json alice = join(c, "team", "alice", "pw");
   const std::string token = alice["token"];
+  // bob holds channel 9 (a shared-layout id: one member's alone).
+  REQUIRE(c.Post("/v1/groups/team/members",
+                 R"({"name":"bob","password":"pw","channels":[{"channel_id":9,"bootstrap":"127.0.0.1:7001"}]})",
+                 "application/json")
+              ->status == 201);
 
   struct Case {
     const char* what;
@@ -97,6 +102,10 @@ TEST_CASE("group manager: bad requests get the right status and a message, and c
                              R"({"name":"x","password":"pw","channels":[{"channel_id":1,"bootstrap":"nohost"}]})",
                              "application/json"),
        400, "HOST:PORT"},
+      {"a taken channel id", c.Post("/v1/groups/team/members",
+                                    R"({"name":"x","password":"pw","channels":[{"channel_id":9,"bootstrap":"h:1"}]})",
+                                    "application/json"),
+       409, "another member's"},
       {"no token", c.Get("/v1/groups/team/members"), 401, "Bearer"},
       {"forged token", c.Get("/v1/groups/team/members", bearer(alice["member_id"].get<std::string>() + ".forged")), 403,
        "does not match"},
@@ -112,8 +121,9 @@ TEST_CASE("group manager: bad requests get the right status and a message, and c
   CHECK(body(c.Get("/v1/groups/team"))["layout"] == "per-source");
   CHECK(c.Get("/v1/groups/other")->status == 404);
   const json members = body(c.Get("/v1/groups/team/members", bearer(token)));
-  REQUIRE(members["members"].size() == 1);
+  REQUIRE(members["members"].size() == 2);
   CHECK(members["members"][0]["name"] == "alice");
+  CHECK(members["members"][1]["name"] == "bob");
   CHECK(gm.proc->running());
 }
 

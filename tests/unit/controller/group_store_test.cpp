@@ -113,6 +113,37 @@ TEST_CASE("a database from before layouts opens, and its groups are per-source")
   CHECK(s.group("old").layout == "per-source");
   CHECK(s.join("old", "", "alice", kCam, 2, "per-source").member.name == "alice");
   CHECK(s.createGroup("new", "", 3, "shared").layout == "shared");
+  CHECK(s.join("old", "", "bob", {{kAssignChannel, "10.0.0.2:7000", ""}}, 4).member.channels.at(0).channelId ==
+        kFirstAssignedChannel);  // and channel ids are handed out there too
+}
+
+TEST_CASE("channel ids: handed out small, one per member, never twice in a group; one taken is refused") {
+  TempDb db;
+  GroupStore s(db.path);
+  s.createGroup("meet", "", 1, "shared");
+  s.createGroup("other", "", 1, "shared");
+  auto idOf = [](const Joined& j) { return j.member.channels.at(0).channelId; };
+  const Joined alice = s.join("meet", "", "alice", {{kAssignChannel, "10.0.0.1:7000", ""}}, 2);
+  const Joined bob = s.join("meet", "", "bob", {{kAssignChannel, "10.0.0.2:7000", ""}}, 3);
+  CHECK(idOf(alice) == 2);
+  CHECK(idOf(bob) == 3);
+  // What the others see is what was handed out.
+  const auto ms = s.members("meet", alice.member.id, alice.token);
+  REQUIRE(ms.size() == 2);
+  CHECK(ms[1].channels.at(0).channelId == 3);
+  // bob leaves: his id is not handed out again (chunks of his may still be about).
+  s.leave("meet", bob.member.id, bob.token);
+  CHECK(idOf(s.join("meet", "", "carol", {{kAssignChannel, "10.0.0.3:7000", ""}}, 4)) == 4);
+  // A member joining again asks for its id back: free, it is its; another's, refused.
+  CHECK(idOf(s.join("meet", "", "bob", {{3, "10.0.0.2:7000", ""}}, 5)) == 3);
+  CHECK(failure([&] { s.join("meet", "", "dave", {{2, "10.0.0.4:7000", ""}}, 6); }) ==
+        std::string(toString(StoreError::kConflict)));
+  CHECK(s.group("meet").members == 3);  // the refused join left nothing behind
+  // Each group counts from the start; per-source's id is everyone's.
+  CHECK(idOf(s.join("other", "", "erin", {{kAssignChannel, "10.0.0.5:7000", ""}}, 7)) == 2);
+  s.createGroup("plain", "", 1);
+  CHECK(idOf(s.join("plain", "", "x", kCam, 8)) == kPerSourceChannel);
+  CHECK(idOf(s.join("plain", "", "y", kCam, 9)) == kPerSourceChannel);
 }
 
 TEST_CASE("members that stop beating expire, beating keeps them") {
