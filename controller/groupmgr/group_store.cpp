@@ -315,6 +315,14 @@ std::vector<Channel> GroupStore::assignChannels(const std::string& group, std::v
       throw StoreFailure(StoreError::kConflict, "channel " + std::to_string(c.channelId) + " is another member's in group '" +
                                                     group + "' (join with channel_id 0 to be given one)");
     }
+    // A chosen id the counter has not reached yet (the group was made anew
+    // under a member that kept its id) is never handed out after it. Only
+    // small ones move the counter: a hash-sized id would make every later
+    // id as long on the wire.
+    if (c.channelId < kLargestCountedChannel) {
+      Statement past(mDb, "UPDATE groups SET next_channel = MAX(next_channel, ?) WHERE name = ?");
+      past.bind(1, static_cast<std::int64_t>(c.channelId) + 1).bind(2, group).step();
+    }
   }
   return channels;
 }

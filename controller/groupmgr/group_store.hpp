@@ -23,6 +23,7 @@ namespace partyhub::groupmgr {
 constexpr std::uint32_t kAssignChannel = 0;
 constexpr std::uint32_t kPerSourceChannel = 1;
 constexpr std::uint32_t kFirstAssignedChannel = 2;
+constexpr std::uint32_t kLargestCountedChannel = 1u << 14;  // two bytes as a varint
 
 struct Channel {
   std::uint32_t channelId = kAssignChannel;

@@ -139,6 +139,9 @@ TEST_CASE("channel ids: handed out small, one per member, never twice in a group
   CHECK(failure([&] { s.join("meet", "", "dave", {{2, "10.0.0.4:7000", ""}}, 6); }) ==
         std::string(toString(StoreError::kConflict)));
   CHECK(s.group("meet").members == 3);  // the refused join left nothing behind
+  // An id chosen ahead of the counter is never handed out after it.
+  CHECK(idOf(s.join("meet", "", "frank", {{9, "10.0.0.6:7000", ""}}, 6)) == 9);
+  CHECK(idOf(s.join("meet", "", "grace", {{kAssignChannel, "10.0.0.7:7000", ""}}, 6)) == 10);
   // Each group counts from the start; per-source's id is everyone's.
   CHECK(idOf(s.join("other", "", "erin", {{kAssignChannel, "10.0.0.5:7000", ""}}, 7)) == 2);
   s.createGroup("plain", "", 1);
