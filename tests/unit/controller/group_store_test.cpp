@@ -117,7 +117,7 @@ TEST_CASE("a database from before layouts opens, and its groups are per-source")
         kFirstAssignedChannel);  // and channel ids are handed out there too
 }
 
-TEST_CASE("channel ids: handed out small, one per member, never twice in a group; one taken is refused") {
+TEST_CASE("channel ids: handed out small, one per member, never twice in a group, and one taken is refused") {
   TempDb db;
   GroupStore s(db.path);
   s.createGroup("meet", "", 1, "shared");
