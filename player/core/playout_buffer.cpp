@@ -103,9 +103,10 @@ void PlayoutBuffer::poll(std::int64_t nowUs, std::int64_t delayUs, std::vector<v
     }
     auto it = mPending.find(mNext);
     if (it == mPending.end()) {
-      // A gap. Already waiting for an anchor? Nothing before the next anchor
-      // could be decoded anyway, so jump straight to it.
-      if (mWaitAnchor) {
+      // A gap. Already waiting for an anchor, or a wide hole we asked a
+      // keyframe for? Nothing before the next anchor could be decoded
+      // anyway (or is likely to come in time), so jump straight to it.
+      if (mWaitAnchor || mHoleAskedAt == mNext + 1) {
         auto anchor = std::find_if(mPending.begin(), mPending.end(), [](const auto& p) { return p.second.anchor(); });
         if (anchor != mPending.end()) {
           declareLost(anchor->first);
@@ -117,6 +118,12 @@ void PlayoutBuffer::poll(std::int64_t nowUs, std::int64_t delayUs, std::vector<v
       // a short stall beats skipping to the next anchor, which freezes video
       // until a keyframe comes.
       const v1::Chunk& after = mPending.begin()->second;
+      const std::uint64_t hole = mPending.begin()->first - mNext;
+      if (mKind == v1::MEDIA_KIND_VIDEO && mConfig.keyframeForHoleOf > 0 && hole >= mConfig.keyframeForHoleOf &&
+          mHoleAskedAt != mNext + 1) {
+        mHoleKeyframe = true;  // once per hole
+        mHoleAskedAt = mNext + 1;
+      }
       if (nowUs < after.capture_us() + delayUs + mConfig.lateToleranceUs) return;
       declareLost(mPending.begin()->first);
       continue;
@@ -151,6 +158,13 @@ std::optional<std::int64_t> PlayoutBuffer::nextDeadlineUs(std::int64_t delayUs) 
 }
 
 bool PlayoutBuffer::takeKeyframeRequest(std::int64_t nowUs) {
+  if (mHoleKeyframe) {
+    mHoleKeyframe = false;
+    if (mLastKeyframeRequestUs != 0 && nowUs - mLastKeyframeRequestUs < mConfig.keyframeRequestIntervalUs) return false;
+    mLastKeyframeRequestUs = nowUs;
+    ++mStats.keyframeRequests;
+    return true;
+  }
   if (!mWantKeyframe || !mWaitAnchor) return false;
   if (mLastKeyframeRequestUs != 0 && nowUs - mLastKeyframeRequestUs < mConfig.keyframeRequestIntervalUs) {
     return false;

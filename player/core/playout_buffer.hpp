@@ -24,6 +24,11 @@ namespace partyhub::player {
 struct PlayoutBufferConfig {
   std::int64_t lateToleranceUs = 150'000;
   std::int64_t keyframeRequestIntervalUs = 500'000;  // while still waiting
+  // Video: a hole of this many chunks or more asks for a keyframe at once,
+  // while it is still waited for (a restarted streamer, an outage: repairs
+  // rarely fill so many in time, and giving the hole up first would add the
+  // late tolerance to the freeze). 0: only once a hole is given up.
+  std::uint64_t keyframeForHoleOf = 3;
   std::size_t maxPending = 1024;
 };
 
@@ -53,7 +58,8 @@ class PlayoutBuffer {
   /// dropped while waiting for an anchor). Chunks that can go are released
   /// as they arrive, so this is the only timer a player needs.
   [[nodiscard]] std::optional<std::int64_t> nextDeadlineUs(std::int64_t delayUs) const;
-  /// True once per needed keyframe request (join, loss); rate-limited.
+  /// True once per needed keyframe request (join, loss, a wide hole);
+  /// rate-limited.
   bool takeKeyframeRequest(std::int64_t nowUs);
 
   [[nodiscard]] const PlayoutStats& stats() const { return mStats; }
@@ -76,6 +82,8 @@ class PlayoutBuffer {
   std::uint64_t mNext = 0;
   bool mWaitAnchor;
   bool mWantKeyframe = false;
+  bool mHoleKeyframe = false;         // a wide hole wants a keyframe before it is given up
+  std::uint64_t mHoleAskedAt = 0;     // the hole (its first seq + 1) already asked for
   std::int64_t mLastKeyframeRequestUs = 0;
   bool mStarted = false;
   std::uint64_t mFirstSeq = 0;

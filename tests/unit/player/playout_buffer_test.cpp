@@ -123,6 +123,48 @@ TEST_CASE("after a loss the buffer asks for a keyframe, rate-limited") {
   CHECK_FALSE(b.takeKeyframeRequest(later + 2'000'000));
 }
 
+TEST_CASE("a wide hole asks for a keyframe at once, before it is given up; a narrow one waits") {
+  PlayoutBuffer b(v1::MEDIA_KIND_VIDEO);  // keyframeForHoleOf = 3
+  std::vector<v1::Chunk> out;
+  (void)b.push(video(0), 1'000, kDelay);
+  b.poll(1'000, kDelay, out);
+  // 1 and 2 missing (a hole of two): waited for, nothing asked.
+  (void)b.push(video(3), 3 * kFrame, kDelay);
+  b.poll(3 * kFrame, kDelay, out);
+  CHECK_FALSE(b.takeKeyframeRequest(3 * kFrame));
+  (void)b.push(video(1), 3 * kFrame + 1, kDelay);  // repaired
+  (void)b.push(video(2), 3 * kFrame + 2, kDelay);
+  b.poll(3 * kFrame + 2, kDelay, out);
+  CHECK(seqs(out) == std::vector<std::uint64_t>{0, 1, 2, 3});
+  // 4..6 missing (a streamer restarted): asked for at once, once.
+  (void)b.push(video(7), 7 * kFrame, kDelay);
+  b.poll(7 * kFrame, kDelay, out);
+  CHECK_FALSE(b.waitingForAnchor());  // still waited for
+  CHECK(b.takeKeyframeRequest(7 * kFrame));
+  (void)b.push(video(8), 8 * kFrame, kDelay);
+  b.poll(8 * kFrame, kDelay, out);
+  CHECK_FALSE(b.takeKeyframeRequest(8 * kFrame));
+  // The keyframe comes (as a new GOP, 9): played at once, the hole given up
+  // without waiting out the late tolerance.
+  v1::Chunk key = video(9);
+  key.set_anchor(true);
+  (void)b.push(key, 9 * kFrame, kDelay);
+  out.clear();
+  b.poll(9 * kFrame, kDelay, out);
+  CHECK(seqs(out) == std::vector<std::uint64_t>{9});
+  CHECK(b.stats().lost == 3);     // 4..6
+  CHECK(b.stats().skipped == 2);  // 7, 8: not decodable without 4..6
+  CHECK_FALSE(b.takeKeyframeRequest(9 * kFrame));
+  CHECK(b.stats().keyframeRequests == 1);
+  // Audio never asks.
+  PlayoutBuffer a(v1::MEDIA_KIND_AUDIO);
+  (void)a.push(audio(0), 1'000, kDelay);
+  a.poll(1'000, kDelay, out);
+  (void)a.push(audio(9), 9 * kFrame, kDelay);
+  a.poll(9 * kFrame, kDelay, out);
+  CHECK_FALSE(a.takeKeyframeRequest(9 * kFrame));
+}
+
 TEST_CASE("video starts on an anchor: a join mid-GOP asks for a keyframe") {
   PlayoutBuffer b(v1::MEDIA_KIND_VIDEO);
   std::vector<v1::Chunk> out;
