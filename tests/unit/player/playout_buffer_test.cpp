@@ -123,7 +123,7 @@ TEST_CASE("after a loss the buffer asks for a keyframe, rate-limited") {
   CHECK_FALSE(b.takeKeyframeRequest(later + 2'000'000));
 }
 
-TEST_CASE("a wide hole asks for a keyframe at once, before it is given up; a narrow one waits") {
+TEST_CASE("a wide hole asks for a keyframe at once, before it is given up, and a narrow one waits") {
   PlayoutBuffer b(v1::MEDIA_KIND_VIDEO);  // keyframeForHoleOf = 3
   std::vector<v1::Chunk> out;
   (void)b.push(video(0), 1'000, kDelay);
