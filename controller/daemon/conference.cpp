@@ -121,7 +121,7 @@ void Conference::join() {
   // manager hands out a small id (it goes with every chunk), which we keep
   // when we join again, so our running streamer's command line stands.
   std::uint32_t channelId = kPerSourceChannelId;
-  if (layout == "shared") channelId = mChannelAssigned ? mSettings.channelId : 0;
+  if (layout == "shared") channelId = mSettings.channelId > kPerSourceChannelId ? mSettings.channelId : 0;
   auto ask = [&](std::uint32_t id) {
     json req = {{"name", mRequest.name},
                 {"channels", {{{"channel_id", id},
@@ -150,7 +150,6 @@ void Conference::join() {
     std::lock_guard lock(mMutex);  // a rejoin runs on the watcher while status() reads these
     mSettings.layout = layout;
     mSettings.channelId = channelId;
-    mChannelAssigned = layout == "shared";
     mMemberId = j["member_id"];
     mToken = j["token"];
   }

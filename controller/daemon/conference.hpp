@@ -95,7 +95,6 @@ class Conference {
   nlohmann::json mMembers = nlohmann::json::array();
   std::map<std::string, int> mPorts;  // remote member id -> our streamer's UDP port for it
   bool mBootstrapFixed = false;  // shared layout: the streamer's --bootstrap, set once
-  bool mChannelAssigned = false;  // shared layout: the manager gave us mSettings.channelId (kept on rejoin)
   std::map<std::string, nlohmann::json> mWeb;  // member id -> the web GUI's latest report
   bool mVideoMuted = false, mAudioMuted = false;
   std::int64_t mMuteSentUs = 0;

@@ -1,6 +1,7 @@
 #include "playout_buffer.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace partyhub::player {
 
@@ -158,14 +159,8 @@ std::optional<std::int64_t> PlayoutBuffer::nextDeadlineUs(std::int64_t delayUs) 
 }
 
 bool PlayoutBuffer::takeKeyframeRequest(std::int64_t nowUs) {
-  if (mHoleKeyframe) {
-    mHoleKeyframe = false;
-    if (mLastKeyframeRequestUs != 0 && nowUs - mLastKeyframeRequestUs < mConfig.keyframeRequestIntervalUs) return false;
-    mLastKeyframeRequestUs = nowUs;
-    ++mStats.keyframeRequests;
-    return true;
-  }
-  if (!mWantKeyframe || !mWaitAnchor) return false;
+  const bool forHole = std::exchange(mHoleKeyframe, false);  // asked once per hole, even if rate-limited
+  if (!forHole && (!mWantKeyframe || !mWaitAnchor)) return false;
   if (mLastKeyframeRequestUs != 0 && nowUs - mLastKeyframeRequestUs < mConfig.keyframeRequestIntervalUs) {
     return false;
   }

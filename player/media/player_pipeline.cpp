@@ -69,16 +69,12 @@ bool installed(const char* factory) {
 }  // namespace
 
 std::string chooseH264Decoder(const std::string& name) {
-  const std::string libav = "avdec_h264 max-threads=1 output-corrupt=false";
-  if (name == "openh264" || (name == "auto" && installed("openh264dec"))) {
-    if (!installed("openh264dec")) throw std::runtime_error("--h264-decoder openh264: openh264dec is not installed");
-    return "openh264dec";
+  if (name != "auto" && name != "openh264" && name != "libav") {
+    throw std::runtime_error("--h264-decoder: unknown decoder '" + name + "' (auto | openh264 | libav)");
   }
-  if (name == "libav" || name == "auto") {
-    if (!installed("avdec_h264")) throw std::runtime_error("--h264-decoder " + name + ": avdec_h264 is not installed");
-    return libav;
-  }
-  throw std::runtime_error("--h264-decoder: unknown decoder '" + name + "' (auto | openh264 | libav)");
+  const char* element = name == "libav" || (name == "auto" && !installed("openh264dec")) ? "avdec_h264" : "openh264dec";
+  if (!installed(element)) throw std::runtime_error("--h264-decoder " + name + ": " + element + " is not installed");
+  return element == std::string("avdec_h264") ? kLibavH264Decoder : element;
 }
 
 std::string PlayerPipeline::describe(const PlayerPipelineConfig& c, v1::Codec videoCodec, bool audio) {

@@ -29,18 +29,20 @@ MediaSpec parseSinkSpec(const std::string& text);
 /// start-up, not when the first frame is waiting.
 std::string resolveAutoSink(const char* autoFactory);
 
+/// libav's H.264 decoder, one thread (frame threading holds frames back).
+inline constexpr const char* kLibavH264Decoder = "avdec_h264 max-threads=1 output-corrupt=false";
+
 struct PlayerPipelineConfig {
   MediaSpec videoSink{"auto", ""};
   MediaSpec audioSink{"auto", ""};  // auto | fake | none
   std::string videoDevice;  // for "auto": the resolved device sink, or empty = none
   std::string audioDevice;
   // The H.264 decoder's element and properties (see chooseH264Decoder).
-  std::string h264Decoder = "avdec_h264 max-threads=1 output-corrupt=false";
+  std::string h264Decoder = kLibavH264Decoder;
 };
 
 /// The H.264 decoder for `--h264-decoder`: "openh264" (openh264dec), "libav"
-/// (avdec_h264, one thread: frame threading holds frames back by design), or
-/// "auto": openh264dec when installed. Our sources send constrained baseline,
+/// (kLibavH264Decoder), or "auto": openh264dec when installed. Our sources send constrained baseline,
 /// which both decode alike; openh264dec loads in 2 ms of CPU where libav
 /// registers every codec it has, 50 ms, which a joining member's players,
 /// all starting at once on a busy machine, wait for. Throws for an unknown

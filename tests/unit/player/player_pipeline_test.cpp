@@ -37,15 +37,27 @@ TEST_CASE("the description decodes with the chosen decoder, VP8 with vp8dec") {
   CHECK(vp8.find("opusdec") == std::string::npos);
 }
 
-TEST_CASE("a pipeline warmed up and never started shuts down cleanly") {
+// Whether GStreamer has loaded the plugin (not merely listed it in its registry).
+bool loaded(const char* plugin) {
+  GstPlugin* p = gst_registry_find_plugin(gst_registry_get(), plugin);
+  if (p == nullptr) return false;
+  const bool yes = gst_plugin_is_loaded(p) != FALSE;
+  gst_object_unref(p);
+  return yes;
+}
+
+TEST_CASE("the warm-up loads both codecs' decoders before any pipeline starts, and shuts down cleanly") {
   PlayerPipelineConfig c;
   c.videoSink = {"fake", ""};
   c.audioSink = {"fake", ""};
-  c.h264Decoder = chooseH264Decoder("libav");
+  c.h264Decoder = chooseH264Decoder("libav");  // finds the factory, loads nothing
   {
     PlayerPipeline p(c, {}, {}, {});
     p.warmUp();
     p.warmUp();  // a second call starts nothing more
     CHECK_FALSE(p.started());
-  }  // the destructor joins the warm-up thread: this test would hang, not pass, if it did not
+  }  // the destructor joins the warm-up thread (this test hangs if it does not)
+  CHECK(loaded("libav"));  // avdec_h264
+  CHECK(loaded("vpx"));    // vp8dec
+  CHECK(loaded("opus"));   // opusdec
 }
