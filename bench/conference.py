@@ -87,6 +87,24 @@ def signalling(statuses):
     return total
 
 
+def signalling_by_message(statuses):
+    """Non-payload bytes and message counts the streamers sent, by message kind."""
+    sig, count = {}, {}
+    for st in statuses:
+        for m in st["members"]:
+            s = m.get("streamer") or {}
+            payload = s.get("payload_bytes_out_by_message", {})
+            for kind, b in s.get("bytes_out_by_message", {}).items():
+                sig[kind] = sig.get(kind, 0) + int(b) - int(payload.get(kind, 0))
+            for kind, n in s.get("messages_out_by_message", {}).items():
+                count[kind] = count.get(kind, 0) + int(n)
+    return sig, count
+
+
+def per_second(after, before, elapsed):
+    return {k: round((v - before.get(k, 0)) / elapsed) for k, v in sorted(after.items()) if v != before.get(k, 0)}
+
+
 def measure(daemons, infra, n, seconds, fps, on_window=None):
     """Steady-state figures of a running conference over `seconds`, read from
     its controller daemons (base URLs). on_window(elapsed) may add its own
@@ -96,6 +114,8 @@ def measure(daemons, infra, n, seconds, fps, on_window=None):
     extra = on_window(time.monotonic() - t0) if on_window else {}
     cpu1, st1, t1 = snapshot(daemons, infra)
     elapsed = t1 - t0
+    sig0, count0 = signalling_by_message(st0)
+    sig1, count1 = signalling_by_message(st1)
     by_kind, rss_kind = {}, {}
     for pid, (kind, c1) in cpu1.items():
         c0 = cpu0.get(pid, (kind, None))[1]
@@ -132,6 +152,9 @@ def measure(daemons, infra, n, seconds, fps, on_window=None):
         "rss_mb_total": round(sum(rss_kind.values()), 1),
         "rss_mb_by_kind": {k: round(v, 1) for k, v in sorted(rss_kind.items())},
         "signalling_bytes_per_s": round((signalling(st1) - signalling(st0)) / elapsed),
+        # Where it goes: for chunks ("video", "audio") their headers and framing.
+        "signalling_bytes_per_s_by_message": per_second(sig1, sig0, elapsed),
+        "messages_per_s_by_message": per_second(count1, count0, elapsed),
         # The overlay's repairs in the window: pushes repeated for want of an
         # acknowledgement, chunks received twice, channels restarted.
         "streamer_repushes": streamer_total(st1, "repushes") - streamer_total(st0, "repushes"),

@@ -187,6 +187,7 @@ class StreamerApp {
       if (!fragment(out.SerializeAsString(), mNextMsgId++, mScratch)) continue;
       for (const std::string& d : mScratch) {
         mBytesOutByMessage["nack"] += d.size();
+        ++mMessagesOutByMessage["nack"];
         sendOrEmulate(n.sender, d, now);
       }
     }
@@ -201,6 +202,7 @@ class StreamerApp {
       if (d == nullptr) continue;
       ++mFragmentsResent;
       mBytesOutByMessage["resent"] += d->size();
+      ++mMessagesOutByMessage["resent"];
       sendOrEmulate(to, *d, now);
       if (mOverlay) mOverlay->chargeUplink(d->size(), now);  // the pacer counts it as sent
     }
@@ -338,19 +340,28 @@ class StreamerApp {
         ++mSendErrors;
         continue;
       }
-      if (send.message.has_chunk()) mPayloadBytesOut += send.message.chunk().chunk().payload().size() * send.peers.size();
+      if (send.message.has_chunk()) {
+        const std::size_t payload = send.message.chunk().chunk().payload().size() * send.peers.size();
+        mPayloadBytesOut += payload;
+        mPayloadBytesOutByMessage[messageKind(send.message)] += payload;
+      }
       std::size_t framed = 0;
       for (const std::string& d : mScratch) framed += d.size();
       if (send.message.has_bundle()) {
         // Each message in its own kind; the bundle's framing as "bundle".
         std::size_t inner = 0;
         for (const v1::PeerMessage& m : send.message.bundle().messages()) {
-          mBytesOutByMessage[messageKind(m)] += m.ByteSizeLong();
+          const std::string kind = messageKind(m);
+          mBytesOutByMessage[kind] += m.ByteSizeLong();
+          ++mMessagesOutByMessage[kind];
           inner += m.ByteSizeLong();
         }
         mBytesOutByMessage["bundle"] += framed - inner;
+        ++mMessagesOutByMessage["bundle"];
       } else {
-        mBytesOutByMessage[messageKind(send.message)] += framed * send.peers.size();
+        const std::string kind = messageKind(send.message);
+        mBytesOutByMessage[kind] += framed * send.peers.size();
+        mMessagesOutByMessage[kind] += send.peers.size();
       }
       for (PeerId peer : send.peers) {
         for (const std::string& d : mScratch) sendOrEmulate(peer, d, now);
@@ -452,6 +463,8 @@ class StreamerApp {
     s->set_tree_reasked(r.treeReasked);
     s->set_channels(mOverlay ? r.channels : 1);
     for (const auto& [kind, bytes] : mBytesOutByMessage) (*s->mutable_bytes_out_by_message())[kind] = bytes;
+    for (const auto& [kind, bytes] : mPayloadBytesOutByMessage) (*s->mutable_payload_bytes_out_by_message())[kind] = bytes;
+    for (const auto& [kind, n] : mMessagesOutByMessage) (*s->mutable_messages_out_by_message())[kind] = n;
     if (mEmulator) s->set_emulation_dropped(mEmulator->stats().lost + mEmulator->stats().overflow);
     s->set_cpu_us(cpuTimeUs());
     *s->mutable_overlay_delay() = r.overlayDelay.summary();
@@ -503,7 +516,7 @@ class StreamerApp {
   std::uint64_t mDatagramsIn = 0, mDatagramsOut = 0, mBytesIn = 0, mBytesOut = 0, mPayloadBytesOut = 0;
   std::unique_ptr<LinkEmulator> mEmulator;  // --emulate-*: tests on a kernel without netem
   std::vector<std::pair<PeerId, std::string>> mDue;
-  std::map<std::string, std::uint64_t> mBytesOutByMessage;
+  std::map<std::string, std::uint64_t> mBytesOutByMessage, mPayloadBytesOutByMessage, mMessagesOutByMessage;
   bool mEmulatorArmed = false;
   bool mUplinkArmed = false;
   std::uint64_t mMalformed = 0, mLocalMalformed = 0, mSendErrors = 0, mChunksToPlayers = 0;
