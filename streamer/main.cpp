@@ -108,19 +108,21 @@ class StreamerApp {
       return true;
     });
     if (mOverlay) {
-      mOverlay->start(wallNowUs(), mActions);
-      apply();
-      // The core's clock (gossip, buffer-map batches, acks, pull), every
-      // 10 ms as in the simulator; the paced uplink wakes it sooner when it
-      // drains (armUplink). Each wake-up costs a few µs of kernel time, and a
-      // conference runs many streamers on one machine.
-      mLoop.addTimer(std::chrono::milliseconds(10), [this] {
+      // The core's clock (gossip, buffer-map batches, acks, pulls, repushes):
+      // an alarm at the core's next piece of work, set again after every
+      // event (see scheduleTick); the paced uplink wakes it sooner when it
+      // drains (armUplink). A regular 10 ms tick, as the simulator's, woke
+      // each of a conference's many streamers 100 times a second, most of
+      // them for nothing.
+      mTickAlarm = mLoop.addAlarm([this] {
         const std::int64_t now = wallNowUs();
+        mLastTickUs = now;
         if (mReassembler.partialMessages() > 0) requestFragments(now);
         mOverlay->onTick(now, mActions);
         apply();
-        return true;
       });
+      mOverlay->start(wallNowUs(), mActions);
+      apply();
     }
     scheduleRun(mLoop, mOptions.run, [this] { printStats(); });
     mLog->info("listening on UDP port {}, players at {}{}", mUdp.localPort(), mOptions.playersEndpoint,
@@ -394,6 +396,18 @@ class StreamerApp {
       for (const v1::Control& control : mActions.toSource) toSource(control);
     }
     mActions.clear();
+    scheduleTick(now);
+  }
+
+  // The alarm for the core's next tick; at least a millisecond after the
+  // last one (a core whose work stays due cannot spin the loop), and every
+  // 10 ms while fragmented messages wait for their missing pieces.
+  void scheduleTick(std::int64_t now) {
+    if (!mTickAlarm) return;
+    std::int64_t due = mOverlay->nextTickUs();
+    if (mReassembler.partialMessages() > 0) due = std::min(due, mLastTickUs + overlay::Scheduler::kRegularTickUs);
+    due = std::max(due, mLastTickUs + 1'000);
+    mTickAlarm->in(due - now);
   }
 
   // A control for our source, held until the source has spoken when it is
@@ -519,6 +533,8 @@ class StreamerApp {
   std::map<std::string, std::uint64_t> mBytesOutByMessage, mPayloadBytesOutByMessage, mMessagesOutByMessage;
   bool mEmulatorArmed = false;
   bool mUplinkArmed = false;
+  std::unique_ptr<EventLoop::Alarm> mTickAlarm;  // the overlay core's tick
+  std::int64_t mLastTickUs = 0;
   std::uint64_t mMalformed = 0, mLocalMalformed = 0, mSendErrors = 0, mChunksToPlayers = 0;
 };
 

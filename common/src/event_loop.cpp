@@ -1,6 +1,8 @@
 #include "partyhub/common/event_loop.hpp"
 
+#include <algorithm>
 #include <csignal>
+#include <cstdint>
 
 #include <glib-unix.h>
 #include <glib.h>
@@ -92,6 +94,59 @@ class ZmqWatchImpl final : public EventLoop::ZmqWatch {
   guint mIdleSource = 0;
 };
 
+// A GSource whose ready time lives in our own field: prepare() turns it into
+// the poll timeout on every iteration. (g_source_set_ready_time would do,
+// but it signals the context's wake-up fd on every call.)
+class AlarmImpl final : public EventLoop::Alarm {
+ public:
+  explicit AlarmImpl(EventLoop::Callback onAlarm) : mOnAlarm(std::move(onAlarm)) {
+    static GSourceFuncs funcs = {&AlarmImpl::prepare, &AlarmImpl::check, &AlarmImpl::dispatch, nullptr, nullptr,
+                                 nullptr};
+    mSource = reinterpret_cast<Source*>(g_source_new(&funcs, sizeof(Source)));
+    mSource->self = this;
+    g_source_attach(&mSource->base, nullptr);
+  }
+  ~AlarmImpl() override {
+    g_source_destroy(&mSource->base);
+    g_source_unref(&mSource->base);
+  }
+
+  void in(std::int64_t delayUs) override { mDueUs = g_get_monotonic_time() + std::max<std::int64_t>(0, delayUs); }
+  void cancel() override { mDueUs = kNever; }
+
+ private:
+  static constexpr std::int64_t kNever = INT64_MAX;
+  struct Source {
+    GSource base;
+    AlarmImpl* self;
+  };
+
+  static gboolean prepare(GSource* s, gint* timeoutMs) {
+    const std::int64_t due = reinterpret_cast<Source*>(s)->self->mDueUs;
+    if (due == kNever) {
+      *timeoutMs = -1;
+      return FALSE;
+    }
+    const std::int64_t wait = due - g_source_get_time(s);
+    *timeoutMs = wait <= 0 ? 0 : static_cast<gint>(std::min<std::int64_t>((wait + 999) / 1000, G_MAXINT));
+    return wait <= 0;
+  }
+  static gboolean check(GSource* s) {
+    const std::int64_t due = reinterpret_cast<Source*>(s)->self->mDueUs;
+    return due != kNever && g_source_get_time(s) >= due;
+  }
+  static gboolean dispatch(GSource* s, GSourceFunc, gpointer) {
+    AlarmImpl* self = reinterpret_cast<Source*>(s)->self;
+    self->mDueUs = kNever;
+    self->mOnAlarm();  // may set it again
+    return G_SOURCE_CONTINUE;
+  }
+
+  EventLoop::Callback mOnAlarm;
+  Source* mSource = nullptr;
+  std::int64_t mDueUs = kNever;
+};
+
 }  // namespace
 
 struct EventLoop::Impl {
@@ -118,6 +173,10 @@ unsigned EventLoop::addTimer(std::chrono::milliseconds interval, TimerCallback c
   auto* box = new Boxed<TimerCallback>{std::move(cb)};
   return g_timeout_add_full(G_PRIORITY_DEFAULT, static_cast<guint>(interval.count()), onTimer, box,
                             destroyBoxed<TimerCallback>);
+}
+
+std::unique_ptr<EventLoop::Alarm> EventLoop::addAlarm(Callback onAlarm) {
+  return std::make_unique<AlarmImpl>(std::move(onAlarm));
 }
 
 void EventLoop::remove(unsigned sourceId) { g_source_remove(sourceId); }

@@ -30,6 +30,9 @@ class StreamerOverlay {
   virtual void onPlayerControl(std::uint32_t channel, const v1::Control& control, std::int64_t nowUs,
                                RelayActions& out) = 0;
   virtual void onTick(std::int64_t nowUs, RelayActions& out) = 0;
+  /// When onTick next has work (overlay::Node::nextTickUs); a tick sooner
+  /// changes nothing.
+  [[nodiscard]] virtual std::int64_t nextTickUs() const = 0;
   virtual void onUplinkFree(std::int64_t nowUs, RelayActions& out) = 0;
   /// When the paced uplink next takes a send; <= now when it takes one now.
   [[nodiscard]] virtual std::int64_t uplinkFreeAtUs() const = 0;
@@ -59,6 +62,7 @@ class OverlayAdapter final : public StreamerOverlay {
   void onPlayerControl(std::uint32_t channel, const v1::Control& control, std::int64_t nowUs,
                        RelayActions& out) override;
   void onTick(std::int64_t nowUs, RelayActions& out) override;
+  [[nodiscard]] std::int64_t nextTickUs() const override { return mNode.nextTickUs(); }
   void onUplinkFree(std::int64_t nowUs, RelayActions& out) override;
   [[nodiscard]] std::int64_t uplinkFreeAtUs() const override { return mNode.uplinkFreeAtUs(); }
   void chargeUplink(std::size_t bytes, std::int64_t nowUs) override { mNode.chargeUplink(bytes, nowUs); }

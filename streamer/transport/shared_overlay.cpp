@@ -184,6 +184,14 @@ void SharedOverlay::onTick(std::int64_t nowUs, RelayActions& out) {
   }
 }
 
+std::int64_t SharedOverlay::nextTickUs() const {
+  // The signalling overlay's shuffle and every channel's own work; idle
+  // channels are dropped at the channels' idle ticks at the latest.
+  std::int64_t due = mMembership->nextTickUs();
+  for (const auto& [id, ch] : mChannels) due = std::min(due, ch.adapter->nextTickUs());
+  return due;
+}
+
 void SharedOverlay::onUplinkFree(std::int64_t nowUs, RelayActions& out) {
   mNowUs = std::max(mNowUs, nowUs);
   for (auto& [id, ch] : mChannels) {

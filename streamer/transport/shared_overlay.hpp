@@ -51,6 +51,7 @@ class SharedOverlay final : public StreamerOverlay {
   void onPlayerControl(std::uint32_t channel, const v1::Control& control, std::int64_t nowUs,
                        RelayActions& out) override;
   void onTick(std::int64_t nowUs, RelayActions& out) override;
+  [[nodiscard]] std::int64_t nextTickUs() const override;
   void onUplinkFree(std::int64_t nowUs, RelayActions& out) override;
   [[nodiscard]] std::int64_t uplinkFreeAtUs() const override;
   /// Charged to our own channel's node: which channel a resent fragment

@@ -31,6 +31,8 @@ class Membership {
   std::vector<std::pair<PeerId, Message>> join(const std::vector<PeerId>& bootstrap, std::int64_t nowUs);
   /// Periodic shuffle (at most one per period) and timeouts.
   std::vector<std::pair<PeerId, Message>> onTick(std::int64_t nowUs, std::mt19937_64& rng);
+  /// When onTick next has work: the next shuffle (timeouts are checked then).
+  [[nodiscard]] std::int64_t nextTickUs() const { return mNextShuffleUs; }
   /// Gossip, gossip replies and leaves; returns a reply to send, if any.
   std::vector<std::pair<PeerId, Message>> onMessage(PeerId from, const Message& m, std::int64_t nowUs,
                                                     std::mt19937_64& rng);

@@ -298,6 +298,26 @@ void Node::onTick(std::int64_t nowUs, NodeActions& out) {
   pumpUpload(nowUs);
 }
 
+std::int64_t Node::nextTickUs() const {
+  std::int64_t due = mLastTickUs + kIdleTickUs;  // lazy cleanups (timed-out pushes, the view's fullness)
+  const auto soon = [&due](std::int64_t t) { due = std::min(due, t); };
+  for (const Unacked& u : mUnacked) soon(u.dueUs);
+  // A budget past its chunk's deadline must go before the pump looks at it
+  // (it stops at a stale chunk).
+  for (std::uint64_t seq : mBudgeted) {
+    if (const Held* h = findHeld(seq)) soon(h->injectedUs + mConfig.deadlineUs + 1);
+  }
+  if (!mPendingHaves.empty() || !mAcksOwed.empty()) soon(mNextHaveFlushUs);
+  if (!mFirstHeardOf.empty()) soon(mNextPullUs);
+  // A backlog stopped the pump at the last event: it goes on when the uplink
+  // drains. (With a free uplink it sent all it could; only news moves it.)
+  if (waitsForUplink() && uplinkFreeAtUs() > mNowUs) soon(uplinkFreeAtUs());
+  soon(mNextNeighbourRefreshUs);
+  if (mOwnMembership) soon(mMembership->nextTickUs());
+  soon(mScheduler->nextTickUs(mLastTickUs));
+  return due;
+}
+
 void Node::flushHaves(std::int64_t nowUs) {
   mNextHaveFlushUs = nowUs + mConfig.haveBatchUs;
   // The source's upload is for its k fresh copies: it advertises nothing, so
@@ -395,10 +415,20 @@ void Node::pull(std::int64_t nowUs) {
     }
     if (nowUs >= mScheduler->pullAtUs(seq, it->second, mConfig.pullAfterUs) && mayRequest(seq)) {
       // Ask a random neighbour that has it.
+      // The source last: it answers only while it has sent fewer than its
+      // k copies (some were lost), so a request to it (the best
+      // provisioned, the likeliest pick) mostly went unanswered and the
+      // pull waited out its timeout.
       std::vector<PeerId> owners;
+      bool sourceHas = false;
       for (PeerId n : mNeighbours) {
-        if (peerHas(n, seq)) owners.push_back(n);
+        if (n == mSourceId) {
+          sourceHas = true;
+        } else if (peerHas(n, seq)) {
+          owners.push_back(n);
+        }
       }
+      if (owners.empty() && sourceHas) owners.push_back(mSourceId);
       if (!owners.empty()) {
         // Likelier the owners that would answer soon: close and well
         // provisioned (random among them, so no one owner takes every pull).

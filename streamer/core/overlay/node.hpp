@@ -105,6 +105,13 @@ class Node final : private SchedulerHost {
   void leave(std::int64_t nowUs, NodeActions& out);
   void onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActions& out);
   void onTick(std::int64_t nowUs, NodeActions& out);
+  /// When onTick next has work (acknowledgements due, a batch of buffer maps,
+  /// a pull, a repush, a shuffle...): a tick sooner changes nothing, a tick
+  /// later delays it. At least every kIdleTickUs. Ticking only then, a
+  /// streamer of a small quiet overlay wakes a few times a second rather
+  /// than 100 (the simulator ticks regularly).
+  [[nodiscard]] std::int64_t nextTickUs() const;
+  static constexpr std::int64_t kIdleTickUs = 100'000;
   /// The uplink has drained (see uplinkFreeAtUs): send what is next.
   void onUplinkFree(std::int64_t nowUs, NodeActions& out);
   /// The transport sent `bytes` on its own (fragments resent on request):

@@ -107,11 +107,17 @@ struct TreeConfig {
 
 class Scheduler {
  public:
+  /// The simulator's tick, and the streamer's before it asked nextTickUs().
+  static constexpr std::int64_t kRegularTickUs = 10'000;
+
   virtual ~Scheduler() = default;
   [[nodiscard]] virtual const char* name() const = 0;
   /// We just got `seq` (from the source or a peer `from`, 0 for local).
   virtual void onNewChunk(SchedulerHost& host, std::uint64_t seq, PeerId from, std::int64_t nowUs) = 0;
   virtual void onTick(SchedulerHost& host, std::int64_t nowUs) = 0;
+  /// When onTick next has work, given the last tick; by default the next
+  /// regular tick (10 ms on), for schedulers that keep no timetable.
+  [[nodiscard]] virtual std::int64_t nextTickUs(std::int64_t lastTickUs) const { return lastTickUs + kRegularTickUs; }
   /// The uplink is free: what to send next, if anything ({peer, seq}).
   virtual std::optional<std::pair<PeerId, std::uint64_t>> nextSend(SchedulerHost& host, std::int64_t nowUs) = 0;
   /// Offers, accepts and the tree's messages (other messages never reach the scheduler).

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "scheduler.hpp"
@@ -21,6 +22,7 @@ class PushScheduler final : public Scheduler {
 
   void onNewChunk(SchedulerHost&, std::uint64_t, PeerId, std::int64_t) override {}
   void onTick(SchedulerHost&, std::int64_t) override {}
+  [[nodiscard]] std::int64_t nextTickUs(std::int64_t) const override { return std::numeric_limits<std::int64_t>::max(); }
   void onMessage(SchedulerHost&, PeerId, const Message&, std::int64_t) override {}
 
   std::optional<std::pair<PeerId, std::uint64_t>> nextSend(SchedulerHost& host, std::int64_t nowUs) override {
@@ -121,8 +123,12 @@ class OfferAcceptScheduler final : public Scheduler {
     (void)nowUs;
   }
 
+  [[nodiscard]] std::int64_t nextTickUs(std::int64_t) const override {
+    return mIsSource ? std::numeric_limits<std::int64_t>::max() : mNextOfferUs;
+  }
   void onTick(SchedulerHost& host, std::int64_t nowUs) override {
-    if (host.isSource() || nowUs < mNextOfferUs) return;  // the source only pushes its k copies
+    mIsSource = host.isSource();
+    if (mIsSource || nowUs < mNextOfferUs) return;  // the source only pushes its k copies
     mNextOfferUs = nowUs + kOfferPeriodUs;
     const auto recent = host.recentHeld(kOfferWindow);
     if (recent.empty()) return;
@@ -164,6 +170,7 @@ class OfferAcceptScheduler final : public Scheduler {
   static constexpr std::size_t kOfferWindow = 32;
   static constexpr std::size_t kAcceptMax = 3;
   std::int64_t mNextOfferUs = 0;
+  bool mIsSource = false;  // as of the last tick
 };
 
 }  // namespace

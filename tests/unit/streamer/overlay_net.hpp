@@ -21,6 +21,10 @@ struct Net {
   std::map<std::uint64_t, int> sourceSends;
   std::int64_t now = 0;
   std::function<bool(PeerId, PeerId, const Message&)> drop;  // a lossy link, when set
+  // Tick a node only when it asks to be (Node::nextTickUs), as the streamer
+  // does, rather than at every tickAll (as the simulator does).
+  bool tickOnDemand = false;
+  std::uint64_t ticks = 0;
 
   void apply(PeerId from, NodeActions& out) {
     for (auto& [to, m] : out.sends) {
@@ -45,6 +49,8 @@ struct Net {
   void tickAll() {
     NodeActions out;
     for (auto& [id, n] : nodes) {
+      if (tickOnDemand && now < n->nextTickUs()) continue;
+      ++ticks;
       n->onTick(now, out);
       apply(id, out);
     }

@@ -204,6 +204,44 @@ TEST_CASE("a lost push is sent again once its acknowledgement is overdue") {
   CHECK(net->nodes.at(2)->stats().duplicates == 0);
 }
 
+TEST_CASE("ticked only when it asks (nextTickUs), a node still repairs lost pushes and gossips, with fewer ticks") {
+  // The same lossy overlay twice: every node ticked at every step (as in the
+  // simulator), and each only when it asks (as in the streamer).
+  std::map<bool, std::unique_ptr<Net>> runs;
+  for (bool onDemand : {false, true}) {
+    auto net = makeNet("push", 6);
+    net->tickOnDemand = onDemand;
+    for (int t = 0; t < 100; ++t) {
+      net->now += 10'000;
+      net->tickAll();
+    }
+    auto dropped = std::make_shared<std::set<std::pair<PeerId, std::uint64_t>>>();
+    net->drop = [dropped](PeerId, PeerId to, const Message& m) {
+      // The first copy of every fifth chunk to peers 2 and 3 is lost.
+      return m.type == MsgType::kChunk && (to == 2 || to == 3) && m.chunk->seq() % 5 == 0 &&
+             dropped->insert({to, m.chunk->seq()}).second;
+    };
+    net->ticks = 0;
+    stream(*net, 60);
+    CHECK(dropped->size() == 24);
+    for (PeerId p = 2; p <= 7; ++p) {
+      CAPTURE(onDemand);
+      CAPTURE(p);
+      CHECK(net->delivered[p].size() == 60);
+    }
+    std::uint64_t repushes = 0;
+    for (auto& [id, n] : net->nodes) {
+      repushes += n->stats().repushes;
+      CHECK(n->membership().view().size() >= 4);  // gossip went on
+    }
+    CHECK(repushes >= 20);
+    runs[onDemand] = std::move(net);
+  }
+  // Many regular ticks found nothing to do (here, where chunks come every
+  // 33 ms and some work is due after each, about a third of them).
+  CHECK(runs[true]->ticks * 4 < runs[false]->ticks * 3);
+}
+
 TEST_CASE("a peer that stops acknowledging is routed around: the others keep the stream") {
   auto net = makeNet("push", 3, 1);  // the source sends one copy: where it goes matters
   for (int t = 0; t < 200; ++t) {

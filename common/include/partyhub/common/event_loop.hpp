@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -25,6 +26,18 @@ class EventLoop {
     virtual void poke() = 0;
   };
 
+  /// A one-shot timer that is free to move: setting it makes no system call
+  /// (the loop reads it before each poll), so it can be set after every
+  /// event. Use it on the loop's thread only.
+  class Alarm {
+   public:
+    virtual ~Alarm() = default;
+    /// Fire once, `delayUs` from now (<= 0: at the next iteration),
+    /// replacing any earlier setting.
+    virtual void in(std::int64_t delayUs) = 0;
+    virtual void cancel() = 0;
+  };
+
   EventLoop();
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
@@ -38,6 +51,8 @@ class EventLoop {
   /// Calls `onMessage` while `socket` has input; it must receive (dontwait).
   std::unique_ptr<ZmqWatch> addZmq(zmq::socket_t& socket, Callback onMessage);
   unsigned addTimer(std::chrono::milliseconds interval, TimerCallback cb);
+  /// An alarm, not set yet; it is removed with the returned object.
+  std::unique_ptr<Alarm> addAlarm(Callback onAlarm);
   void remove(unsigned sourceId);
   /// Runs `cb` on the loop's thread; safe to call from any thread.
   void post(Callback cb);
