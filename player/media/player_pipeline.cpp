@@ -224,28 +224,19 @@ void PlayerPipeline::present(const v1::Chunk& chunk, std::int64_t delayUs) {
     }
     {
       std::lock_guard lock(mMutex);
-      auto& map = chunk.kind() == v1::MEDIA_KIND_VIDEO ? mVideoCapture : mAudioCapture;
-      map[pts] = captureUs;
-      while (map.size() > 512) map.erase(map.begin());
+      (chunk.kind() == v1::MEDIA_KIND_VIDEO ? mVideoCapture : mAudioCapture).add(pts, captureUs);
     }
     gst_app_src_push_buffer(GST_APP_SRC(src), buffer);
   }
 }
 
 std::int64_t PlayerPipeline::captureOf(v1::MediaKind kind, GstClockTime pts) {
+  if (!GST_CLOCK_TIME_IS_VALID(pts)) return -1;
   std::lock_guard lock(mMutex);
-  auto& map = kind == v1::MEDIA_KIND_VIDEO ? mVideoCapture : mAudioCapture;
-  auto it = map.find(pts);
-  if (it != map.end()) return it->second;
-  if (kind != v1::MEDIA_KIND_AUDIO || map.empty() || !GST_CLOCK_TIME_IS_VALID(pts)) return -1;
+  if (kind == v1::MEDIA_KIND_VIDEO) return mVideoCapture.captureOf(pts);
   // Audio decoders and converters may re-timestamp (sample-exact PTS, other
   // buffer sizes): take the packet that contains this PTS.
-  auto after = map.upper_bound(pts);
-  if (after == map.begin()) return -1;
-  --after;
-  const GstClockTime into = pts - after->first;
-  if (into > 60 * GST_MSECOND) return -1;
-  return after->second + static_cast<std::int64_t>(into / 1000u);
+  return mAudioCapture.captureOf(pts, 60 * GST_MSECOND);
 }
 
 GstPadProbeReturn PlayerPipeline::onProbe(GstPad* pad, GstPadProbeInfo* info, gpointer ctxPtr) {

@@ -8,13 +8,13 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <thread>
 #include <string>
 
 #include <gst/gst.h>
 
+#include "core/capture_log.hpp"
 #include "partyhub/common/gst_util.hpp"
 #include "partyhub/common/media_spec.hpp"
 #include "partyhub/v1/chunk.pb.h"
@@ -98,7 +98,7 @@ class PlayerPipeline {
   v1::Codec mVideoCodec = v1::CODEC_UNSPECIFIED;
   std::uint32_t mWidth = 0, mHeight = 0;
   std::mutex mMutex;  // guards the maps and last sample (streaming threads)
-  std::map<GstClockTime, std::int64_t> mVideoCapture, mAudioCapture;  // PTS -> capture
+  CaptureLog mVideoCapture, mAudioCapture;
   GstSample* mLastSample = nullptr;
   GstClockTime mLastVideoPts = GST_CLOCK_TIME_NONE;
   GstClockTime mLastAudioPts = GST_CLOCK_TIME_NONE;

@@ -18,6 +18,22 @@ std::uint32_t opusChannels(const std::string& packet) {
   return !packet.empty() && (static_cast<std::uint8_t>(packet[0]) & 0x04) != 0 ? 2 : 1;
 }
 
+// The duration of an Opus packet, µs, from its TOC byte (RFC 6716 §3.1: the
+// configuration gives the frame size, the code the frame count); 0 when the
+// packet is too short to say.
+std::uint32_t opusDurationUs(const std::string& packet) {
+  if (packet.empty()) return 0;
+  const auto toc = static_cast<std::uint8_t>(packet[0]);
+  const unsigned config = toc >> 3;
+  static constexpr std::uint32_t kSilk[] = {10'000, 20'000, 40'000, 60'000};
+  static constexpr std::uint32_t kCelt[] = {2'500, 5'000, 10'000, 20'000};
+  const std::uint32_t frameUs = config < 12 ? kSilk[config & 3] : config < 16 ? (config & 1 ? 20'000 : 10'000) : kCelt[config & 3];
+  const unsigned code = toc & 3;
+  if (code == 3 && packet.size() < 2) return 0;
+  const std::uint32_t frames = code == 0 ? 1 : code < 3 ? 2 : static_cast<std::uint8_t>(packet[1]) & 0x3F;
+  return frames * frameUs;
+}
+
 constexpr std::pair<MsgType, v1::OverlayMessage::Type> kTypes[] = {
     {MsgType::kHave, v1::OverlayMessage::HAVE},       {MsgType::kGossip, v1::OverlayMessage::GOSSIP},
     {MsgType::kGossipReply, v1::OverlayMessage::GOSSIP_REPLY}, {MsgType::kLeave, v1::OverlayMessage::LEAVE},
@@ -35,7 +51,14 @@ constexpr std::pair<MsgType, v1::OverlayMessage::Type> kTypes[] = {
 void compactChunk(v1::Chunk& c) {
   c.clear_channel_id();  // the streamer's channel, or the message's (shared layout)
   c.clear_kind();        // the codec's
-  if (c.frame_sizes_size() == 1 && c.frame_sizes(0) == c.payload().size()) c.clear_frame_sizes();
+  const bool onePacket = c.frame_sizes_size() == 1 && c.frame_sizes(0) == c.payload().size();
+  if (onePacket) c.clear_frame_sizes();
+  if (c.codec() == v1::CODEC_OPUS) {
+    // Audio chunks are all anchors, and one packet says its own duration:
+    // 6 bytes of a 20 ms chunk's header.
+    if (c.anchor()) c.clear_anchor();
+    if (onePacket && c.duration_us() == opusDurationUs(c.payload())) c.clear_duration_us();
+  }
   if (c.codec() == v1::CODEC_OPUS && c.sample_rate() == kOpusRate && c.channels() == opusChannels(c.payload())) {
     c.clear_sample_rate();
     c.clear_channels();
@@ -51,6 +74,10 @@ void restoreChunk(v1::Chunk& c) {
     c.set_kind(c.codec() == v1::CODEC_OPUS ? v1::MEDIA_KIND_AUDIO : v1::MEDIA_KIND_VIDEO);
   }
   if (c.frame_sizes_size() == 0 && !c.payload().empty()) c.add_frame_sizes(static_cast<std::uint32_t>(c.payload().size()));
+  if (c.codec() == v1::CODEC_OPUS) {
+    c.set_anchor(true);
+    if (c.duration_us() == 0 && c.frame_sizes_size() == 1) c.set_duration_us(opusDurationUs(c.payload()));
+  }
   if (c.codec() == v1::CODEC_OPUS && c.sample_rate() == 0) {
     c.set_sample_rate(kOpusRate);
     c.set_channels(opusChannels(c.payload()));
