@@ -122,6 +122,7 @@ void Node::restart() {
   mBudgeted.clear();
   mQueue.clear();
   mUnacked.clear();
+  mUnackedDueUs = std::numeric_limits<std::int64_t>::max();
   mTimedOut.clear();
   mAcksOwed.clear();
   mPendingHaves.clear();
@@ -301,11 +302,11 @@ void Node::onTick(std::int64_t nowUs, NodeActions& out) {
 std::int64_t Node::nextTickUs() const {
   std::int64_t due = mLastTickUs + kIdleTickUs;  // lazy cleanups (timed-out pushes, the view's fullness)
   const auto soon = [&due](std::int64_t t) { due = std::min(due, t); };
-  for (const Unacked& u : mUnacked) soon(u.dueUs);
+  soon(mUnackedDueUs);
   // A budget past its chunk's deadline must go before the pump looks at it
-  // (it stops at a stale chunk).
-  for (std::uint64_t seq : mBudgeted) {
-    if (const Held* h = findHeld(seq)) soon(h->injectedUs + mConfig.deadlineUs + 1);
+  // (it stops at a stale chunk). The oldest seq's goes first.
+  if (!mBudgeted.empty()) {
+    if (const Held* h = findHeld(mBudgeted.front())) soon(h->injectedUs + mConfig.deadlineUs + 1);
   }
   if (!mPendingHaves.empty() || !mAcksOwed.empty()) soon(mNextHaveFlushUs);
   if (!mFirstHeardOf.empty()) soon(mNextPullUs);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -305,6 +306,9 @@ class Node final : private SchedulerHost {
   std::int64_t mViewFullAtUs = -1;  // last tick our view was full
   std::int64_t mLastTickUs = 0;
   std::vector<Unacked> mUnacked;
+  // No earlier than the soonest dueUs among mUnacked (maybe earlier: an
+  // acknowledgement does not raise it; checkAcks makes it exact).
+  std::int64_t mUnackedDueUs = std::numeric_limits<std::int64_t>::max();
   partyhub::FlatMap<AckDelay> mAckDelay;
   std::deque<TimedOut> mTimedOut;  // pushes given up lately: a late acknowledgement still teaches the delay
   partyhub::FlatMap<int> mMisses;  // unacknowledged pushes in a row

@@ -95,6 +95,7 @@ void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs, std::in
   // the peer's usual acknowledgement delay.
   const std::int64_t sentUs = nowUs + mBacklogUs;
   mUnacked.push_back({peer, seq, give, sentUs, ackDueUs(peer, sentUs), std::move(handed)});
+  mUnackedDueUs = std::min(mUnackedDueUs, mUnacked.back().dueUs);
 }
 
 std::int64_t Node::ackDueUs(PeerId peer, std::int64_t sentUs) const {
@@ -158,8 +159,10 @@ void Node::checkAcks(std::int64_t nowUs) {
   // A late acknowledgement is looked for among the pushes given up in the
   // last 2 s (and the list is empty again 2 s after the last one).
   while (!mTimedOut.empty() && nowUs - mTimedOut.front().sentUs > 2'000'000) mTimedOut.pop_front();
+  mUnackedDueUs = std::numeric_limits<std::int64_t>::max();
   for (std::size_t i = 0; i < mUnacked.size();) {
     if (nowUs < mUnacked[i].dueUs) {
+      mUnackedDueUs = std::min(mUnackedDueUs, mUnacked[i].dueUs);
       ++i;
       continue;
     }
