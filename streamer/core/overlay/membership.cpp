@@ -61,6 +61,24 @@ std::uint32_t Membership::uploadOf(PeerId peer) const {
   return it == mKnown.end() ? 0 : it->second.uploadKbps;
 }
 
+void Membership::forgetTrade(PeerId peer) {
+  auto it = mKnown.find(peer);
+  if (it != mKnown.end()) it->second.tradedUs = kNever;
+}
+
+void Membership::traders(std::int64_t nowUs, std::vector<std::pair<std::int64_t, PeerId>>& aliveOnes,
+                         std::vector<PeerId>& gone) {
+  for (auto& [id, k] : mKnown) {
+    if (k.tradedUs == kNever) continue;
+    if (k.heardUs != kNever && nowUs - k.heardUs <= mConfig.peerTimeoutUs) {
+      aliveOnes.emplace_back(k.tradedUs, id);
+    } else {
+      k.tradedUs = kNever;
+      gone.push_back(id);
+    }
+  }
+}
+
 bool Membership::alive(PeerId peer, std::int64_t nowUs) const {
   auto it = mKnown.find(peer);
   return it != mKnown.end() && it->second.heardUs != kNever && nowUs - it->second.heardUs <= mConfig.peerTimeoutUs;

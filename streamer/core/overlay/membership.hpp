@@ -39,6 +39,14 @@ class Membership {
   /// Any message from `from` proves it alive (and tells its upload, if known).
   void heard(PeerId from, std::int64_t nowUs, std::uint32_t uploadKbps = 0);
   void forget(PeerId peer);
+  /// `from` traded with us (a chunk, a buffer map...: anything but gossip).
+  /// Kept here, beside what we know of the peer (already in the cache: a
+  /// table of its own in the node cost the simulator a cache miss a message).
+  void traded(PeerId from, std::int64_t nowUs) { mKnown[from].tradedUs = nowUs; }
+  void forgetTrade(PeerId peer);
+  /// The peers that traded with us and are alive, with when they last did;
+  /// those no longer alive are forgotten as traders and added to `gone`.
+  void traders(std::int64_t nowUs, std::vector<std::pair<std::int64_t, PeerId>>& alive, std::vector<PeerId>& gone);
 
   [[nodiscard]] const std::vector<Descriptor>& view() const { return mView; }
   [[nodiscard]] std::uint32_t uploadOf(PeerId peer) const;
@@ -56,6 +64,7 @@ class Membership {
   // (the simulator runs thousands of these; lookups were its hot spot).
   struct Known {
     std::int64_t heardUs = kNever;
+    std::int64_t tradedUs = kNever;
     std::uint32_t uploadKbps = 0;
   };
 

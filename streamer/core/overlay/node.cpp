@@ -176,7 +176,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
   if (m.type == MsgType::kLeave) {
     mScheduler->onPeerGone(*this, from);
     mNeighbours.erase(std::remove(mNeighbours.begin(), mNeighbours.end(), from), mNeighbours.end());
-    mInbound.erase(from);
+    mMembership->forgetTrade(from);
     mKnows.erase(from);
     return;
   }
@@ -184,7 +184,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
     // Whoever trades with us becomes a neighbour too (we answer with our
     // buffer map), up to twice the target: a popular peer, the source above
     // all, must not end up advertising to everyone.
-    mInbound[from] = nowUs;
+    mMembership->traded(from, nowUs);
     if (mNeighbours.size() < 2 * mConfig.neighbours &&
         std::find(mNeighbours.begin(), mNeighbours.end(), from) == mNeighbours.end()) {
       mNeighbours.push_back(from);

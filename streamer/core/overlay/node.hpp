@@ -279,7 +279,6 @@ class Node final : private SchedulerHost {
   std::vector<PeerId> mNeighbours;
   std::vector<PeerId> mPartners;  // scratch: the scheduler's subscription partners
   PeerId mSourceId = 0;  // the channel's source streamer, once a chunk came from it
-  partyhub::FlatMap<std::int64_t> mInbound;  // peers that send to us -> last heard
   std::int64_t mNextNeighbourRefreshUs = 0;
 
   std::vector<Held> mHeld;  // mConfig.window slots

@@ -117,15 +117,9 @@ void Node::refreshNeighbours(std::int64_t nowUs) {
   // Peers that trade with us stay while they are alive, those heard from
   // most lately first.
   std::vector<std::pair<std::int64_t, PeerId>> inbound;
-  for (auto it = mInbound.begin(); it != mInbound.end();) {
-    if (!mMembership->alive(it->first, nowUs)) {
-      mKnows.erase(it->first);
-      it = mInbound.erase(it);
-      continue;
-    }
-    inbound.emplace_back(it->second, it->first);
-    ++it;
-  }
+  std::vector<PeerId> gone;
+  mMembership->traders(nowUs, inbound, gone);
+  for (PeerId p : gone) mKnows.erase(p);
   std::sort(inbound.begin(), inbound.end(), std::greater<>());
   for (const auto& [heardUs, peer] : inbound) {
     if (next.size() >= 2 * mConfig.neighbours) break;
