@@ -416,14 +416,17 @@ void Node::pull(std::int64_t nowUs) {
     }
     if (nowUs >= mScheduler->pullAtUs(seq, it->second, mConfig.pullAfterUs) && mayRequest(seq)) {
       // Ask a random neighbour that has it.
-      // The source last: it answers only while it has sent fewer than its
-      // k copies (some were lost), so a request to it (the best
-      // provisioned, the likeliest pick) mostly went unanswered and the
-      // pull waited out its timeout.
+      // In an overlay known whole the source last: its structured push
+      // sends all its k copies of every chunk, and it answers a request only
+      // while short of them, so a request to it (the best provisioned, the
+      // likeliest pick) went unanswered and the pull waited out its timeout.
+      // (In a large overlay its tree children may be fewer than k, and it
+      // answers: asking it there as any owner did better at N = 2000.)
+      const bool sourceLast = knowsWholeOverlay();
       std::vector<PeerId> owners;
       bool sourceHas = false;
       for (PeerId n : mNeighbours) {
-        if (n == mSourceId) {
+        if (sourceLast && n == mSourceId) {
           sourceHas = true;
         } else if (peerHas(n, seq)) {
           owners.push_back(n);
