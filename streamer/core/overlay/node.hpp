@@ -218,6 +218,7 @@ class Node final : private SchedulerHost {
   /// ends), then measured RTT; unknown sorts last.
   [[nodiscard]] std::pair<double, std::int64_t> closeness(PeerId peer) const;
   bool responsive(PeerId peer, std::int64_t nowUs) const override;
+  bool anyUnresponsive() const override { return mSuspects > 0; }
   void ping(PeerId peer, std::int64_t nowUs);  // an RTT probe; also tells the peer of us
   void probe(std::int64_t nowUs);
   void sendControl(PeerId peer, Message m) override;

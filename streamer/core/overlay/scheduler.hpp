@@ -86,6 +86,9 @@ class SchedulerHost {
   /// False for a neighbour that has gone quiet while chunks flow: likely dead,
   /// so a push to it (and the budget it carries) would be lost.
   [[nodiscard]] virtual bool responsive(PeerId peer, std::int64_t nowUs) const = 0;
+  /// False while every peer is responsive (the usual case: then no one need
+  /// be asked).
+  [[nodiscard]] virtual bool anyUnresponsive() const = 0;
   virtual void sendControl(PeerId peer, Message m) = 0;
   virtual std::mt19937_64& rng() = 0;
   /// Of a chunk we hold: when the source injected it, its hop count to us,

@@ -49,6 +49,7 @@ struct FakeHost final : SchedulerHost {
     return it == rtts.end() ? 0 : it->second;
   }
   bool responsive(PeerId peer, std::int64_t) const override { return dead.count(peer) == 0; }
+  bool anyUnresponsive() const override { return !dead.empty(); }
   void sendControl(PeerId peer, Message m) override { sent.emplace_back(peer, std::move(m)); }
   std::mt19937_64& rng() override { return gen; }
   std::int64_t injectedOf(std::uint64_t seq) const override { return held.at(seq).injectedUs; }
