@@ -24,29 +24,13 @@
 #include "transport/link_emulator.hpp"
 #include "transport/overlay_adapter.hpp"
 #include "transport/shared_overlay.hpp"
+#include "transport/traffic_counts.hpp"
 #include "transport/udp_socket.hpp"
 
 using namespace partyhub;
 using namespace partyhub::streamer;
 
 namespace {
-
-// A message's name in the bytes_out_by_message statistic.
-std::string messageKind(const v1::PeerMessage& m) {
-  switch (m.msg_case()) {
-    case v1::PeerMessage::kChunk: return m.chunk().chunk().codec() == v1::CODEC_OPUS ? "audio" : "video";
-    case v1::PeerMessage::kControl: return "control";
-    case v1::PeerMessage::kHello: return "hello";
-    case v1::PeerMessage::kNack: return "nack";
-    case v1::PeerMessage::kBundle: return "bundle";
-    case v1::PeerMessage::kOverlay: {
-      std::string name = v1::OverlayMessage::Type_Name(m.overlay().type());
-      for (char& c : name) c = static_cast<char>(c == '_' ? '-' : std::tolower(static_cast<unsigned char>(c)));
-      return name;
-    }
-    default: return "other";
-  }
-}
 
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -188,8 +172,7 @@ class StreamerApp {
       mScratch.clear();
       if (!fragment(out.SerializeAsString(), mNextMsgId++, mScratch)) continue;
       for (const std::string& d : mScratch) {
-        mBytesOutByMessage["nack"] += d.size();
-        ++mMessagesOutByMessage["nack"];
+        mTraffic.sentDatagram("nack", d.size());
         sendOrEmulate(n.sender, d, now);
       }
     }
@@ -203,8 +186,7 @@ class StreamerApp {
       const std::string* d = mSent.find(nack.msg_id(), static_cast<std::uint16_t>(i));
       if (d == nullptr) continue;
       ++mFragmentsResent;
-      mBytesOutByMessage["resent"] += d->size();
-      ++mMessagesOutByMessage["resent"];
+      mTraffic.sentDatagram("resent", d->size());
       sendOrEmulate(to, *d, now);
       if (mOverlay) mOverlay->chargeUplink(d->size(), now);  // the pacer counts it as sent
     }
@@ -342,29 +324,9 @@ class StreamerApp {
         ++mSendErrors;
         continue;
       }
-      if (send.message.has_chunk()) {
-        const std::size_t payload = send.message.chunk().chunk().payload().size() * send.peers.size();
-        mPayloadBytesOut += payload;
-        mPayloadBytesOutByMessage[messageKind(send.message)] += payload;
-      }
       std::size_t framed = 0;
       for (const std::string& d : mScratch) framed += d.size();
-      if (send.message.has_bundle()) {
-        // Each message in its own kind; the bundle's framing as "bundle".
-        std::size_t inner = 0;
-        for (const v1::PeerMessage& m : send.message.bundle().messages()) {
-          const std::string kind = messageKind(m);
-          mBytesOutByMessage[kind] += m.ByteSizeLong();
-          ++mMessagesOutByMessage[kind];
-          inner += m.ByteSizeLong();
-        }
-        mBytesOutByMessage["bundle"] += framed - inner;
-        ++mMessagesOutByMessage["bundle"];
-      } else {
-        const std::string kind = messageKind(send.message);
-        mBytesOutByMessage[kind] += framed * send.peers.size();
-        mMessagesOutByMessage[kind] += send.peers.size();
-      }
+      mTraffic.sent(send.message, framed, send.peers.size());
       for (PeerId peer : send.peers) {
         for (const std::string& d : mScratch) sendOrEmulate(peer, d, now);
       }
@@ -462,7 +424,6 @@ class StreamerApp {
     s->set_peers(static_cast<std::uint32_t>(mOverlay ? mOverlay->knownPeers() : mRelay.knownPeers()));
     s->set_keyframe_requests_forwarded(r.keyframeRequestsForwarded);
     s->set_send_errors(mSendErrors);
-    s->set_payload_bytes_out(mPayloadBytesOut);
     s->set_fragments_nacked(f.nacked);
     s->set_fragments_resent(mFragmentsResent);
     s->set_overlay_restarts(r.restarts);
@@ -476,9 +437,7 @@ class StreamerApp {
     s->set_tree_backfilled(r.treeBackfilled);
     s->set_tree_reasked(r.treeReasked);
     s->set_channels(mOverlay ? r.channels : 1);
-    for (const auto& [kind, bytes] : mBytesOutByMessage) (*s->mutable_bytes_out_by_message())[kind] = bytes;
-    for (const auto& [kind, bytes] : mPayloadBytesOutByMessage) (*s->mutable_payload_bytes_out_by_message())[kind] = bytes;
-    for (const auto& [kind, n] : mMessagesOutByMessage) (*s->mutable_messages_out_by_message())[kind] = n;
+    mTraffic.fill(*s);
     if (mEmulator) s->set_emulation_dropped(mEmulator->stats().lost + mEmulator->stats().overflow);
     s->set_cpu_us(cpuTimeUs());
     *s->mutable_overlay_delay() = r.overlayDelay.summary();
@@ -527,10 +486,10 @@ class StreamerApp {
   // duplicates, so a streamer restarted on the same address must not reuse
   // the ids it sent before (its messages would be dropped for seconds).
   std::uint16_t mNextMsgId = static_cast<std::uint16_t>(std::random_device{}());  // names messages of several datagrams
-  std::uint64_t mDatagramsIn = 0, mDatagramsOut = 0, mBytesIn = 0, mBytesOut = 0, mPayloadBytesOut = 0;
+  std::uint64_t mDatagramsIn = 0, mDatagramsOut = 0, mBytesIn = 0, mBytesOut = 0;
   std::unique_ptr<LinkEmulator> mEmulator;  // --emulate-*: tests on a kernel without netem
   std::vector<std::pair<PeerId, std::string>> mDue;
-  std::map<std::string, std::uint64_t> mBytesOutByMessage, mPayloadBytesOutByMessage, mMessagesOutByMessage;
+  TrafficCounts mTraffic;  // what we send peers, by message kind
   bool mEmulatorArmed = false;
   bool mUplinkArmed = false;
   std::unique_ptr<EventLoop::Alarm> mTickAlarm;  // the overlay core's tick

@@ -407,6 +407,13 @@ void Node::request(PeerId peer, const std::vector<std::uint64_t>& seqs) {
 
 void Node::pull(std::int64_t nowUs) {
   mNextPullUs = nowUs + 20'000;
+  // In an overlay known whole the source is asked last: its structured push
+  // sends all its k copies of every chunk, and it answers a request only
+  // while short of them, so a request to it (the best provisioned, the
+  // likeliest pick) went unanswered and the pull waited out its timeout.
+  // (In a large overlay its tree children may be fewer than k, and it
+  // answers: asking it there as any owner did better at N = 2000.)
+  const bool sourceLast = knowsWholeOverlay();
   std::unordered_map<PeerId, std::vector<std::uint64_t>> asks;
   for (auto it = mFirstHeardOf.begin(); it != mFirstHeardOf.end();) {
     const std::uint64_t seq = it->first;
@@ -415,14 +422,7 @@ void Node::pull(std::int64_t nowUs) {
       continue;
     }
     if (nowUs >= mScheduler->pullAtUs(seq, it->second, mConfig.pullAfterUs) && mayRequest(seq)) {
-      // Ask a random neighbour that has it.
-      // In an overlay known whole the source last: its structured push
-      // sends all its k copies of every chunk, and it answers a request only
-      // while short of them, so a request to it (the best provisioned, the
-      // likeliest pick) went unanswered and the pull waited out its timeout.
-      // (In a large overlay its tree children may be fewer than k, and it
-      // answers: asking it there as any owner did better at N = 2000.)
-      const bool sourceLast = knowsWholeOverlay();
+      // Ask a random neighbour that has it (the source last, see above).
       std::vector<PeerId> owners;
       bool sourceHas = false;
       for (PeerId n : mNeighbours) {
