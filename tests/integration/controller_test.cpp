@@ -90,7 +90,16 @@ struct Meeting {
           tag + "-d-" + p.name);
       people.push_back(std::move(p));
     }
-    std::this_thread::sleep_for(1s);
+    // Every server listening before the first join (a join the manager
+    // cannot take yet is an error, rightly): not a fixed sleep, which a
+    // loaded machine outlasts.
+    auto healthy = [](int port) {
+      httplib::Client c("127.0.0.1", port);
+      auto r = c.Get("/v1/health");
+      return r && r->status == 200;
+    };
+    REQUIRE(waitFor([&] { return healthy(base + apiOffset); }, 10s).has_value());
+    for (const Participant& p : people) REQUIRE(waitFor([&] { return healthy(p.apiPort); }, 10s).has_value());
   }
   // The debug logs of the processes every other participant runs for
   // `who` (its streamer and player): what a slow start is read from.

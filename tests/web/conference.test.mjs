@@ -33,7 +33,7 @@ try {
     // bob sends H.264, carol VP8: the page decodes both.
     const r = await rest('POST', `${daemon(i)}/v1/conferences`, { group: 'meet', name: names[i], manager, width: 320, height: 180,
                                                                   fps: 15, codec: i === 1 ? 'h264' : 'vp8', layout });
-    check(r.status === 201, `${names[i]} joins through its daemon (${r.status})`);
+    check(r.status === 201, `${names[i]} joins through its daemon (${r.status}${r.status === 201 ? "" : ": " + JSON.stringify(r.body)})`);
   }
   // A password-protected group, for the wrong-password case.
   await rest('POST', `${daemon(1)}/v1/conferences`, { group: 'secret', name: 'bob', password: 'right', manager, video: 'none', audio: 'test' });

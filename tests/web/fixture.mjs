@@ -52,6 +52,8 @@ export async function startConference({ bin, port, names }) {
   start([`${bin}/partyhub-groupmgr`, '--listen', `127.0.0.1:${port}`, '--db', `${run}/groups.db`, '--log-level', 'warn']);
   names.forEach((name, i) => start([`${bin}/partyhub-controller`, 'daemon', '--listen', `127.0.0.1:${port + 1 + i}`,
     '--run-dir', `${run}/${name}`, '--port-base', String(27000 + 1000 * i), '--sink', 'fake', '--log-level', 'warn']));
+  // The manager too: a daemon asked to join before its manager listens answers 502 (as it should).
+  await until('the group manager', async () => (await rest('GET', `${conf.manager}/v1/health`)).status === 200, 10_000);
   for (let i = 0; i < names.length; i++) {
     await until(`daemon ${names[i]}`, async () => (await rest('GET', `${conf.daemon(i)}/v1/health`)).status === 200, 10_000);
   }
