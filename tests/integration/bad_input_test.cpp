@@ -103,7 +103,7 @@ TEST_CASE("a UDP port already in use is a clear start-up error") {
   const std::string dir = test::tempDir();
   Process first("partyhub-streamer", {"--listen", "127.0.0.1:" + std::to_string(port), "--players",
                                       "ipc://" + dir + "/busy1.ipc", "--duration", "10"}, "busy1");
-  std::this_thread::sleep_for(500ms);
+  REQUIRE(test::waitUdpBound(port));
   Process second("partyhub-streamer", {"--listen", "127.0.0.1:" + std::to_string(port), "--players",
                                        "ipc://" + dir + "/busy2.ipc"}, "busy2");
   CHECK(second.wait(10s) == 3);
@@ -119,7 +119,7 @@ TEST_CASE("garbage on the UDP port and malformed ZeroMQ messages are counted and
   const std::string source = "ipc://" + dir + "/garbage-src.ipc";
   Process streamer("partyhub-streamer", {"--name", "G", "--listen", "127.0.0.1:" + std::to_string(port),
                                          "--source", source, "--players", players, "--duration", "60"}, "garbage");
-  std::this_thread::sleep_for(500ms);
+  REQUIRE(test::waitUdpBound(port));
 
   zmq::context_t ctx;
   zmq::socket_t player(ctx, zmq::socket_type::dealer);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -127,6 +128,35 @@ inline std::string lastLineWith(const std::string& text, const std::string& need
     if (line.find(needle) != std::string::npos) found = line;
   }
   return found;
+}
+
+/// Whether some socket on this machine is bound to UDP `port` (IPv4), from
+/// /proc/net/udp: how a test knows a process listens before it sends to
+/// it, without binding the port itself (which would race with the process).
+inline bool udpPortBound(int port) {
+  std::ifstream in("/proc/net/udp");
+  std::string line;
+  std::getline(in, line);  // the header
+  char want[8];
+  std::snprintf(want, sizeof want, ":%04X", port);
+  while (std::getline(in, line)) {
+    // "  sl  local_address rem_address ...": the local address is the 2nd field.
+    std::istringstream fields(line);
+    std::string sl, local;
+    fields >> sl >> local;
+    if (local.size() >= 5 && local.compare(local.size() - 5, 5, want) == 0) return true;
+  }
+  return false;
+}
+
+/// Waits until `port` is bound, at most `limit`; whether it was.
+inline bool waitUdpBound(int port, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!udpPortBound(port)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 }  // namespace partyhub::test
