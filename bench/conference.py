@@ -105,6 +105,16 @@ def per_second(after, before, elapsed):
     return {k: round((v - before.get(k, 0)) / elapsed) for k, v in sorted(after.items()) if v != before.get(k, 0)}
 
 
+def sources_made(statuses):
+    """Video frames each member's source has made so far, by member id."""
+    made = {}
+    for st in statuses:
+        for m in st["members"]:
+            if m["self"] and m.get("source"):
+                made[m["id"]] = int(m["source"].get("video_frames", 0))
+    return made
+
+
 def measure(daemons, infra, n, seconds, fps, on_window=None):
     """Steady-state figures of a running conference over `seconds`, read from
     its controller daemons (base URLs). on_window(elapsed) may add its own
@@ -126,26 +136,42 @@ def measure(daemons, infra, n, seconds, fps, on_window=None):
     # Delivery: frames each player rendered during the window against the
     # frames its source made in it (live, `fps`); a player's own "expected"
     # count cannot see a stream that never got going.
-    rendered0 = {}
-    for st in st0:
-        for m in st["members"]:
-            if not m["self"] and m.get("player"):
-                rendered0[(st["member_id"], m["id"])] = int(m["player"]["frames_rendered"])
     ratios, g2g = [], []
+    worst = None
+    players0 = {(st["member_id"], m["id"]): m["player"] for st in st0 for m in st["members"]
+                if not m["self"] and m.get("player")}
+    made0, made1 = sources_made(st0), sources_made(st1)
     for st in st1:
         for m in st["members"]:
             p = m.get("player")
             if m["self"] or not p:
                 continue
-            before = rendered0.get((st["member_id"], m["id"]), 0)
-            ratios.append(min(1.0, (int(p["frames_rendered"]) - before) / (fps * elapsed)))
+            p0 = players0.get((st["member_id"], m["id"]), {})
+            # Over the player's own interval: its statistics are up to
+            # 0.25 s old when read, differently at each end of the window
+            # (+-7 frames at 30 fps), and the worst of 30 streams would
+            # pick the unluckiest reading.
+            span = (int(p["wall_us"]) - int(p0["wall_us"])) / 1e6 if "wall_us" in p0 else elapsed
+            rendered = int(p["frames_rendered"]) - int(p0.get("frames_rendered", 0))
+            ratio = min(1.0, rendered / (fps * span))
+            ratios.append(ratio)
             g2g.append(p["g2g"]["p95_ms"] if int(p["g2g"]["count"]) > 0 else float("inf"))
+            if worst is None or ratio < worst["delivery_ratio"]:
+                # Where its frames went: not made by the source (it fell
+                # behind real time), or made and then late, lost or
+                # skipped at the player.
+                delta = {k: int(p.get(k, 0)) - int(p0.get(k, 0))
+                         for k in ("frames_rendered", "frames_late", "frames_lost", "frames_skipped")}
+                worst = {"viewer": st.get("name", st["member_id"]), "of": m["name"], "delivery_ratio": round(ratio, 4),
+                         "frames_due": round(fps * span),
+                         "source_made": made1.get(m["id"], 0) - made0.get(m["id"], 0), **delta}
     expected_streams = n * (n - 1)
     return {
         "participants": n,
         "streams": expected_streams,
         "streams_measured": len(ratios),
         "min_delivery_ratio": round(min(ratios) if len(ratios) == expected_streams else 0.0, 4),
+        "worst_stream": worst,
         "g2g_p95_ms": (max(g2g) if max(g2g) != float("inf") else None) if g2g else None,
         "cpu_percent_total": round(100 * sum(by_kind.values()) / elapsed, 1),
         "cpu_percent_by_kind": {k: round(100 * v / elapsed, 1) for k, v in sorted(by_kind.items())},

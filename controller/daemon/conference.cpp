@@ -47,7 +47,12 @@ json lastStats(const std::string& path, const char* key) {
                                          end - (start == std::string::npos ? 0 : start + 1));
     if (line.find(std::string("\"") + key + "\"") != std::string::npos) {
       try {
-        return json::parse(line)[key];
+        // With the time the process took them (Stats.wall_us): a rate over
+        // two readings must divide by their own interval, not the reader's.
+        const json stats = json::parse(line);
+        json inner = stats.at(key);
+        if (stats.contains("wall_us")) inner["wall_us"] = stats["wall_us"];
+        return inner;
       } catch (const std::exception&) {
       }
     }

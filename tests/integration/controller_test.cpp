@@ -177,6 +177,19 @@ TEST_CASE("a conference through the controllers: all streams play, a joiner play
   std::this_thread::sleep_for(20s);
   meeting.checkAllPlay(3, 250);  // ~20 s at 15 fps
 
+  // Each process's statistics say when it took them (players print every
+  // 0.25 s): a rate over two readings divides by their own interval.
+  for (const char* kind : {"player", "streamer"}) {
+    CAPTURE(kind);
+    const json stats = alice.member("bob")[kind];
+    REQUIRE(stats.contains("wall_us"));
+    const std::int64_t takenUs = std::stoll(stats["wall_us"].get<std::string>());
+    const std::int64_t nowUs =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    CHECK(nowUs - takenUs >= 0);
+    CHECK(nowUs - takenUs < 3'000'000);
+  }
+
   // A keyframe asked for through alice's daemon (as her web page does)
   // reaches bob's source, which forces one; an unknown member is a 404.
   {
