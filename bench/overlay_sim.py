@@ -103,6 +103,9 @@ def main():
         "p99_vs_baseline": round(head["p99_delay_ms"] / max(1e-9, base["p99_delay_ms"]), 3),
         "duplicate_ratio": head["duplicate_ratio"],
         "per_hop_ms": head.get("per_hop_ms", {}),
+        # From the p50, p90, p99 on: share of receptions, their mean hops
+        # and pulled share (what the tail is made of).
+        "by_delay": head.get("by_delay", []),
         "signalling_overhead": head["signalling_overhead"],
         "upload_use": head["upload_use"],
         "mean_hops": head["mean_hops"],

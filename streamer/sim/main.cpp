@@ -82,8 +82,15 @@ int main(int argc, char** argv) {
             << "  per hop, ms: waits at the relay " << r.hop.firstCopyWaitMs << " (first copy), "
             << r.hop.laterCopyWaitMs << " (later copies), " << r.hop.answerWaitMs << " (pull answers); uplink queue "
             << r.hop.uplinkQueueMs << ", transmission " << r.hop.transmissionMs << ", latency " << r.hop.latencyMs
-            << "\n"
-            << "  " << r.events << " events in " << r.wallS << " s wall\n";
+            << "\n";
+  std::cout << "  from the delay's p50 / p90 / p99 on, mean hops and pulled share:";
+  for (const double q : {0.5, 0.9, 0.99}) {
+    const DelayBin b = r.tail.from(r.delay.percentileMs(q));
+    const double n = static_cast<double>(std::max<std::uint64_t>(1, b.count));
+    std::cout << (q == 0.5 ? " " : " / ") << static_cast<double>(b.hopsSum) / n << " "
+              << static_cast<double>(b.pulled) / n;
+  }
+  std::cout << "\n  " << r.events << " events in " << r.wallS << " s wall\n";
   const std::size_t worst = std::min<std::size_t>(5, r.perPeer.size());
   if (worst > 0) std::cout << "  worst peers (delivery within 1 s, upload kbit/s, ms from the source, upload use, neighbours, pulls):\n";
   for (std::size_t i = 0; i < worst; ++i) {
@@ -117,7 +124,21 @@ int main(int argc, char** argv) {
         << ",\"per_hop_ms\":{\"first_copy_wait\":" << r.hop.firstCopyWaitMs << ",\"later_copy_wait\":"
         << r.hop.laterCopyWaitMs << ",\"pull_answer_wait\":" << r.hop.answerWaitMs << ",\"uplink_queue\":"
         << r.hop.uplinkQueueMs << ",\"transmission\":" << r.hop.transmissionMs << ",\"latency\":" << r.hop.latencyMs
-        << "},\"timeline\":[";
+        << "},\"by_delay\":[";
+    // What the slow receptions have in common: from each delay on, their
+    // share of all, mean hops and pulled share.
+    const double all = static_cast<double>(std::max<std::uint64_t>(1, r.delay.count()));
+    bool firstBand = true;
+    for (const double q : {0.0, 0.5, 0.9, 0.99, 0.999}) {
+      const double fromMs = q == 0 ? 0 : r.delay.percentileMs(q);
+      const DelayBin b = r.tail.from(fromMs);
+      const double n = static_cast<double>(std::max<std::uint64_t>(1, b.count));
+      out << (firstBand ? "" : ",") << "{\"from_quantile\":" << q << ",\"from_ms\":" << fromMs
+          << ",\"share\":" << static_cast<double>(b.count) / all << ",\"mean_hops\":" << static_cast<double>(b.hopsSum) / n
+          << ",\"pulled_share\":" << static_cast<double>(b.pulled) / n << "}";
+      firstBand = false;
+    }
+    out << "],\"timeline\":[";
     for (std::size_t i = 0; i < r.timeline.size(); ++i) {
       const Second& t = r.timeline[i];
       out << (i ? "," : "") << "{\"second\":" << i << ",\"delivery_ratio_1s\":" << t.deliveryRatio1s

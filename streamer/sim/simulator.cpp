@@ -19,6 +19,16 @@ using overlay::Node;
 using overlay::NodeActions;
 using overlay::PeerId;
 
+DelayBin TailProfile::from(double fromMs) const {
+  DelayBin out;
+  for (std::size_t i = static_cast<std::size_t>(std::max(0.0, fromMs * 1000 / kBinUs)); i < bins.size(); ++i) {
+    out.count += bins[i].count;
+    out.hopsSum += bins[i].hopsSum;
+    out.pulled += bins[i].pulled;
+  }
+  return out;
+}
+
 double lowerBoundMs(std::size_t n, double chunkUploadMs, double latencyMinMs) {
   const double hops = std::ceil(std::log2(static_cast<double>(std::max<std::size_t>(2, n))));
   return (hops + 1) * chunkUploadMs + hops * latencyMinMs;
@@ -252,6 +262,11 @@ class Sim {
     }
     mHopsSum += d.hops;
     ++mHopsCount;
+    DelayBin& bin = mResult.tail.bins[std::min<std::size_t>(static_cast<std::size_t>(delay / TailProfile::kBinUs),
+                                                            mResult.tail.bins.size() - 1)];
+    ++bin.count;
+    bin.hopsSum += d.hops;
+    bin.pulled += d.pulled ? 1 : 0;
     mResult.maxHops = std::max(mResult.maxHops, d.hops);
     if (delay <= 1'000'000) ++mPeers[index].inWindow;
   }

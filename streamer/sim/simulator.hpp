@@ -5,6 +5,7 @@
 // Reproducible: the same scenario and seed give the same numbers.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -83,6 +84,20 @@ struct Second {
   std::uint64_t parentChanges = 0, orphaned = 0, refused = 0, displaced = 0, parentless = 0;
 };
 
+/// Receptions in the window by delay (10 ms bins, the last one open-ended):
+/// what the slow ones have in common (their paths' hops, pulls).
+struct DelayBin {
+  std::uint64_t count = 0, hopsSum = 0, pulled = 0;
+};
+struct TailProfile {
+  static constexpr std::int64_t kBinUs = 10'000;
+  std::array<DelayBin, 200> bins{};
+  /// Receptions at least `fromMs` late (to the bin: the one that holds
+  /// `fromMs` counts whole; beyond 2 s the last, open-ended bin is not
+  /// split): their count, hops and pulls.
+  [[nodiscard]] DelayBin from(double fromMs) const;
+};
+
 struct Result {
   std::size_t peers = 0;
   double minDeliveryRatio1s = 0;     // worst peer: chunks within 1 s / chunks it should have had
@@ -104,6 +119,7 @@ struct Result {
   std::uint64_t fragmentRepairs = 0;  // fragment resends (each after a request that got through)
   std::vector<PeerResult> perPeer;   // measured peers, worst delivery first
   HopDelay hop;
+  TailProfile tail;
   std::vector<Second> timeline;      // from the first injection, one per simulated second
 };
 

@@ -56,6 +56,25 @@ TEST_CASE("a small overlay with loss delivers nearly everything within a second,
   }
 }
 
+TEST_CASE("receptions by delay: all of them from 0 ms, fewer the later, the hops and pulls adding up") {
+  const Result r = run(scenario(40, 8, 5, "tree"));
+  const DelayBin all = r.tail.from(0);
+  REQUIRE(all.count == r.delay.count());
+  CHECK(static_cast<double>(all.hopsSum) / static_cast<double>(all.count) == doctest::Approx(r.meanHops));
+  CHECK(static_cast<double>(all.pulled) / static_cast<double>(all.count) == doctest::Approx(r.pulledShare));
+  std::uint64_t before = all.count;
+  for (double ms = 10; ms <= 2500; ms += 10) {
+    const DelayBin later = r.tail.from(ms);
+    CHECK(later.count <= before);
+    CHECK(later.pulled <= later.count);
+    before = later.count;
+  }
+  // From the p50 on: about half (the bin that holds the p50 counts whole).
+  const double fromMedian = static_cast<double>(r.tail.from(r.delay.percentileMs(0.5)).count);
+  CHECK(fromMedian >= 0.45 * static_cast<double>(all.count));
+  CHECK(fromMedian <= 0.75 * static_cast<double>(all.count));
+}
+
 TEST_CASE("the lower bound follows the formula") {
   // N = 1000 -> ceil(log2) = 10: 11 chunk uploads + 10 minimum latencies.
   CHECK(lowerBoundMs(1000, 16.0, 10.0) == doctest::Approx(11 * 16.0 + 10 * 10.0));
