@@ -100,10 +100,25 @@ void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs, std::in
 
 std::int64_t Node::ackDueUs(PeerId peer, std::int64_t sentUs) const {
   auto it = mAckDelay.find(peer);
-  if (it != mAckDelay.end()) return sentUs + it->second.srttUs + 4 * it->second.rttvarUs + mConfig.ackSlackUs;
+  if (it != mAckDelay.end()) {
+    const AckDelay& d = it->second;
+    return sentUs + ((d.srttUs + 4 * d.rttvarUs + mConfig.ackSlackUs) << d.backoff);
+  }
   // Not measured yet: a probe's round trip plus the receiver's batching.
   const std::int64_t rtt = rttOf(peer);
   return sentUs + (rtt > 0 ? rtt : mConfig.defaultRttUs) + mConfig.haveBatchUs + mConfig.ackSlackUs;
+}
+
+void Node::backOffAcks(PeerId peer) {
+  auto it = mAckDelay.find(peer);
+  if (it == mAckDelay.end() || it->second.backoff >= kMaxAckBackoff) return;
+  ++it->second.backoff;
+  // The pushes to it still waiting wait as long: the burst's others are
+  // likely held up behind the same queue (checkAcks looks at them later in
+  // its pass, or at its next).
+  for (Unacked& u : mUnacked) {
+    if (u.peer == peer) u.dueUs = std::max(u.dueUs, ackDueUs(peer, u.sentUs));
+  }
 }
 
 void Node::sampleAckDelay(PeerId peer, std::int64_t delayUs) {
@@ -123,6 +138,7 @@ void Node::acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
   for (auto it = mUnacked.begin(); it != mUnacked.end(); ++it) {
     if (it->peer == peer && it->seq == seq) {
       sampleAckDelay(peer, nowUs - it->sentUs);
+      mAckDelay.find(peer)->second.backoff = 0;  // in time: the timer is the estimate's again
       *it = mUnacked.back();
       mUnacked.pop_back();
       return;
@@ -169,6 +185,12 @@ void Node::checkAcks(std::int64_t nowUs) {
     const Unacked u = std::move(mUnacked[i]);
     mUnacked[i] = std::move(mUnacked.back());
     mUnacked.pop_back();
+    // A push whose budget goes out again backs the timer off: if its
+    // acknowledgement was only late, so are its burst's others, and
+    // resending them all would add to the queue that delays them. (A
+    // tree's push carries no budget: its timeout resends nothing, and only
+    // counts towards the child's suspicion.)
+    if (u.give > 0) backOffAcks(u.peer);
     if (++mMisses[u.peer] == kMissesBeforeSuspect) ++mSuspects;
     mTimedOut.push_back({u.peer, u.seq, u.sentUs});
     if (mTimedOut.size() > 256) mTimedOut.pop_front();

@@ -3,35 +3,49 @@
 // the upload left to answers. In the tiny network of overlay_net.hpp.
 #include <doctest/doctest.h>
 
+#include <functional>
+
 #include "overlay_net.hpp"
 
 using namespace partyhub;
 using namespace partyhub::streamer::overlay;
 using namespace partyhub::streamer::overlay::testing;
 
-TEST_CASE("acknowledgements that come late, not lost, stop being taken for losses") {
-  // A source and two peers; the peers' probes answer at once, but their
-  // acknowledgements take 80 ms (an overloaded machine): a timeout from the
-  // probed round trip would give every push up and send it again.
-  NodeConfig c;
-  c.neighbours = 4;
-  c.uploadKbps = 20000;
+namespace {
+
+// A source (1) and two peers whose acknowledgements take `ackDelayUs(now)`
+// to come back (the rest 1 ms): a queue the source cannot see.
+struct AckNet {
   std::map<PeerId, std::unique_ptr<Node>> nodes;
-  for (PeerId id = 1; id <= 3; ++id) {
-    NodeConfig ci = c;
-    ci.isSource = id == 1;
-    nodes.emplace(id, std::make_unique<Node>(id, ci, id * 31));
-  }
   std::int64_t now = 0;
+  std::function<std::int64_t(std::int64_t)> ackDelayUs;
   std::deque<std::tuple<std::int64_t, PeerId, PeerId, Message>> queue;  // due, from, to
-  auto send = [&](PeerId from, NodeActions& out) {
+
+  explicit AckNet(std::function<std::int64_t(std::int64_t)> ackDelay) : ackDelayUs(std::move(ackDelay)) {
+    NodeConfig c;
+    c.neighbours = 4;
+    c.uploadKbps = 20000;
+    for (PeerId id = 1; id <= 3; ++id) {
+      NodeConfig ci = c;
+      ci.isSource = id == 1;
+      nodes.emplace(id, std::make_unique<Node>(id, ci, id * 31));
+    }
+    NodeActions out;
+    for (auto& [id, n] : nodes) {
+      n->join(id == 1 ? std::vector<PeerId>{} : std::vector<PeerId>{1}, now, out);
+      send(id, out);
+    }
+    run();
+    tick(200);  // gossip and probes: everyone knows everyone, round trips measured (one tick)
+  }
+  void send(PeerId from, NodeActions& out) {
     for (auto& [to, m] : out.sends) {
       const bool ack = m.type == MsgType::kHave && from != 1;
-      queue.emplace_back(now + (ack ? 80'000 : 1'000), from, to, std::move(m));  // the rest: next tick
+      queue.emplace_back(now + (ack ? ackDelayUs(now) : 1'000), from, to, std::move(m));  // the rest: next tick
     }
     out.clear();
-  };
-  auto run = [&] {
+  }
+  void run() {
     NodeActions out;
     for (bool any = true; any;) {
       any = false;
@@ -45,8 +59,8 @@ TEST_CASE("acknowledgements that come late, not lost, stop being taken for losse
         break;
       }
     }
-  };
-  auto tick = [&](int times) {
+  }
+  void tick(int times) {
     NodeActions out;
     for (int t = 0; t < times; ++t) {
       now += 10'000;
@@ -56,29 +70,63 @@ TEST_CASE("acknowledgements that come late, not lost, stop being taken for losse
       }
       run();
     }
-  };
-  NodeActions out;
-  for (auto& [id, n] : nodes) {
-    n->join(id == 1 ? std::vector<PeerId>{} : std::vector<PeerId>{1}, now, out);
-    send(id, out);
   }
-  run();
-  tick(200);  // gossip and probes: everyone knows everyone, round trips measured (one tick)
-  for (int i = 0; i < 300; ++i) {  // 10 s at 30 chunks/s
-    auto chunk = std::make_shared<v1::Chunk>();
-    chunk->set_seq(static_cast<std::uint64_t>(i));
-    chunk->set_payload(std::string(2000, 'a'));
-    nodes.at(1)->onLocalChunk(chunk, now, out);
-    send(1, out);
-    run();
-    tick(3);
+  // `count` chunks at 30 a second (a tick of 10 ms between them, three ticks each).
+  void stream(int from, int count) {
+    NodeActions out;
+    for (int i = from; i < from + count; ++i) {
+      auto chunk = std::make_shared<v1::Chunk>();
+      chunk->set_seq(static_cast<std::uint64_t>(i));
+      chunk->set_payload(std::string(2000, 'a'));
+      nodes.at(1)->onLocalChunk(chunk, now, out);
+      send(1, out);
+      run();
+      tick(3);
+    }
   }
-  tick(50);
-  const NodeStats& s = nodes.at(1)->stats();
+};
+
+}  // namespace
+
+TEST_CASE("acknowledgements that come late, not lost, stop being taken for losses") {
+  // The peers' probes answer at once, but their acknowledgements take 80 ms
+  // (an overloaded machine): a timeout from the probed round trip would give
+  // every push up and send it again.
+  AckNet net([](std::int64_t) { return 80'000; });
+  net.stream(0, 300);  // 10 s
+  net.tick(50);
+  const NodeStats& s = net.nodes.at(1)->stats();
   MESSAGE("source: " << s.repushes << " pushes repeated, " << s.lateAcks << " acknowledged late");
   CHECK(s.lateAcks >= 1);   // it did take some for lost at first...
   CHECK(s.repushes <= 20);  // ...and learnt: not one repeat per push (600 pushes)
-  for (PeerId id = 2; id <= 3; ++id) CHECK(nodes.at(id)->stats().duplicates <= 20);
+  for (PeerId id = 2; id <= 3; ++id) CHECK(net.nodes.at(id)->stats().duplicates <= 20);
+}
+
+TEST_CASE("a burst of late acknowledgements backs the timeout off: its pushes are not all sent again") {
+  // Acknowledgements in 1 ms, then for 1 s in 120 ms (a queue filling on the
+  // way), then in 1 ms again. The first push of the spike to time out
+  // doubles the wait for the others (up to 4x): most of the spike's 60
+  // pushes are acknowledged, late, before they would go again.
+  const std::int64_t spikeFrom = 5'000'000, spikeTo = 6'000'000;
+  AckNet net([&](std::int64_t now) { return now >= spikeFrom && now < spikeTo ? 120'000 : 1'000; });
+  net.stream(0, 60);  // 2 s of quick acknowledgements: the estimate is a few ms
+  const NodeStats before = net.nodes.at(1)->stats();
+  CHECK(before.repushes == 0);
+  while (net.now < spikeFrom) net.tick(1);
+  net.stream(60, 30);  // the spike's second
+  net.stream(90, 30);
+  net.tick(50);
+  const NodeStats& s = net.nodes.at(1)->stats();
+  MESSAGE("in the spike: " << s.repushes << " pushes repeated, " << s.lateAcks << " acknowledged late");
+  CHECK(s.lateAcks >= 1);
+  CHECK(s.repushes <= 10);  // 6 here; without the backoff 15
+  // And when they come in time again, so does the timeout: a real loss is
+  // not waited for 4x as long (the last second's pushes were never repeated
+  // and never needed to be).
+  const std::uint64_t after = s.repushes;
+  net.stream(120, 30);
+  net.tick(50);
+  CHECK(net.nodes.at(1)->stats().repushes == after);
 }
 
 TEST_CASE("bytes the transport resends occupy the paced uplink like the node's own sends") {
