@@ -37,6 +37,7 @@ struct Options {
   double maxDelayMs = 1000;
   double marginMs = 2;
   double lateToleranceMs = 150;
+  double videoLateToleranceMs = 300;
   double warmup = 0;
   std::string snapshotPath;
   double snapshotAfter = 0;
@@ -47,7 +48,7 @@ class PlayerApp {
  public:
   explicit PlayerApp(const Options& o)
       : mOptions(o), mLog(logger("player")), mSocket(mCtx, zmq::socket_type::dealer),
-        mVideo(v1::MEDIA_KIND_VIDEO, bufferConfig(o)), mAudio(v1::MEDIA_KIND_AUDIO, bufferConfig(o)),
+        mVideo(v1::MEDIA_KIND_VIDEO, bufferConfig(o, true)), mAudio(v1::MEDIA_KIND_AUDIO, bufferConfig(o, false)),
         mVideoDelay(delayConfig(o)), mAudioDelay(delayConfig(o)) {
     mSocket.set(zmq::sockopt::linger, 0);
     mSocket.set(zmq::sockopt::rcvhwm, 4000);
@@ -123,9 +124,16 @@ class PlayerApp {
   }
 
  private:
-  static PlayoutBufferConfig bufferConfig(const Options& o) {
+  // Video waits longer for a late frame than audio does: every frame after
+  // it needs it, and dropping it freezes the picture until a keyframe comes
+  // (in the test bed 10-28 frames a time, after a 0.3 s stall of the path).
+  // It asks for that keyframe where audio gives up, though, so a frame that
+  // never comes costs no longer a freeze than before.
+  static PlayoutBufferConfig bufferConfig(const Options& o, bool video) {
     PlayoutBufferConfig c;
-    c.lateToleranceUs = static_cast<std::int64_t>(o.lateToleranceMs * 1000);
+    const double ms = video ? std::max(o.videoLateToleranceMs, o.lateToleranceMs) : o.lateToleranceMs;
+    c.lateToleranceUs = static_cast<std::int64_t>(ms * 1000);
+    c.keyframeAfterUs = static_cast<std::int64_t>(o.lateToleranceMs * 1000);
     return c;
   }
   static PlayoutDelayConfig delayConfig(const Options& o) {
@@ -436,7 +444,12 @@ int main(int argc, char** argv) {
   app.add_option("--min-delay-ms", o.minDelayMs, "Lower bound of the adaptive playout delay")->check(CLI::Range(0.0, 10000.0));
   app.add_option("--max-delay-ms", o.maxDelayMs, "Upper bound of the adaptive playout delay")->check(CLI::Range(1.0, 10000.0));
   app.add_option("--delay-margin-ms", o.marginMs, "Added to the measured ready latency")->check(CLI::Range(0.0, 1000.0));
-  app.add_option("--late-tolerance-ms", o.lateToleranceMs, "How far past its slot a chunk is still shown")->check(CLI::Range(0.0, 10000.0));
+  app.add_option("--late-tolerance-ms", o.lateToleranceMs,
+                 "How far past its slot a chunk is still played (audio); a video hole this old asks for a keyframe")
+      ->check(CLI::Range(0.0, 10000.0));
+  app.add_option("--video-late-tolerance-ms", o.videoLateToleranceMs,
+                 "How far past its slot a video frame is still decoded (the picture catches up; at least --late-tolerance-ms)")
+      ->check(CLI::Range(0.0, 10000.0));
   app.add_option("--warmup", o.warmup, "Seconds of playback left out of the whole-run latency summary")
       ->check(CLI::Range(0.0, 3600.0));
   app.add_option("--snapshot", o.snapshotPath, "PNG path written on SIGUSR1 (default partyhub-NAME.png)");

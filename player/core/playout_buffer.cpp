@@ -120,8 +120,9 @@ void PlayoutBuffer::poll(std::int64_t nowUs, std::int64_t delayUs, std::vector<v
       // until a keyframe comes.
       const v1::Chunk& after = mPending.begin()->second;
       const std::uint64_t hole = mPending.begin()->first - mNext;
-      if (mKind == v1::MEDIA_KIND_VIDEO && mConfig.keyframeForHoleOf > 0 && hole >= mConfig.keyframeForHoleOf &&
-          mHoleAskedAt != mNext + 1) {
+      const bool wide = mConfig.keyframeForHoleOf > 0 && hole >= mConfig.keyframeForHoleOf;
+      const bool waitedLong = nowUs >= after.capture_us() + delayUs + mConfig.keyframeAfterUs;
+      if (mKind == v1::MEDIA_KIND_VIDEO && (wide || waitedLong) && mHoleAskedAt != mNext + 1) {
         mHoleKeyframe = true;  // once per hole
         mHoleAskedAt = mNext + 1;
       }
@@ -155,7 +156,13 @@ void PlayoutBuffer::poll(std::int64_t nowUs, std::int64_t delayUs, std::vector<v
 
 std::optional<std::int64_t> PlayoutBuffer::nextDeadlineUs(std::int64_t delayUs) const {
   if (mPending.empty()) return std::nullopt;
-  return mPending.begin()->second.capture_us() + delayUs + mConfig.lateToleranceUs;
+  const std::int64_t slot = mPending.begin()->second.capture_us() + delayUs;
+  // A video hole not asked a keyframe for yet: when it is to be asked.
+  if (mKind == v1::MEDIA_KIND_VIDEO && mHaveNext && mPending.begin()->first != mNext && mHoleAskedAt != mNext + 1 &&
+      mConfig.keyframeAfterUs < mConfig.lateToleranceUs) {
+    return slot + mConfig.keyframeAfterUs;
+  }
+  return slot + mConfig.lateToleranceUs;
 }
 
 bool PlayoutBuffer::takeKeyframeRequest(std::int64_t nowUs) {

@@ -29,6 +29,13 @@ struct PlayoutBufferConfig {
   // rarely fill so many in time, and giving the hole up first would add the
   // late tolerance to the freeze). 0: only once a hole is given up.
   std::uint64_t keyframeForHoleOf = 3;
+  // Video: a hole still open this long past the next present chunk's slot
+  // asks for a keyframe while it is still waited for (up to lateToleranceUs,
+  // longer for video): if the missing frame comes, decoding goes on and the
+  // picture catches up; if not, the keyframe is already on its way, asked
+  // for when it would have been with a tolerance this short. >= the late
+  // tolerance: only once the hole is given up.
+  std::int64_t keyframeAfterUs = 150'000;
   std::size_t maxPending = 1024;
 };
 

@@ -268,3 +268,77 @@ TEST_CASE("a repair that arrives within the late tolerance fills the gap: a stal
   CHECK(b.stats().lost == 0);
   CHECK(b.stats().skipped == 0);
 }
+
+TEST_CASE("video: a hole asks for a keyframe at the short tolerance and is still waited for until the long one") {
+  PlayoutBufferConfig cfg;
+  cfg.lateToleranceUs = 300'000;  // video's
+  cfg.keyframeAfterUs = 150'000;  // where audio gives up
+  std::vector<v1::Chunk> out;
+  // Chunks `ns`, each pushed and polled as it comes, on time.
+  auto feed = [&](PlayoutBuffer& b, std::initializer_list<std::uint64_t> ns) {
+    for (std::uint64_t n : ns) {
+      const std::int64_t now = static_cast<std::int64_t>(n) * kFrame + 1'000;
+      (void)b.push(video(n), now, kDelay);
+      b.poll(now, kDelay, out);
+    }
+  };
+  // A keyframe (chunk n made an anchor) arriving at `at`: what goes out then.
+  auto keyframeAt = [&](PlayoutBuffer& b, std::uint64_t n, std::int64_t at) {
+    v1::Chunk key = video(n);
+    key.set_anchor(true);
+    out.clear();
+    (void)b.push(key, at, kDelay);
+    b.poll(at, kDelay, out);
+    return seqs(out);
+  };
+  SUBCASE("the late frame comes: decoding goes on, nothing skipped") {
+    PlayoutBuffer b(v1::MEDIA_KIND_VIDEO, cfg);
+    feed(b, {0, 1, 3, 4});  // 2 is stuck on the way
+    // The timer: the keyframe request's moment first, then the give-up.
+    const std::int64_t slot3 = 3 * kFrame + kDelay;
+    REQUIRE(b.nextDeadlineUs(kDelay).has_value());
+    CHECK(*b.nextDeadlineUs(kDelay) == slot3 + 150'000);
+    b.poll(slot3 + 150'000 - 1, kDelay, out);
+    CHECK_FALSE(b.takeKeyframeRequest(slot3 + 150'000 - 1));
+    b.poll(slot3 + 150'000, kDelay, out);
+    CHECK(b.takeKeyframeRequest(slot3 + 150'000));  // asked now...
+    CHECK_FALSE(b.waitingForAnchor());              // ...still waiting for 2
+    CHECK(*b.nextDeadlineUs(kDelay) == slot3 + 300'000);
+    const std::int64_t lateAt = slot3 + 250'000;  // 250 ms past 3's slot: beyond audio's tolerance, within video's
+    CHECK((b.push(video(2), lateAt, kDelay) == PushResult::kAccepted));
+    b.poll(lateAt, kDelay, out);
+    CHECK(seqs(out) == std::vector<std::uint64_t>{0, 1, 2, 3, 4});
+    CHECK(b.stats().lost == 0);
+    CHECK(b.stats().skipped == 0);
+    CHECK(b.stats().keyframeRequests == 1);
+  }
+  SUBCASE("it never comes: given up at the long tolerance, the keyframe already asked for") {
+    PlayoutBuffer b(v1::MEDIA_KIND_VIDEO, cfg);
+    feed(b, {0, 1, 3, 4});
+    const std::int64_t slot3 = 3 * kFrame + kDelay;
+    b.poll(slot3 + 150'000, kDelay, out);
+    CHECK(b.takeKeyframeRequest(slot3 + 150'000));
+    b.poll(slot3 + 300'000, kDelay, out);
+    CHECK(b.stats().lost == 1);
+    CHECK(b.waitingForAnchor());
+    CHECK_FALSE(b.takeKeyframeRequest(slot3 + 300'000));  // once per hole: it is on its way
+    // The keyframe comes (a new GOP at 5): played at once.
+    CHECK(keyframeAt(b, 5, slot3 + 320'000) == std::vector<std::uint64_t>{5});
+  }
+  SUBCASE("a keyframe that comes while the hole is waited for ends the wait") {
+    PlayoutBuffer b(v1::MEDIA_KIND_VIDEO, cfg);
+    feed(b, {0, 1, 3});
+    const std::int64_t slot3 = 3 * kFrame + kDelay;
+    b.poll(slot3 + 150'000, kDelay, out);
+    CHECK(b.takeKeyframeRequest(slot3 + 150'000));
+    CHECK(keyframeAt(b, 8, slot3 + 200'000) == std::vector<std::uint64_t>{8});
+  }
+  SUBCASE("audio never asks") {
+    PlayoutBuffer a(v1::MEDIA_KIND_AUDIO, cfg);
+    (void)a.push(audio(0), 1'000, kDelay);
+    a.poll(1'000, kDelay, out);
+    (void)a.push(audio(3), 3 * kFrame, kDelay);
+    a.poll(3 * kFrame + kDelay + 200'000, kDelay, out);
+    CHECK_FALSE(a.takeKeyframeRequest(3 * kFrame + kDelay + 200'000));
+  }
+}
