@@ -86,9 +86,7 @@ int main(int argc, char** argv) {
   std::cout << "  from the delay's p50 / p90 / p99 on, mean hops and pulled share:";
   for (const double q : {0.5, 0.9, 0.99}) {
     const DelayBin b = r.tail.from(r.delay.percentileMs(q));
-    const double n = static_cast<double>(std::max<std::uint64_t>(1, b.count));
-    std::cout << (q == 0.5 ? " " : " / ") << static_cast<double>(b.hopsSum) / n << " "
-              << static_cast<double>(b.pulled) / n;
+    std::cout << (q == 0.5 ? " " : " / ") << b.meanHops() << " " << b.pulledShare();
   }
   std::cout << "\n  " << r.events << " events in " << r.wallS << " s wall\n";
   const std::size_t worst = std::min<std::size_t>(5, r.perPeer.size());
@@ -132,10 +130,9 @@ int main(int argc, char** argv) {
     for (const double q : {0.0, 0.5, 0.9, 0.99, 0.999}) {
       const double fromMs = q == 0 ? 0 : r.delay.percentileMs(q);
       const DelayBin b = r.tail.from(fromMs);
-      const double n = static_cast<double>(std::max<std::uint64_t>(1, b.count));
       out << (firstBand ? "" : ",") << "{\"from_quantile\":" << q << ",\"from_ms\":" << fromMs
-          << ",\"share\":" << static_cast<double>(b.count) / all << ",\"mean_hops\":" << static_cast<double>(b.hopsSum) / n
-          << ",\"pulled_share\":" << static_cast<double>(b.pulled) / n << "}";
+          << ",\"share\":" << static_cast<double>(b.count) / all << ",\"mean_hops\":" << b.meanHops()
+          << ",\"pulled_share\":" << b.pulledShare() << "}";
       firstBand = false;
     }
     out << "],\"timeline\":[";

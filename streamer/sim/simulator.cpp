@@ -21,7 +21,8 @@ using overlay::PeerId;
 
 DelayBin TailProfile::from(double fromMs) const {
   DelayBin out;
-  for (std::size_t i = static_cast<std::size_t>(std::max(0.0, fromMs * 1000 / kBinUs)); i < bins.size(); ++i) {
+  const double first = std::clamp(fromMs * 1000 / kBinUs, 0.0, static_cast<double>(bins.size()));
+  for (auto i = static_cast<std::size_t>(first); i < bins.size(); ++i) {
     out.count += bins[i].count;
     out.hopsSum += bins[i].hopsSum;
     out.pulled += bins[i].pulled;

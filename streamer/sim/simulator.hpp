@@ -88,6 +88,8 @@ struct Second {
 /// what the slow ones have in common (their paths' hops, pulls).
 struct DelayBin {
   std::uint64_t count = 0, hopsSum = 0, pulled = 0;
+  [[nodiscard]] double meanHops() const { return count == 0 ? 0 : static_cast<double>(hopsSum) / static_cast<double>(count); }
+  [[nodiscard]] double pulledShare() const { return count == 0 ? 0 : static_cast<double>(pulled) / static_cast<double>(count); }
 };
 struct TailProfile {
   static constexpr std::int64_t kBinUs = 10'000;

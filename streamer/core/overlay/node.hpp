@@ -260,7 +260,7 @@ class Node final : private SchedulerHost {
   void acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs);
   /// A push to `peer` awaits its acknowledgement (or was given up lately).
   [[nodiscard]] bool awaitsAck(PeerId peer) const;
-  void sampleAckDelay(PeerId peer, std::int64_t delayUs);
+  AckDelay& sampleAckDelay(PeerId peer, std::int64_t delayUs);  // the peer's record, updated
   /// When a push to `peer` that leaves the uplink at `sentUs` counts as lost.
   [[nodiscard]] std::int64_t ackDueUs(PeerId peer, std::int64_t sentUs) const;
   /// A push to `peer` timed out: its timer backs off (see AckDelay).

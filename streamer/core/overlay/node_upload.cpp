@@ -121,24 +121,24 @@ void Node::backOffAcks(PeerId peer) {
   }
 }
 
-void Node::sampleAckDelay(PeerId peer, std::int64_t delayUs) {
+Node::AckDelay& Node::sampleAckDelay(PeerId peer, std::int64_t delayUs) {
   delayUs = std::max<std::int64_t>(0, delayUs);
   auto [it, fresh] = mAckDelay.try_emplace(peer);
   AckDelay& d = it->second;
   if (fresh) {
     d.srttUs = delayUs;
     d.rttvarUs = delayUs / 2;
-    return;
+    return d;
   }
   d.rttvarUs = (3 * d.rttvarUs + std::abs(d.srttUs - delayUs)) / 4;
   d.srttUs = (7 * d.srttUs + delayUs) / 8;
+  return d;
 }
 
 void Node::acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
   for (auto it = mUnacked.begin(); it != mUnacked.end(); ++it) {
     if (it->peer == peer && it->seq == seq) {
-      sampleAckDelay(peer, nowUs - it->sentUs);
-      mAckDelay.find(peer)->second.backoff = 0;  // in time: the timer is the estimate's again
+      sampleAckDelay(peer, nowUs - it->sentUs).backoff = 0;  // in time: the timer is the estimate's again
       *it = mUnacked.back();
       mUnacked.pop_back();
       return;
