@@ -88,6 +88,7 @@ const RelayStats& OverlayAdapter::stats() const {
   mStats.treeDisplaced = tree.displaced;
   mStats.treeBackfilled = tree.backfilled;
   mStats.treeReasked = tree.reasked;
+  mStats.treeStaleParents = tree.staleParents;
   mStats.keyframeRequestsForwarded = mControl.forwarded();
   mStats.keyframeRequestsSuppressed = mControl.suppressed();
   return mStats;

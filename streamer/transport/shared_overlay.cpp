@@ -32,6 +32,7 @@ void add(RelayStats& into, const RelayStats& s) {
   into.treeDisplaced += s.treeDisplaced;
   into.treeBackfilled += s.treeBackfilled;
   into.treeReasked += s.treeReasked;
+  into.treeStaleParents += s.treeStaleParents;
   into.overlayDelay.merge(s.overlayDelay);
 }
 

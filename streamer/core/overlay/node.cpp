@@ -105,7 +105,7 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   mNewestCaptureUs = std::max(mNewestCaptureUs, h.chunk->capture_us());
   mOut->delivered.push_back({h.chunk, h.injectedUs, h.hops, pulled});
   mPendingHaves.push_back(seq);
-  mScheduler->onNewChunk(*this, seq, from, nowUs);
+  mScheduler->onNewChunk(*this, seq, from, pulled, nowUs);
 }
 
 void Node::restart() {

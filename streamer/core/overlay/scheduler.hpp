@@ -49,6 +49,7 @@ struct SchedulerStats {
   std::uint64_t displaced = 0;      // children that made room for one serving more
   std::uint64_t backfilled = 0;     // chunks queued for a new child, to fill its switch's hole
   std::uint64_t reasked = 0;        // a quiet parent asked again whether we are its child
+  std::uint64_t staleParents = 0;   // a peer still pushing us a stripe it is not our parent in, told to stop
   std::uint64_t parentless = 0;     // now: stripes with no parent (a gauge, not a count)
 };
 
@@ -115,8 +116,9 @@ class Scheduler {
 
   virtual ~Scheduler() = default;
   [[nodiscard]] virtual const char* name() const = 0;
-  /// We just got `seq` (from the source or a peer `from`, 0 for local).
-  virtual void onNewChunk(SchedulerHost& host, std::uint64_t seq, PeerId from, std::int64_t nowUs) = 0;
+  /// We just got `seq` (from the source or a peer `from`, 0 for local);
+  /// `asked`: it answers a request of ours (not a push).
+  virtual void onNewChunk(SchedulerHost& host, std::uint64_t seq, PeerId from, bool asked, std::int64_t nowUs) = 0;
   virtual void onTick(SchedulerHost& host, std::int64_t nowUs) = 0;
   /// When onTick next has work, given the last tick; by default the next
   /// regular tick (10 ms on), for schedulers that keep no timetable.

@@ -20,7 +20,7 @@ class PushScheduler final : public Scheduler {
  public:
   const char* name() const override { return "push"; }
 
-  void onNewChunk(SchedulerHost&, std::uint64_t, PeerId, std::int64_t) override {}
+  void onNewChunk(SchedulerHost&, std::uint64_t, PeerId, bool, std::int64_t) override {}
   void onTick(SchedulerHost&, std::int64_t) override {}
   [[nodiscard]] std::int64_t nextTickUs(std::int64_t) const override { return std::numeric_limits<std::int64_t>::max(); }
   void onMessage(SchedulerHost&, PeerId, const Message&, std::int64_t) override {}
@@ -113,7 +113,7 @@ class OfferAcceptScheduler final : public Scheduler {
  public:
   const char* name() const override { return "offer-accept"; }
 
-  void onNewChunk(SchedulerHost& host, std::uint64_t seq, PeerId, std::int64_t nowUs) override {
+  void onNewChunk(SchedulerHost& host, std::uint64_t seq, PeerId, bool, std::int64_t nowUs) override {
     // The source has nobody to offer to before it injects: push its copies.
     if (host.isSource()) {
       std::vector<PeerId> n(host.neighbours());

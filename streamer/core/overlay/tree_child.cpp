@@ -7,15 +7,40 @@
 
 namespace partyhub::streamer::overlay::tree {
 
+void TreeScheduler::leave(Stripe& st, std::int64_t nowUs) {
+  st.left = st.parent;
+  st.leftUs = nowUs;
+}
+
+void TreeScheduler::notePathDelay(Stripe& st, std::int64_t delayUs) {
+  st.recentUs[st.recentCount++ % st.recentUs.size()] = delayUs;
+  const auto n = static_cast<std::ptrdiff_t>(std::min<std::size_t>(st.recentCount, st.recentUs.size()));
+  st.pathUs = static_cast<double>(*std::min_element(st.recentUs.begin(), st.recentUs.begin() + n));
+}
+
+void TreeScheduler::stopStaleParent(SchedulerHost& host, Stripe& st, std::size_t s, PeerId from, std::int64_t nowUs) {
+  if (from == st.left && nowUs - st.leftUs < kLeftGraceUs) return;  // in flight when it heard we left
+  if (from == st.staleTold && nowUs - st.staleToldUs < kStaleRepeatUs) return;  // told already: in flight too
+  unsubscribe(host, from, s);
+  st.staleTold = from;
+  st.staleToldUs = nowUs;
+  ++mStats.staleParents;
+}
+
 void TreeScheduler::orphan(std::size_t s, std::int64_t nowUs) {
   Stripe& st = mStripes[s];
-  if (st.parent != 0) ++mStats.orphaned;
+  if (st.parent != 0) {
+    ++mStats.orphaned;
+    leave(st, nowUs);
+  }
   if (st.parent != 0 || st.depth != StripeInfo::kNoPath) {
     st.lostDepth = st.depth;
     st.orphanedUs = nowUs;
   }
   st.parent = 0;
   st.delayUs = -1;
+  st.pathUs = -1;
+  st.recentCount = 0;
   st.nextTryUs = nowUs;
   st.depth = StripeInfo::kNoPath;
 }
@@ -134,7 +159,7 @@ void TreeScheduler::maintain(SchedulerHost& host, std::size_t s, std::int64_t no
   // and on).
   const PeerId p = bestParent(host, s, st.depth, nowUs, cost);
   const double viaParent = costThrough(host, st.parent, s, kMaxDepth, nowUs, true);
-  const double current = viaParent < 0 ? st.delayUs : std::min(st.delayUs, viaParent);
+  const double current = viaParent < 0 ? st.pathUs : std::min(st.pathUs, viaParent);
   if (p != 0 && cost < current - kImproveMarginUs) {
     ask(host, st, s, p, nowUs, cost);
   }

@@ -6,17 +6,21 @@
 
 namespace partyhub::streamer::overlay::tree {
 
-void TreeScheduler::onNewChunk(SchedulerHost& host, std::uint64_t seq, PeerId from, std::int64_t nowUs) {
+void TreeScheduler::onNewChunk(SchedulerHost& host, std::uint64_t seq, PeerId from, bool asked, std::int64_t nowUs) {
   const std::size_t s = seq % mStripes.size();
   Stripe& st = mStripes[s];
   noteChunk(host, seq);
   if (!st.anyHeld || seq > st.newestHeld) st.newestHeld = seq;
   st.anyHeld = true;
+  if (!host.isSource() && from != 0 && !asked && from != st.parent && from != st.pending) {
+    stopStaleParent(host, st, s, from, nowUs);
+  }
   if (!host.isSource() && from != 0 && from == st.parent && (st.lastSeqFrom != from || seq > st.lastSeq)) {
     // A new chunk of the stripe, pushed (what we asked for is older).
     st.lastFromParentUs = nowUs;
     const double delayUs = static_cast<double>(nowUs - host.injectedOf(seq));
     st.delayUs = st.delayUs < 0 ? delayUs : 0.75 * st.delayUs + 0.25 * delayUs;
+    notePathDelay(st, nowUs - host.injectedOf(seq));
     // A path again (or a new one): neighbours hear of it soon, not at the
     // next periodic state (the trees grow a level per state they wait for).
     if (st.depth == StripeInfo::kNoPath) mStateDirty = true;
@@ -97,11 +101,16 @@ void TreeScheduler::onMessage(SchedulerHost& host, PeerId from, const Message& m
         }
         st.pending = 0;
         if (st.parent == from) continue;  // asked again: still ours (what we missed comes as backfill)
-        if (st.parent != 0) unsubscribe(host, st.parent, s);
+        if (st.parent != 0) {
+          unsubscribe(host, st.parent, s);
+          leave(st, nowUs);
+        }
         st.parent = from;
         ++mStats.parentChanges;
         st.lastFromParentUs = nowUs;  // its first chunk has a stripe period to come
         st.delayUs = -1;
+        st.pathUs = -1;
+        st.recentCount = 0;
         // A path now, by the parent's last state (its chunks correct it):
         // neighbours may subscribe to us before our first chunk comes,
         // and the trees grow a level per round trip, not per chunk.
@@ -110,6 +119,7 @@ void TreeScheduler::onMessage(SchedulerHost& host, PeerId from, const Message& m
           if (k != mKnown.end() && k->second.stripes[s].depth < kMaxDepth && st.pendingCostUs > 0) {
             st.depth = k->second.stripes[s].depth + 1;
             st.delayUs = st.pendingCostUs;
+            st.pathUs = st.pendingCostUs;
             mStateDirty = true;
           }
         }
@@ -212,7 +222,7 @@ Message TreeScheduler::state(const SchedulerHost& host) const {
     const Stripe& st = mStripes[s];
     StripeInfo info;
     info.depth = host.isSource() ? 0 : st.depth;
-    info.delayMs = host.isSource() ? 0 : static_cast<std::uint32_t>(std::max(0.0, st.delayUs) / 1000);
+    info.delayMs = host.isSource() ? 0 : static_cast<std::uint32_t>(std::max(0.0, st.pathUs) / 1000);
     info.children = static_cast<std::uint32_t>(st.children.size());
     const std::size_t cap = capacityIn(host, s);
     info.freeSlots = static_cast<std::uint32_t>(cap > st.children.size() ? cap - st.children.size() : 0);

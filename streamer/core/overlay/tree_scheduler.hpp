@@ -13,8 +13,9 @@
 //   chunk's upload time here, so wide trees beat deep ones (SplitStream's
 //   design). Children that pass the stripe on go first, leaves after.
 // - A peer chooses the parent through which the stripe would come soonest:
-//   the candidate's delay in the stripe, its uplink's time for the copies it
-//   sends before ours, half the round trip. Neighbours tell each other their
+//   the candidate's delay in the stripe (its path's: the least of its last
+//   few chunks'), its uplink's time for the copies it sends before ours,
+//   half the round trip. Neighbours tell each other their
 //   place in every tree (kTreeState) twice a second, at first contact, and
 //   when a path appears. A better parent (by the same estimate) replaces
 //   ours only once it has admitted us, and only if no deeper than we are
@@ -28,8 +29,9 @@
 //   sends it what followed, so a switch leaves no hole.
 // - A parent quiet for a few stripe periods is asked again (a lost
 //   UNSUBSCRIBE left the child waiting on a parent that had dropped it);
-//   its answer, or a second of silence, settles it. A child that stops
-//   acknowledging is dropped. A hole in the stripe's sequence is asked of
+//   its answer, or a second of silence, settles it. A peer that pushes us
+//   a stripe it is not our parent in (our UNSUBSCRIBE, or its ADMIT, was
+//   lost) is told to stop. A child that stops acknowledging is dropped. A hole in the stripe's sequence is asked of
 //   the parent at once; a chunk later than our usual delay is pulled.
 //
 // The class is split by side: tree_scheduler.cpp takes the events (chunks,
@@ -39,6 +41,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -64,6 +67,8 @@ inline constexpr std::int64_t kTriggeredStateUs = 100'000;    // a changed state
 inline constexpr std::int64_t kPullSlackUs = 150'000;         // how late a chunk from our parent may be before we pull it
 inline constexpr double kDisplaceFactor = 1.25;               // how much richer a subscriber must be to displace a child
 inline constexpr double kQuietStripePeriods = 3;              // a parent this quiet is asked again (its word may have been lost)
+inline constexpr std::int64_t kLeftGraceUs = 500'000;         // a parent we left may push us this long (copies in flight)
+inline constexpr std::int64_t kStaleRepeatUs = 200'000;       // a stale parent is told to stop at most this often
 
 class TreeScheduler final : public Scheduler {
  public:
@@ -71,7 +76,7 @@ class TreeScheduler final : public Scheduler {
 
   const char* name() const override { return "tree"; }
 
-  void onNewChunk(SchedulerHost& host, std::uint64_t seq, PeerId from, std::int64_t nowUs) override;
+  void onNewChunk(SchedulerHost& host, std::uint64_t seq, PeerId from, bool asked, std::int64_t nowUs) override;
 
   void onTick(SchedulerHost& host, std::int64_t nowUs) override;
 
@@ -119,7 +124,18 @@ class TreeScheduler final : public Scheduler {
     std::int64_t reaskedForUs = -1;  // the parent's silence (since lastFromParentUs) we asked it again about
     std::int64_t nextTryUs = 0;
     std::int64_t nextImproveUs = 0;
-    double delayUs = -1;  // smoothed, of the chunks from the parent
+    double delayUs = -1;  // smoothed, of the chunks from the parent: when to pull
+    /// The least of the last few delays: the path's own, without the
+    /// chunks a lost fragment held up by a round trip. What we tell and
+    /// compare parents by (the smoothed delay, jumping with each repair,
+    /// made peers switch parents for noise: twice as many changes).
+    double pathUs = -1;
+    std::array<std::int64_t, 8> recentUs{};
+    std::uint32_t recentCount = 0;
+    PeerId left = 0;  // the parent we last left, and when (its copies in flight are no stale push)
+    std::int64_t leftUs = 0;
+    PeerId staleTold = 0;  // the last stale parent told to stop, and when
+    std::int64_t staleToldUs = 0;
     std::uint32_t lostDepth = StripeInfo::kNoPath;  // how deep we were when we lost our parent
     std::int64_t orphanedUs = 0;
     std::uint32_t depth = StripeInfo::kNoPath;
@@ -166,6 +182,18 @@ class TreeScheduler final : public Scheduler {
   void backfill(SchedulerHost& host, PeerId peer, std::size_t s, std::uint64_t fromSeq);
 
   static void removeChild(Stripe& st, PeerId peer);
+
+  /// A new chunk of the stripe from our parent: its delay, the path's.
+  static void notePathDelay(Stripe& st, std::int64_t delayUs);
+
+  /// A peer pushes us a stripe it is not our parent in: our UNSUBSCRIBE
+  /// (or its ADMIT, which we gave up waiting for) was lost, and it would
+  /// feed us for good, in a child's place, racing our parent (who then
+  /// skips what we hold, goes quiet, and is given up). Told to stop.
+  void stopStaleParent(SchedulerHost& host, Stripe& st, std::size_t s, PeerId from, std::int64_t nowUs);
+
+  /// We leave our parent in the stripe (for another, or none).
+  static void leave(Stripe& st, std::int64_t nowUs);
 
   /// We lost our parent in stripe `s`. Our subtree keeps waiting on us
   /// (we find another parent within a few ticks, usually); we remember how

@@ -96,18 +96,18 @@ Message state(std::size_t stripes, std::uint32_t depth, std::uint32_t delayMs, s
 
 /// A chunk `seq` came from `from`: held, then told to the scheduler.
 void chunk(Scheduler& sch, FakeHost& host, std::uint64_t seq, PeerId from, std::int64_t nowUs, std::int64_t injectedUs,
-           std::uint32_t hops) {
+           std::uint32_t hops, bool asked = false) {
   host.held[seq] = {injectedUs, hops};
-  sch.onNewChunk(host, seq, from, nowUs);
+  sch.onNewChunk(host, seq, from, asked, nowUs);
 }
 
 constexpr PeerId kA = 11, kB = 12, kC = 13, kD = 14;
 
-/// A two-stripe tree scheduler that heard `parentState` from kA and was
-/// admitted by it in stripe 0.
-std::unique_ptr<Scheduler> admittedByA(FakeHost& host, const Message& parentState) {
-  host.nbrs = {kA};
-  auto sch = makeScheduler("tree", TreeConfig{.stripes = 2});
+/// A tree scheduler (two stripes unless said) that heard `parentState` from
+/// kA and was admitted by it in stripe 0.
+std::unique_ptr<Scheduler> admittedByA(FakeHost& host, const Message& parentState, std::uint32_t stripes = 2) {
+  if (host.nbrs.empty()) host.nbrs = {kA};
+  auto sch = makeScheduler("tree", TreeConfig{.stripes = stripes});
   sch->onMessage(host, kA, parentState, 0);
   sch->onTick(host, 10'000);
   sch->onMessage(host, kA, simple(MsgType::kAdmit, 0), 20'000);
@@ -404,4 +404,72 @@ TEST_CASE("a child that asks again is admitted again and sent what it missed") {
   for (const auto& [peer, seq, cls] : host.queued) sent.push_back(seq);
   CHECK(sent == std::vector<std::uint64_t>{6, 7, 8});
   CHECK(sch->stats().displaced == 0);
+}
+
+TEST_CASE("a peer still pushing a stripe it is not our parent in is told to stop: not a parent just left, one asked, or an answer") {
+  FakeHost host;
+  host.nbrs = {kA, kB, kC, kD};
+  host.rtts = {{kA, 20'000}, {kD, 10'000}};
+  auto sch = admittedByA(host, state(1, 2, 100, 0, 3, 2000), 1);
+  std::int64_t now = 20'000;
+  std::uint64_t seq = 0;
+  for (; seq < 30; ++seq, now += 33'000) {
+    chunk(*sch, host, seq, kA, now, now - 100'000, 3);
+    sch->onTick(host, now);
+  }
+  // D is far better: asked; its backfill may come before its ADMIT (asked: no stale push).
+  sch->onMessage(host, kD, state(1, 1, 10, 0, 4, 3000), now);
+  for (int i = 0; i < 300 && host.to(kD, MsgType::kSubscribe).empty(); ++i) sch->onTick(host, now += 10'000);
+  REQUIRE(host.to(kD, MsgType::kSubscribe).size() == 1);
+  chunk(*sch, host, seq++, kD, now, now - 20'000, 2);
+  CHECK(host.to(kD, MsgType::kUnsubscribe).empty());
+  sch->onMessage(host, kD, simple(MsgType::kAdmit, 0), now);
+  REQUIRE(host.to(kA, MsgType::kUnsubscribe).size() == 1);  // we leave A
+  // A's copies in flight when it heard: no second word.
+  chunk(*sch, host, seq++, kA, now += 30'000, now - 100'000, 3);
+  CHECK(host.to(kA, MsgType::kUnsubscribe).size() == 1);
+  // A pull's answer from B is no push.
+  chunk(*sch, host, seq++, kB, now += 30'000, now - 200'000, 4, true);
+  CHECK(host.to(kB, MsgType::kUnsubscribe).empty());
+  CHECK(sch->stats().staleParents == 0);
+  // Half a second on, A still pushes: our word was lost. Told again, once
+  // per 200 ms at most.
+  now += 500'000;
+  chunk(*sch, host, seq++, kA, now, now - 100'000, 3);
+  CHECK(host.to(kA, MsgType::kUnsubscribe).size() == 2);
+  chunk(*sch, host, seq++, kA, now += 33'000, now - 100'000, 3);
+  CHECK(host.to(kA, MsgType::kUnsubscribe).size() == 2);
+  chunk(*sch, host, seq++, kA, now += 200'000, now - 100'000, 3);
+  CHECK(host.to(kA, MsgType::kUnsubscribe).size() == 3);
+  // C, never our parent (its ADMIT came after we gave up on it), pushes: told too.
+  chunk(*sch, host, seq++, kC, now += 10'000, now - 100'000, 3);
+  CHECK(host.to(kC, MsgType::kUnsubscribe).size() == 1);
+  CHECK(sch->stats().staleParents == 3);
+  // D, our parent, is never told.
+  chunk(*sch, host, seq++, kD, now += 10'000, now - 20'000, 2);
+  CHECK(host.to(kD, MsgType::kUnsubscribe).empty());
+  CHECK(sch->stats().parentChanges == 2);
+}
+
+TEST_CASE("the delay a peer tells is its path's, the least of the last few: one chunk held up by a repair does not raise it") {
+  FakeHost host;
+  host.nbrs = {kA, kB};
+  auto sch = admittedByA(host, state(1, 1, 50, 0, 3, 2000), 1);
+  std::int64_t now = 20'000;
+  std::uint64_t seq = 0;
+  for (; seq < 10; ++seq, now += 33'000) chunk(*sch, host, seq, kA, now, now - 100'000, 2);
+  chunk(*sch, host, seq++, kA, now, now - 300'000, 2);  // a fragment lost, asked again
+  const auto told = [&] {
+    host.sent.clear();
+    for (const std::int64_t until = now + 1'100'000; now < until && host.to(kB, MsgType::kTreeState).empty(); now += 10'000) {
+      sch->onTick(host, now);
+    }
+    const auto states = host.to(kB, MsgType::kTreeState);
+    REQUIRE(!states.empty());
+    return states.back().stripes.at(0).delayMs;
+  };
+  CHECK(told() == 100);
+  // The path itself slows (our parent moved deeper): told within a few chunks.
+  for (int i = 0; i < 8; ++i, now += 33'000) chunk(*sch, host, seq++, kA, now, now - 180'000, 3);
+  CHECK(told() == 180);
 }
