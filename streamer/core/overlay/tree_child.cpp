@@ -145,8 +145,11 @@ void TreeScheduler::maintain(SchedulerHost& host, std::size_t s, std::int64_t no
     st.nextTryUs = nowUs + kRetryUs;
     // No deeper than we were, at first: our descendants are all deeper
     // (if that finds no one for a while, any: a loop that forms anyway
-    // starves, and its members give their parents up).
-    const bool fresh = nowUs - st.orphanedUs < kOrphanCeilingUs;
+    // starves, and its members give their parents up). Without children
+    // we have no descendants, and any depth will do: in the flash crowd
+    // a second's wait for a parent no deeper left a hundred stripes
+    // without one for 1-2 s (N = 2000, seconds 2-5).
+    const bool fresh = nowUs - st.orphanedUs < kOrphanCeilingUs && !st.children.empty();
     const PeerId p = bestParent(host, s, fresh ? st.lostDepth : kMaxDepth, nowUs, cost);
     if (p != 0) ask(host, st, s, p, nowUs, cost);
     return;

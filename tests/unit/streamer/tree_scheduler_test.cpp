@@ -206,7 +206,8 @@ TEST_CASE("a peer subscribes where the stripe would come soonest, and keeps its 
   CHECK(host.to(kD, MsgType::kUnsubscribe).empty());
 }
 
-TEST_CASE("a silent parent is given up, and the orphan takes no parent deeper than it was at first") {
+TEST_CASE("a silent parent is given up, and the orphan takes no parent deeper than it was at first, unless it has no children") {
+  constexpr PeerId kE = 15;
   FakeHost host;
   host.nbrs = {kA, kB, kC};
   auto sch = makeScheduler("tree", TreeConfig{.stripes = 1});
@@ -214,8 +215,10 @@ TEST_CASE("a silent parent is given up, and the orphan takes no parent deeper th
   sch->onTick(host, 10'000);
   sch->onMessage(host, kA, simple(MsgType::kAdmit, 0), 20'000);
   chunk(*sch, host, 0, kA, 30'000, 0, 3);  // we are 3 deep
+  sch->onMessage(host, kE, subscribe(0, 2, 2000), 30'000);  // and E's parent
+  REQUIRE(host.to(kE, MsgType::kAdmit).size() == 1);
   host.sent.clear();
-  // B is deeper than we were (it may be our child, its state stale); C not.
+  // B is deeper than we were (it may be below us, E's child, its state stale); C not.
   std::int64_t now = 30'000;
   for (; now < 5'000'000 && host.to(kA, MsgType::kUnsubscribe).empty(); now += 10'000) {
     sch->onMessage(host, kB, state(1, 5, 10, 0, 3, 9000), now);
@@ -237,6 +240,17 @@ TEST_CASE("a silent parent is given up, and the orphan takes no parent deeper th
     return m;
   }(), now);
   CHECK(host.to(kD, MsgType::kSubscribe).size() == 1);
+
+  // A leaf has no one below it: B will do at once.
+  FakeHost leafHost;
+  leafHost.nbrs = {kA, kB};
+  auto leaf = admittedByA(leafHost, state(1, 2, 60, 0, 3, 2000), 1);
+  chunk(*leaf, leafHost, 0, kA, 30'000, 0, 3);
+  leaf->onMessage(leafHost, kA, simple(MsgType::kUnsubscribe, 0), 40'000);  // dropped
+  REQUIRE(leaf->stats().orphaned == 1);
+  leaf->onMessage(leafHost, kB, state(1, 5, 10, 0, 3, 9000), 40'000);
+  leaf->onTick(leafHost, 50'000);
+  CHECK(leafHost.to(kB, MsgType::kSubscribe).size() == 1);
 }
 
 TEST_CASE("a hole in the stripe is asked of the parent at once, and a late chunk is pulled only after our usual delay") {
