@@ -11,13 +11,17 @@ using namespace partyhub;
 using namespace std::chrono_literals;
 using partyhub::test::Process;
 
-TEST_CASE("peers joining through a bootstrap address all play the stream: a crashed peer does not hurt the rest") {
+namespace {
+
+/// A source streamer and four peers that know only its address, over
+/// `scheduler`, one player each; P4 crashes mid-stream. The others play it all.
+void bootstrapPeersPlay(const std::string& scheduler, int portOffset) {
   const std::string dir = test::tempDir();
-  const int base = test::portBase() + 30;
+  const int base = test::portBase() + portOffset;
   const std::string boot = "127.0.0.1:" + std::to_string(base);
   const std::string src = "ipc://" + dir + "/ov-src.ipc";
   constexpr int kPeers = 4;
-  Process s("partyhub-streamer", {"--name", "S", "--listen", boot, "--overlay", "push", "--source", src, "--players",
+  Process s("partyhub-streamer", {"--name", "S", "--listen", boot, "--overlay", scheduler, "--source", src, "--players",
                                   "ipc://" + dir + "/ov-s.ipc", "--overlay-size", "4", "--duration", "22"}, "ov-s");
   std::vector<std::unique_ptr<Process>> peers, players;
   for (int i = 1; i <= kPeers; ++i) {
@@ -25,7 +29,7 @@ TEST_CASE("peers joining through a bootstrap address all play the stream: a cras
     peers.push_back(std::make_unique<Process>(
         "partyhub-streamer",
         std::vector<std::string>{"--name", "P" + std::to_string(i), "--listen", "127.0.0.1:" + std::to_string(base + i),
-                                 "--overlay", "push", "--bootstrap", boot, "--players", play, "--overlay-size", "4",
+                                 "--overlay", scheduler, "--bootstrap", boot, "--players", play, "--overlay-size", "4",
                                  "--duration", "22"},
         "ov-p" + std::to_string(i)));
     players.push_back(std::make_unique<Process>(
@@ -51,6 +55,16 @@ TEST_CASE("peers joining through a bootstrap address all play the stream: a cras
     CHECK(static_cast<double>(p.frames_rendered()) >= 0.99 * static_cast<double>(p.frames_expected()));
     CHECK(p.frames_lost() <= 2);
   }
+}
+
+}  // namespace
+
+TEST_CASE("peers joining through a bootstrap address all play the stream: a crashed peer does not hurt the rest") {
+  bootstrapPeersPlay("push", 30);
+}
+
+TEST_CASE("the tree scheduler in real streamers: peers joining through a bootstrap address all play, past a crash") {
+  bootstrapPeersPlay("tree", 60);
 }
 
 TEST_CASE("link emulation in the streamer: delay shows in the overlay delay, lost datagrams are repaired") {

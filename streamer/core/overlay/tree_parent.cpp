@@ -26,6 +26,14 @@ void TreeScheduler::send(SchedulerHost& host, MsgType type, PeerId to, std::size
   host.sendControl(to, std::move(m));
 }
 
+void TreeScheduler::sendAdmit(SchedulerHost& host, PeerId peer, std::size_t s) const {
+  Message m;
+  m.type = MsgType::kAdmit;
+  m.seqs = {s};
+  m.fromSeq = mStripes[s].anyHeld ? mStripes[s].newestHeld + 1 : 0;
+  host.sendControl(peer, std::move(m));
+}
+
 void TreeScheduler::unsubscribe(SchedulerHost& host, PeerId to, std::size_t s, PeerId instead) {
   Message m;
   m.type = MsgType::kUnsubscribe;
@@ -53,7 +61,7 @@ void TreeScheduler::admit(SchedulerHost& host, PeerId peer, std::size_t s, const
   }
   for (const Child& c : st.children) {
     if (c.id == peer) {  // ours already (it asks again, having heard nothing): say so, and send what it missed
-      send(host, MsgType::kAdmit, peer, s);
+      sendAdmit(host, peer, s);
       return backfill(host, peer, s, fromSeq);
     }
   }
@@ -73,7 +81,7 @@ void TreeScheduler::admit(SchedulerHost& host, PeerId peer, std::size_t s, const
   }
   const auto at = std::find_if(st.children.begin(), st.children.end(), [&](const Child& c) { return child.before(c); });
   st.children.insert(at, child);
-  send(host, MsgType::kAdmit, peer, s);
+  sendAdmit(host, peer, s);
   backfill(host, peer, s, fromSeq);
 }
 

@@ -100,7 +100,15 @@ void TreeScheduler::onMessage(SchedulerHost& host, PeerId from, const Message& m
           continue;
         }
         st.pending = 0;
-        if (st.parent == from) continue;  // asked again: still ours (what we missed comes as backfill)
+        if (st.parent == from) {  // asked again: still ours (what we missed comes as backfill)
+          // A parent that holds nothing of the stripe yet has nothing to
+          // send: its silence is the stream's (not started, or not reached
+          // it), not a sign it is gone. (Streamers started a second before
+          // their source gave their parents up just as the first chunks
+          // came, and lost them.)
+          if (m.fromSeq == 0) st.lastFromParentUs = nowUs;
+          continue;
+        }
         if (st.parent != 0) {
           unsubscribe(host, st.parent, s);
           leave(st, nowUs);

@@ -379,7 +379,9 @@ TEST_CASE("a quiet parent is asked again: it confirms and backfills, or says we 
   CHECK(again[0].fromSeq == 10);  // what it should send from
   CHECK(sch->stats().reasked == 1);
   // It confirms: still our parent, nothing unsubscribed, no parent change.
-  sch->onMessage(host, kA, simple(MsgType::kAdmit, 0), now);
+  Message confirm = simple(MsgType::kAdmit, 0);
+  confirm.fromSeq = 10;  // it holds the stripe up to 9: its silence is real
+  sch->onMessage(host, kA, confirm, now);
   CHECK(host.to(kA, MsgType::kUnsubscribe).empty());
   CHECK(sch->stats().parentChanges == 1);
   CHECK(sch->stats().orphaned == 0);
@@ -486,4 +488,49 @@ TEST_CASE("the delay a peer tells is its path's, the least of the last few: one 
   // The path itself slows (our parent moved deeper): told within a few chunks.
   for (int i = 0; i < 8; ++i, now += 33'000) chunk(*sch, host, seq++, kA, now, now - 180'000, 3);
   CHECK(told() == 180);
+}
+
+TEST_CASE("before the stream reaches its parent a child keeps it: a parent holding nothing says so, and its silence does not count") {
+  FakeHost host;
+  host.nbrs = {kA, kB};
+  auto sch = admittedByA(host, state(1, 1, 50, 0, 3, 2000), 1);
+  sch->onMessage(host, kB, state(1, 1, 40, 0, 3, 2000), 20'000);
+  // No chunk anywhere for 3 s (the source has not started): A is asked
+  // again when quiet, says it holds nothing (from_seq 0), and stays.
+  std::int64_t now = 20'000;
+  for (; now < 3'000'000; now += 10'000) {
+    sch->onTick(host, now);
+    const auto asks = host.to(kA, MsgType::kSubscribe);
+    if (!asks.empty()) {
+      host.sent.clear();
+      sch->onMessage(host, kA, simple(MsgType::kAdmit, 0), now);
+    }
+  }
+  CHECK(sch->stats().reasked >= 2);
+  CHECK(sch->stats().orphaned == 0);
+  CHECK(host.to(kA, MsgType::kUnsubscribe).empty());
+  // A parent holding chunks that stays silent is given up after a second,
+  // confirmations or not.
+  Message holds = simple(MsgType::kAdmit, 0);
+  holds.fromSeq = 40;
+  for (const std::int64_t until = now + 1'500'000; now < until && sch->stats().orphaned == 0; now += 10'000) {
+    sch->onTick(host, now);
+    if (!host.to(kA, MsgType::kSubscribe).empty()) {
+      host.sent.clear();
+      sch->onMessage(host, kA, holds, now);
+    }
+  }
+  CHECK(sch->stats().orphaned == 1);
+
+  // What a parent says in its ADMIT: from which seq it holds the stripe.
+  FakeHost parentHost;
+  parentHost.source = true;
+  auto parent = makeScheduler("tree", TreeConfig{.stripes = 1});
+  parent->onMessage(parentHost, kA, subscribe(0, 0, 2000), 0);
+  REQUIRE(parentHost.to(kA, MsgType::kAdmit).size() == 1);
+  CHECK(parentHost.to(kA, MsgType::kAdmit)[0].fromSeq == 0);
+  for (std::uint64_t seq = 0; seq <= 4; ++seq) chunk(*parent, parentHost, seq, 0, 1000 + static_cast<std::int64_t>(seq) * 33'000, 1000, 0);
+  parent->onMessage(parentHost, kA, subscribe(0, 0, 2000), 200'000);
+  REQUIRE(parentHost.to(kA, MsgType::kAdmit).size() == 2);
+  CHECK(parentHost.to(kA, MsgType::kAdmit)[1].fromSeq == 5);
 }
