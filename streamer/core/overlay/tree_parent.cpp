@@ -18,14 +18,6 @@ std::size_t TreeScheduler::capacityIn(const SchedulerHost& host, std::size_t s) 
   return s == mHome ? capacity(host) : 0;
 }
 
-void TreeScheduler::send(SchedulerHost& host, MsgType type, PeerId to, std::size_t s, std::uint32_t slots) {
-  Message m;
-  m.type = type;
-  m.seqs = {s};
-  m.slots = slots;
-  host.sendControl(to, std::move(m));
-}
-
 void TreeScheduler::sendAdmit(SchedulerHost& host, PeerId peer, std::size_t s) const {
   Message m;
   m.type = MsgType::kAdmit;

@@ -18,9 +18,10 @@ void TreeScheduler::onNewChunk(SchedulerHost& host, std::uint64_t seq, PeerId fr
   if (!host.isSource() && from != 0 && from == st.parent && (st.lastSeqFrom != from || seq > st.lastSeq)) {
     // A new chunk of the stripe, pushed (what we asked for is older).
     st.lastFromParentUs = nowUs;
-    const double delayUs = static_cast<double>(nowUs - host.injectedOf(seq));
-    st.delayUs = st.delayUs < 0 ? delayUs : 0.75 * st.delayUs + 0.25 * delayUs;
-    notePathDelay(st, nowUs - host.injectedOf(seq));
+    const std::int64_t delayUs = nowUs - host.injectedOf(seq);
+    const auto delay = static_cast<double>(delayUs);
+    st.delayUs = st.delayUs < 0 ? delay : 0.75 * st.delayUs + 0.25 * delay;
+    notePathDelay(st, delayUs);
     // A path again (or a new one): neighbours hear of it soon, not at the
     // next periodic state (the trees grow a level per state they wait for).
     if (st.depth == StripeInfo::kNoPath) mStateDirty = true;

@@ -164,8 +164,6 @@ class TreeScheduler final : public Scheduler {
   [[nodiscard]] std::size_t capacity(const SchedulerHost& host) const;
   [[nodiscard]] std::size_t capacityIn(const SchedulerHost& host, std::size_t s) const;
 
-  static void send(SchedulerHost& host, MsgType type, PeerId to, std::size_t s, std::uint32_t slots = 0);
-
   /// ADMIT `peer` in stripe `s`, saying from which seq we hold the stripe
   /// (0: nothing yet; its child then knows our silence is the stream's).
   void sendAdmit(SchedulerHost& host, PeerId peer, std::size_t s) const;
