@@ -38,9 +38,7 @@ void TreeScheduler::orphan(std::size_t s, std::int64_t nowUs) {
     st.orphanedUs = nowUs;
   }
   st.parent = 0;
-  st.delayUs = -1;
-  st.pathUs = -1;
-  st.recentCount = 0;
+  st.forgetDelays();
   st.nextTryUs = nowUs;
   st.depth = StripeInfo::kNoPath;
 }

@@ -117,9 +117,7 @@ void TreeScheduler::onMessage(SchedulerHost& host, PeerId from, const Message& m
         st.parent = from;
         ++mStats.parentChanges;
         st.lastFromParentUs = nowUs;  // its first chunk has a stripe period to come
-        st.delayUs = -1;
-        st.pathUs = -1;
-        st.recentCount = 0;
+        st.forgetDelays();
         // A path now, by the parent's last state (its chunks correct it):
         // neighbours may subscribe to us before our first chunk comes,
         // and the trees grow a level per round trip, not per chunk.

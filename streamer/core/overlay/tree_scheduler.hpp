@@ -132,6 +132,12 @@ class TreeScheduler final : public Scheduler {
     double pathUs = -1;
     std::array<std::int64_t, 8> recentUs{};
     std::uint32_t recentCount = 0;
+    /// A new parent, or none: its chunks' delays are not ours to go by.
+    void forgetDelays() {
+      delayUs = -1;
+      pathUs = -1;
+      recentCount = 0;
+    }
     PeerId left = 0;  // the parent we last left, and when (its copies in flight are no stale push)
     std::int64_t leftUs = 0;
     PeerId staleTold = 0;  // the last stale parent told to stop, and when
