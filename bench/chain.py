@@ -11,10 +11,9 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
-from benchlib import last_json, write_result
+from benchlib import Procs, last_json, write_result
 
 
 
@@ -40,30 +39,22 @@ def run_rtp(bin_dir, seconds, warmup):
 
 
 def run_partyhub(bin_dir, seconds, warmup):
-    tmp = tempfile.mkdtemp(prefix="partyhub-bench-chain-")
-    src, s_play, p_play = (f"ipc://{tmp}/{n}.ipc" for n in ("src", "s", "p"))
+    procs = Procs("partyhub-bench-chain-")
+    src, s_play, p_play = (f"ipc://{procs.dir}/{n}.ipc" for n in ("src", "s", "p"))
     a, b = "127.0.0.1:15100", "127.0.0.1:15101"
     tail = str(seconds + 4)
 
-    def spawn(*args):
-        return subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-
-    s = spawn(f"{bin_dir}/partyhub-streamer", "--name", "S", "--listen", a, "--peer", b, "--source", src,
-              "--players", s_play, "--duration", tail, "--stats-json", "--log-level", "warn")
-    p = spawn(f"{bin_dir}/partyhub-streamer", "--name", "P", "--listen", b, "--players", p_play,
-              "--duration", tail, "--stats-json", "--log-level", "warn")
-    player = spawn(f"{bin_dir}/partyhub-player", "--name", "bench", "--streamer", p_play, "--sink", "fake",
-                   "--duration", str(seconds + 2), "--warmup", str(warmup), "--stats-json", "--log-level", "warn")
+    procs.spawn("s", f"{bin_dir}/partyhub-streamer", "--name", "S", "--listen", a, "--peer", b, "--source", src,
+                "--players", s_play, "--duration", tail, "--stats-json", "--log-level", "warn")
+    procs.spawn("p", f"{bin_dir}/partyhub-streamer", "--name", "P", "--listen", b, "--players", p_play,
+                "--duration", tail, "--stats-json", "--log-level", "warn")
+    procs.spawn("player", f"{bin_dir}/partyhub-player", "--name", "bench", "--streamer", p_play, "--sink", "fake",
+                "--duration", str(seconds + 2), "--warmup", str(warmup), "--stats-json", "--log-level", "warn")
     time.sleep(0.5)
-    source = spawn(f"{bin_dir}/partyhub-source", "--name", "Bench", "--streamer", src, "--audio", "none",
-                   "--width", "640", "--height", "360", "--fps", "30", "--duration", str(seconds),
-                   "--stats-json", "--log-level", "warn")
-    outs = {}
-    for name, proc in (("source", source), ("player", player), ("s", s), ("p", p)):
-        out, _ = proc.communicate(timeout=seconds + 60)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{name} exited with {proc.returncode}")
-        outs[name] = out
+    procs.spawn("source", f"{bin_dir}/partyhub-source", "--name", "Bench", "--streamer", src, "--audio", "none",
+                "--width", "640", "--height", "360", "--fps", "30", "--duration", str(seconds),
+                "--stats-json", "--log-level", "warn")
+    outs = {name: procs.output(name, seconds + 60) for name in ("source", "player", "s", "p")}
     cpu_s = steady_cpu(all_json(outs["s"], "streamer"), "chunks_from_source")
     cpu_p = steady_cpu(all_json(outs["p"], "streamer"), "chunks_from_peers")
     return (last_json(outs["player"], "player"), last_json(outs["s"], "streamer"),

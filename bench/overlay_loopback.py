@@ -6,20 +6,21 @@ streamers that know only the source streamer's address (--bootstrap), each
 with a player (fake sinks, real decoding). Four runs: PartyHub's push
 scheduler; the PeerStreamer-style offer/accept baseline, same set-up; push
 again with 3 of the 10 peers killed (SIGKILL, streamer and player) half-way;
-and push with Opus added, a conference's stream (its 50 small chunks a second
-cost more framing per payload byte: reported as *_with_audio). Writes
-build/bench/overlay-loopback.json.
+push with Opus added, a conference's stream (its 50 small chunks a second
+cost more framing per payload byte: reported as *_with_audio); and the tree
+scheduler (the large overlays' one) in the same processes, whole and with 3
+peers killed (reported under "tree" and "tree_kill": the simulator's figures
+are for thousands of peers, these that it runs over real sockets and clocks).
+Writes build/bench/overlay-loopback.json.
 """
 import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 
-from benchlib import last_json, write_result
+from benchlib import Procs, last_json, write_result
 
 BASE_PORT = 15200
 # Moving colour bars: x264 fills the 1 Mbit/s asked for (the test source's flat
@@ -30,12 +31,10 @@ VIDEO = "pipeline:videotestsrc is-live=true pattern=smpte horizontal-speed=4"
 
 
 def run(bin_dir, scheduler, peers, seconds, kill=0, port=BASE_PORT, audio=False):
-    tmp = tempfile.mkdtemp(prefix="partyhub-bench-overlay-")
+    procs = Procs(f"partyhub-bench-overlay-{scheduler}-")
+    tmp = procs.dir
     tail = str(seconds + 5)
-    procs = {}
-
-    def spawn(name, *args):
-        procs[name] = subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    spawn = procs.spawn
 
     boot = f"127.0.0.1:{port}"
     common = ["--overlay", scheduler, "--overlay-size", str(peers), "--source-copies", "3", "--stats-json",
@@ -57,21 +56,17 @@ def run(bin_dir, scheduler, peers, seconds, kill=0, port=BASE_PORT, audio=False)
         time.sleep(seconds / 2)
         for i in range(peers - kill + 1, peers + 1):
             for name in (f"P{i}", f"v{i}"):
-                procs[name].send_signal(signal.SIGKILL)
-                procs[name].communicate()
+                procs.kill(name, signal.SIGKILL)
                 killed.append(name)
-    outs = {}
-    for name, proc in procs.items():
-        if name in killed:
-            continue
-        out, _ = proc.communicate(timeout=seconds + 60)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{scheduler}: {name} exited with {proc.returncode}")
-        outs[name] = out
+    outs = {name: procs.output(name, seconds + 60) for name in procs.procs if name not in killed}
     live = [i for i in range(1, peers + 1) if f"P{i}" not in killed]
     players = {i: last_json(outs[f"v{i}"], "player") for i in live}
     streamers = {n: last_json(outs[n], "streamer") for n in ["S"] + [f"P{i}" for i in live]}
-    ratios = {i: int(p["frames_rendered"]) / max(1, int(p["frames_expected"])) for i, p in players.items()}
+    # Against the frames the source made, not those a player knew of (it
+    # learns of a frame from the stream: one the overlay never brought it,
+    # at the end, it does not count as missing).
+    made = int(last_json(outs["source"], "source")["video_frames"])
+    ratios = {i: int(p["frames_rendered"]) / max(1, made, int(p["frames_expected"])) for i, p in players.items()}
     delays = [streamers[f"P{i}"]["overlay_delay"] for i in live]
     s = streamers["S"]
     bytes_out = sum(int(st.get("bytes_out", 0)) for st in streamers.values())
@@ -92,6 +87,7 @@ def run(bin_dir, scheduler, peers, seconds, kill=0, port=BASE_PORT, audio=False)
                                       / max(1, sum(int(streamers[f"P{i}"].get("chunks_from_peers", 0)) for i in live)), 3),
         "g2g_p95_ms_worst_player": max(p["g2g"]["p95_ms"] for p in players.values()),
         "frames_lost_total": sum(int(p["frames_lost"]) for p in players.values()),
+        "frames_made": made,
         "bytes_out_by_message": {k: sum(int(st.get("bytes_out_by_message", {}).get(k, 0)) for st in streamers.values())
                                  for k in sorted({k for st in streamers.values()
                                                   for k in st.get("bytes_out_by_message", {})})},
@@ -115,6 +111,8 @@ def main():
     base = run(bin_dir, "offer-accept", args.peers, args.seconds, port=BASE_PORT + 100)
     churn = run(bin_dir, "push", args.peers, args.seconds, kill=args.kill, port=BASE_PORT + 200)
     audio = run(bin_dir, "push", args.peers, args.seconds, port=BASE_PORT + 300, audio=True)
+    tree = run(bin_dir, "tree", args.peers, args.seconds, port=BASE_PORT + 400)
+    tree_churn = run(bin_dir, "tree", args.peers, args.seconds, kill=args.kill, port=BASE_PORT + 500)
 
     result = dict(push)
     result.update({
@@ -127,6 +125,8 @@ def main():
         "baseline_overlay_delay_p99_ms": base["overlay_delay_p99_ms"],
         "kill": churn,
         "kill_min_peer_delivery_ratio": churn["min_peer_delivery_ratio"],
+        "tree": tree,
+        "tree_kill": tree_churn,
     })
     result["pass"] = (push["min_peer_delivery_ratio"] >= 0.999 and push["overlay_delay_p99_ms"] <= 30
                       and push["source_copies_per_chunk"] <= 3 and push["signalling_overhead"] <= 0.05
@@ -136,7 +136,7 @@ def main():
             "signalling_overhead", "duplicates_per_chunk"]
     print(f"{'':26}" + "".join(f"{c[:14]:>16}" for c in cols))
     for label, r in (("push", push), ("offer-accept", base), (f"push, {args.kill} killed", churn),
-                     ("push, with Opus", audio)):
+                     ("push, with Opus", audio), ("tree", tree), (f"tree, {args.kill} killed", tree_churn)):
         print(f"{label:26}" + "".join(f"{r[c]:>16}" for c in cols))
     print("targets: delivery 1.0, p99 <= 30 ms, copies <= 3, overhead <= 0.05, killed run >= 0.99: "
           + ("PASS" if result["pass"] else "FAIL"))

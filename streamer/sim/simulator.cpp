@@ -253,6 +253,9 @@ class Sim {
     if (Bucket* b = bucketOf(d.injectedUs)) {
       b->delay.record(delay);
       if (delay <= 1'000'000) ++b->within1s;
+      ++b->received;
+      b->hopsSum += d.hops;
+      b->pulled += d.pulled ? 1 : 0;
     }
     if (d.injectedUs < mWindowStartUs || d.injectedUs >= mWindowEndUs) return;
     mResult.delay.record(delay);
@@ -379,6 +382,7 @@ class Sim {
   struct Bucket {  // one second of injections (Result::timeline)
     LatencyHistogram delay;
     std::uint64_t within1s = 0, expected = 0;
+    std::uint64_t received = 0, hopsSum = 0, pulled = 0;
   };
   Bucket* bucketOf(std::int64_t injectedUs) {
     if (injectedUs < kFirstInjectUs) return nullptr;
@@ -394,6 +398,10 @@ class Sim {
       t.deliveryRatio1s = b.expected == 0 ? 0 : static_cast<double>(b.within1s) / static_cast<double>(b.expected);
       t.p50Ms = b.delay.percentileMs(0.5);
       t.p99Ms = b.delay.percentileMs(0.99);
+      if (b.received > 0) {
+        t.meanHops = static_cast<double>(b.hopsSum) / static_cast<double>(b.received);
+        t.pulledShare = static_cast<double>(b.pulled) / static_cast<double>(b.received);
+      }
       mResult.timeline.push_back(t);
     }
     double minRatio = 1, sum = 0;

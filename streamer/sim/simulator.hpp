@@ -79,6 +79,8 @@ struct Second {
   double deliveryRatio1s = 0;  // receptions within 1 s / (chunks x peers alive at injection)
   double p50Ms = 0;
   double p99Ms = 0;
+  double meanHops = 0;     // of the second's receptions
+  double pulledShare = 0;  // of the second's receptions
   // The tree scheduler's activity over the second, summed over the peers
   // (SchedulerStats), and its stripes without a parent at the second's end.
   std::uint64_t parentChanges = 0, orphaned = 0, refused = 0, displaced = 0, parentless = 0;
