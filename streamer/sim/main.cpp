@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   app.add_option("--peers", s.peers, "Peers besides the source")->check(CLI::Range(1, 100000));
   app.add_option("--seconds", s.seconds, "Simulated seconds")->check(CLI::Range(3.0, 3600.0));
   app.add_option("--warmup", s.warmupS, "Seconds before chunks are measured");
+  app.add_option("--settled-from", s.settledS, "Chunks injected from this second on also make the settled delay");
   app.add_option("--scheduler", s.scheduler, "push | offer-accept | tree");
   app.add_option("--stripes", s.stripes, "The tree scheduler's stripes (one tree each)")->check(CLI::Range(1, 64));
   app.add_option("--tree-utilisation", s.treeUtilisation, "Share of a peer's upload its tree children may take")
@@ -72,6 +73,9 @@ int main(int argc, char** argv) {
             << r.delay.percentileMs(0.99) << " max " << r.delay.maxMs() << "\n"
             << "  lower bound " << r.lowerBoundMs << " ms (chunk upload " << r.chunkUploadMs << " ms), p99/bound "
             << r.delay.percentileMs(0.99) / r.lowerBoundMs << "\n"
+            << "  settled (chunks injected from " << s.settledS << " s on): p50 " << r.settledDelay.percentileMs(0.5)
+            << " p99 " << r.settledDelay.percentileMs(0.99) << " ms, p99/bound "
+            << r.settledDelay.percentileMs(0.99) / r.lowerBoundMs << "\n"
             << "  pulled " << r.pulledShare << " of receptions; by push alone p50 " << r.pushedDelay.percentileMs(0.5)
             << " p99 " << r.pushedDelay.percentileMs(0.99) << " ms\n"
             << "  hops mean " << r.meanHops << " max " << r.maxHops << ", duplicates " << r.duplicateRatio
@@ -114,7 +118,10 @@ int main(int argc, char** argv) {
         << r.delay.percentileMs(0.5) << ",\"p95_delay_ms\":" << r.delay.percentileMs(0.95)
         << ",\"p99_delay_ms\":" << r.delay.percentileMs(0.99) << ",\"max_delay_ms\":" << r.delay.maxMs()
         << ",\"lower_bound_ms\":" << r.lowerBoundMs << ",\"ratio_to_bound\":"
-        << r.delay.percentileMs(0.99) / r.lowerBoundMs << ",\"pulled_share\":" << r.pulledShare
+        << r.delay.percentileMs(0.99) / r.lowerBoundMs << ",\"settled_from_s\":" << s.settledS
+        << ",\"settled_p50_delay_ms\":" << r.settledDelay.percentileMs(0.5)
+        << ",\"settled_p99_delay_ms\":" << r.settledDelay.percentileMs(0.99) << ",\"settled_ratio_to_bound\":"
+        << r.settledDelay.percentileMs(0.99) / r.lowerBoundMs << ",\"pulled_share\":" << r.pulledShare
         << ",\"pushed_p50_delay_ms\":" << r.pushedDelay.percentileMs(0.5)
         << ",\"pushed_p99_delay_ms\":" << r.pushedDelay.percentileMs(0.99) << ",\"mean_hops\":" << r.meanHops
         << ",\"duplicate_ratio\":" << r.duplicateRatio << ",\"signalling_overhead\":" << r.signallingOverhead

@@ -145,6 +145,7 @@ class Sim {
     }
     mWindowStartUs = static_cast<std::int64_t>(std::max(mS.warmupS, 1.0) * 1e6);
     mWindowEndUs = static_cast<std::int64_t>(mS.seconds * 1e6) - 1'000'000;  // leave 1 s to arrive
+    mSettledStartUs = std::max(mWindowStartUs, static_cast<std::int64_t>(mS.settledS * 1e6));
   }
 
   double latencyUs(std::uint32_t a, std::uint32_t b) const {
@@ -259,6 +260,7 @@ class Sim {
     }
     if (d.injectedUs < mWindowStartUs || d.injectedUs >= mWindowEndUs) return;
     mResult.delay.record(delay);
+    if (d.injectedUs >= mSettledStartUs) mResult.settledDelay.record(delay);
     if (d.pulled) {
       ++mPulled;
     } else {
@@ -487,7 +489,7 @@ class Sim {
   std::size_t mChunkBytes = 0;
   std::string mPayload;
   std::uint64_t mNextSeq = 0;
-  std::int64_t mWindowStartUs = 0, mWindowEndUs = 0;
+  std::int64_t mWindowStartUs = 0, mWindowEndUs = 0, mSettledStartUs = 0;
   std::uint64_t mInjectedInWindow = 0;
   std::vector<Bucket> mBuckets;
   std::vector<Second> mSamples;       // one per second from the first injection

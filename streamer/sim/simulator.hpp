@@ -18,6 +18,10 @@ struct Scenario {
   std::size_t peers = 200;           // not counting the source
   double seconds = 20;
   double warmupS = 3;                // chunks injected before this are not measured
+  // Chunks injected from this on also make the settled delay: the overlay
+  // formed after everyone joined in the first second (a flash crowd the
+  // window above starts in; at N = 5000 its trees take ~8 s to settle).
+  double settledS = 10;
   std::string scheduler = "push";
   std::uint32_t stripes = 4;         // the "tree" scheduler's (TreeConfig)
   double treeUtilisation = 0.8;      // the "tree" scheduler's (TreeConfig)
@@ -108,6 +112,7 @@ struct Result {
   double meanDeliveryRatio1s = 0;
   LatencyHistogram delay;            // injection -> received, all receptions in the window
   LatencyHistogram pushedDelay;      // the same, of chunks that came by push alone
+  LatencyHistogram settledDelay;     // the same, of chunks injected from Scenario::settledS on
   double pulledShare = 0;            // receptions that needed a pull
   double meanHops = 0;
   std::uint32_t maxHops = 0;

@@ -75,6 +75,23 @@ TEST_CASE("receptions by delay: all of them from 0 ms, fewer the later, the hops
   CHECK(fromMedian <= 0.75 * static_cast<double>(all.count));
 }
 
+TEST_CASE("the settled delay: the window's receptions of chunks injected from settledS on") {
+  Scenario s = scenario(40, 12, 5, "tree");
+  s.settledS = s.warmupS;  // from the window's start: the same receptions
+  const Result whole = run(s);
+  CHECK(whole.settledDelay.count() == whole.delay.count());
+  CHECK(whole.settledDelay.percentileMs(0.99) == whole.delay.percentileMs(0.99));
+  s.settledS = 7;  // the same run (same seed), a later start: a part of them
+  const Result later = run(s);
+  CHECK(later.delay.count() == whole.delay.count());
+  CHECK(later.settledDelay.count() > 0);
+  // Chunks injected in 7..11 s of the window's 3..11 s: about half of it.
+  CHECK(later.settledDelay.count() < 0.6 * static_cast<double>(whole.delay.count()));
+  CHECK(later.settledDelay.count() > 0.4 * static_cast<double>(whole.delay.count()));
+  s.settledS = 20;  // past the run's end: none
+  CHECK(run(s).settledDelay.count() == 0);
+}
+
 TEST_CASE("the lower bound follows the formula") {
   // N = 1000 -> ceil(log2) = 10: 11 chunk uploads + 10 minimum latencies.
   CHECK(lowerBoundMs(1000, 16.0, 10.0) == doctest::Approx(11 * 16.0 + 10 * 10.0));
