@@ -430,6 +430,7 @@ class StreamerApp {
     s->set_repushes(r.repushes);
     s->set_late_acks(r.lateAcks);
     s->set_answers_shed(r.answersShed);
+    s->set_upload_budget_kbps(r.uploadBudgetKbps);
     s->set_tree_parent_changes(r.treeParentChanges);
     s->set_tree_orphaned(r.treeOrphaned);
     s->set_tree_refused(r.treeRefused);
@@ -537,6 +538,7 @@ int main(int argc, char** argv) {
     oc->node.scheduler = o.overlay;
     oc->node.isSource = rc.isSource;
     oc->node.uploadKbps = o.uploadKbps;
+    oc->node.estimateUpload = o.estimateUpload;
     oc->node.sourceCopies = o.sourceCopies;
     oc->node.overlaySizeHint = o.overlaySize;
     oc->node.neighbours = o.neighbours;

@@ -31,6 +31,7 @@ struct RelayStats {
   std::uint64_t repushes = 0;  // overlay: pushes sent again, unacknowledged
   std::uint64_t lateAcks = 0;  // overlay: of those, acknowledged after all (late, not lost)
   std::uint64_t answersShed = 0;  // overlay: gossip replies and pongs over their share of the upload, not sent
+  std::uint32_t uploadBudgetKbps = 0;  // overlay: the budget now (configured, or estimated)
   // Overlay, the tree scheduler: parents gained and lost, subscribers
   // refused, children displaced, chunks backfilled (stats.proto).
   std::uint64_t treeParentChanges = 0, treeOrphaned = 0, treeRefused = 0, treeDisplaced = 0, treeBackfilled = 0,

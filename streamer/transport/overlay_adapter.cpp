@@ -81,6 +81,7 @@ const RelayStats& OverlayAdapter::stats() const {
   mStats.repushes = mNode.stats().repushes;
   mStats.lateAcks = mNode.stats().lateAcks;
   mStats.answersShed = mNode.stats().answersShed;
+  mStats.uploadBudgetKbps = mNode.uploadBudgetKbps();
   const overlay::SchedulerStats tree = mNode.schedulerStats();
   mStats.treeParentChanges = tree.parentChanges;
   mStats.treeOrphaned = tree.orphaned;

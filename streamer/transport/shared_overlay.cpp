@@ -26,6 +26,7 @@ void add(RelayStats& into, const RelayStats& s) {
   into.repushes += s.repushes;
   into.lateAcks += s.lateAcks;
   into.answersShed += s.answersShed;
+  into.uploadBudgetKbps += s.uploadBudgetKbps;
   into.treeParentChanges += s.treeParentChanges;
   into.treeOrphaned += s.treeOrphaned;
   into.treeRefused += s.treeRefused;
@@ -221,6 +222,7 @@ std::int64_t SharedOverlay::uplinkFreeAtUs() const {
 const RelayStats& SharedOverlay::stats() const {
   mStats = RelayStats{};
   add(mStats, mGone);
+  mStats.uploadBudgetKbps = 0;  // the live channels' budgets only
   for (const auto& [id, ch] : mChannels) add(mStats, ch.adapter->stats());
   mStats.answersShed += mShared.answersShed;
   mStats.channels = static_cast<std::uint32_t>(mChannels.size());

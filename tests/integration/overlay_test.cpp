@@ -80,7 +80,7 @@ TEST_CASE("link emulation in the streamer: delay shows in the overlay delay, los
             "em-s");
   Process p("partyhub-streamer", {"--name", "P", "--listen", "127.0.0.1:" + std::to_string(base + 1), "--overlay",
                                   "push", "--bootstrap", boot, "--players", play, "--overlay-size", "1", "--duration",
-                                  "14", "--stats-json"},
+                                  "14", "--stats-json", "--estimate-upload"},
             "em-p");
   Process player("partyhub-player", {"--name", "em", "--streamer", play, "--sink", "fake", "--duration", "12",
                                      "--stats-json"},
@@ -95,9 +95,13 @@ TEST_CASE("link emulation in the streamer: delay shows in the overlay delay, los
   REQUIRE(google::protobuf::util::JsonStringToMessage(test::lastLineWith(p.out(), "\"streamer\""), &st).ok());
   CHECK(st.streamer().overlay_delay().p50_ms() >= 40);
   CHECK(st.streamer().overlay_delay().p50_ms() < 80);
+  // Its budget is estimated, and it sends no chunk (no acknowledgement to
+  // judge by): the estimate's start. The source's is the configured default.
+  CHECK(st.streamer().upload_budget_kbps() == 4000);
   v1::Stats ss;
   REQUIRE(google::protobuf::util::JsonStringToMessage(test::lastLineWith(s.out(), "\"streamer\""), &ss).ok());
   CHECK(ss.streamer().emulation_dropped() > 0);  // 1 % of ~4000 datagrams
+  CHECK(ss.streamer().upload_budget_kbps() == 20000);
   v1::Stats ps;
   REQUIRE(google::protobuf::util::JsonStringToMessage(test::lastLineWith(player.out(), "\"player\""), &ps).ok());
   CHECK(ps.player().frames_expected() >= 250);

@@ -19,7 +19,14 @@ Node::Node(PeerId self, NodeConfig config, std::uint64_t seed)
       mMembership(mConfig.sharedMembership ? mConfig.sharedMembership
                                            : std::make_shared<Membership>(self, mConfig.uploadKbps, mConfig.membership)),
       mOwnMembership(!mConfig.sharedMembership), mScheduler(makeScheduler(mConfig.scheduler, mConfig.tree)),
-      mHeld(std::max<std::size_t>(1, mConfig.window)) {}
+      mHeld(std::max<std::size_t>(1, mConfig.window)) {
+  if (mConfig.estimateUpload) {
+    UploadEstimatorConfig c;
+    c.ceilingKbps = mConfig.uploadKbps;
+    c.floorKbps = std::min(c.floorKbps, c.ceilingKbps);
+    mUploadEstimate.emplace(c);
+  }
+}
 
 void Node::emit(PeerId to, Message m) {
   // Our upload rides on gossip and probes; not on chunks and buffer maps,
@@ -178,6 +185,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
     mNeighbours.erase(std::remove(mNeighbours.begin(), mNeighbours.end(), from), mNeighbours.end());
     mMembership->forgetTrade(from);
     mKnows.erase(from);
+    if (mUploadEstimate) mUploadEstimate->forget(from);
     return;
   }
   if (m.type != MsgType::kGossip && m.type != MsgType::kGossipReply) {
@@ -288,6 +296,7 @@ void Node::onTick(std::int64_t nowUs, NodeActions& out) {
   mLastTickUs = nowUs;
   if (mMembership->view().size() >= mConfig.membership.viewSize) mViewFullAtUs = nowUs;
   checkAcks(nowUs);
+  if (mUploadEstimate) mConfig.uploadKbps = mUploadEstimate->budgetKbps(nowUs);
   dropSpentBudgets(nowUs);
   if (mOwnMembership) {
     for (auto& [to, m] : mMembership->onTick(nowUs, mRng)) emit(to, std::move(m));

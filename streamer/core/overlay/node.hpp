@@ -10,6 +10,7 @@
 #include <map>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <unordered_set>
@@ -21,6 +22,7 @@
 #include "message.hpp"
 #include "scheduler.hpp"
 #include "seq_window.hpp"
+#include "upload_estimator.hpp"
 
 namespace partyhub::streamer::overlay {
 
@@ -29,6 +31,9 @@ struct NodeConfig {
   bool isSource = false;
   std::uint32_t sourceCopies = 3;
   std::uint32_t uploadKbps = 2000;        // upload budget (configured or estimated)
+  // The budget estimated from acknowledgement delays (UploadEstimator),
+  // uploadKbps its ceiling: for a streamer not told its uplink's rate.
+  bool estimateUpload = false;
   std::size_t neighbours = 10;            // target out-neighbourhood
   std::int64_t maxQueueDelayUs = 4'000;   // HRC: keep queueing delay below this
   double answerShare = 0.5;               // of the upload, at most, for gossip replies and pongs (Node::emitAnswer)
@@ -123,6 +128,8 @@ class Node final : private SchedulerHost {
 
   [[nodiscard]] const NodeStats& stats() const { return mStats; }
   [[nodiscard]] SchedulerStats schedulerStats() const { return mScheduler->stats(); }
+  /// The upload budget now: the configured one, or its estimate (NodeConfig::estimateUpload).
+  [[nodiscard]] std::uint32_t uploadBudgetKbps() const { return mConfig.uploadKbps; }
   [[nodiscard]] PeerId id() const { return mSelf; }
   [[nodiscard]] const std::vector<PeerId>& neighbours() const override { return mNeighbours; }
   [[nodiscard]] const Membership& membership() const { return *mMembership; }
@@ -331,6 +338,7 @@ class Node final : private SchedulerHost {
   std::int64_t mNextHaveBroadcastUs = 0;
   std::int64_t mNextPullUs = 0;
   AnswerBudget mAnswers;  // gossip replies and pongs: their share of the upload
+  std::optional<UploadEstimator> mUploadEstimate;  // NodeConfig::estimateUpload
 };
 
 }  // namespace partyhub::streamer::overlay

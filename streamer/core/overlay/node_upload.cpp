@@ -9,6 +9,7 @@
 namespace partyhub::streamer::overlay {
 
 void Node::occupyUplink(std::size_t bytes) {
+  if (mUploadEstimate) mUploadEstimate->onSent(bytes);
   mBacklogUs += static_cast<std::int64_t>(bytes) * 8 * 1000 / std::max<std::int64_t>(1, mConfig.uploadKbps);
 }
 
@@ -139,6 +140,7 @@ void Node::acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
   for (auto it = mUnacked.begin(); it != mUnacked.end(); ++it) {
     if (it->peer == peer && it->seq == seq) {
       sampleAckDelay(peer, nowUs - it->sentUs).backoff = 0;  // in time: the timer is the estimate's again
+      if (mUploadEstimate) mUploadEstimate->onAck(peer, nowUs - it->sentUs);
       *it = mUnacked.back();
       mUnacked.pop_back();
       return;
@@ -150,6 +152,7 @@ void Node::acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
     if (it->peer == peer && it->seq == seq) {
       ++mStats.lateAcks;
       sampleAckDelay(peer, nowUs - it->sentUs);
+      if (mUploadEstimate) mUploadEstimate->onAck(peer, nowUs - it->sentUs);
       mTimedOut.erase(it);
       return;
     }
@@ -264,6 +267,8 @@ void Node::pumpUpload(std::int64_t nowUs) {
     if (held == nullptr || nowUs - held->injectedUs > mConfig.deadlineUs) break;
     sendChunk(next->first, next->second, nowUs);
   }
+  // Copies left waiting for the budget: it holds us back (UploadEstimator).
+  if (mUploadEstimate && !mQueue.empty() && mBacklogUs > mConfig.maxQueueDelayUs) mUploadEstimate->onPaced();
 }
 
 }  // namespace partyhub::streamer::overlay

@@ -21,10 +21,12 @@ struct AckNet {
   std::function<std::int64_t(std::int64_t)> ackDelayUs;
   std::deque<std::tuple<std::int64_t, PeerId, PeerId, Message>> queue;  // due, from, to
 
-  explicit AckNet(std::function<std::int64_t(std::int64_t)> ackDelay) : ackDelayUs(std::move(ackDelay)) {
+  explicit AckNet(std::function<std::int64_t(std::int64_t)> ackDelay, bool estimateUpload = false)
+      : ackDelayUs(std::move(ackDelay)) {
     NodeConfig c;
     c.neighbours = 4;
     c.uploadKbps = 20000;
+    c.estimateUpload = estimateUpload;
     for (PeerId id = 1; id <= 3; ++id) {
       NodeConfig ci = c;
       ci.isSource = id == 1;
@@ -283,4 +285,31 @@ TEST_CASE("gossip replies and pongs take at most their share of the upload: the 
   node.onMessage(5000, ping, 1'001'000, out);
   REQUIRE(out.sends.size() == 1);
   CHECK((out.sends[0].second.type == MsgType::kPong));
+}
+
+TEST_CASE("an estimated upload budget falls while acknowledgements queue, and not before or without the option") {
+  // Acknowledgements in 1 ms for 5 s (2 s of joining, 2 s of stream), then
+  // in 150 ms (a queue in the uplink).
+  const std::int64_t queueFrom = 5'000'000, queueTo = 8'000'000;
+  const auto delay = [&](std::int64_t now) { return now >= queueFrom && now < queueTo ? 150'000 : 1'000; };
+  for (const bool estimate : {false, true}) {
+    CAPTURE(estimate);
+    AckNet net(delay, estimate);
+    Node& source = *net.nodes.at(1);
+    net.stream(0, 60);
+    while (net.now < queueFrom) net.tick(1);
+    // No queue yet: the configured budget, or the estimate's start (the
+    // stream, 2 copies of 16 kbit 30 times a second, never waits for it).
+    const std::uint32_t clear = source.uploadBudgetKbps();
+    CHECK(clear == (estimate ? UploadEstimatorConfig{}.startKbps : 20000u));
+    net.stream(60, 60);  // 2 s of the queue
+    const std::uint32_t queued = source.uploadBudgetKbps();
+    MESSAGE("budget after 2 s of late acknowledgements: " << queued << " kbit/s");
+    if (estimate) {
+      CHECK(queued < clear / 3);  // 0.8 every 200 ms once the late acks come
+      CHECK(queued >= UploadEstimatorConfig{}.floorKbps);
+    } else {
+      CHECK(queued == 20000);
+    }
+  }
 }

@@ -442,10 +442,12 @@ TEST_CASE("a peer still pushing a stripe it is not our parent in is told to stop
   sch->onMessage(host, kD, simple(MsgType::kAdmit, 0), now);
   REQUIRE(host.to(kA, MsgType::kUnsubscribe).size() == 1);  // we leave A
   // A's copies in flight when it heard: no second word.
-  chunk(*sch, host, seq++, kA, now += 30'000, now - 100'000, 3);
+  now += 30'000;
+  chunk(*sch, host, seq++, kA, now, now - 100'000, 3);
   CHECK(host.to(kA, MsgType::kUnsubscribe).size() == 1);
   // A pull's answer from B is no push.
-  chunk(*sch, host, seq++, kB, now += 30'000, now - 200'000, 4, true);
+  now += 30'000;
+  chunk(*sch, host, seq++, kB, now, now - 200'000, 4, true);
   CHECK(host.to(kB, MsgType::kUnsubscribe).empty());
   CHECK(sch->stats().staleParents == 0);
   // Half a second on, A still pushes: our word was lost. Told again, once
@@ -453,16 +455,20 @@ TEST_CASE("a peer still pushing a stripe it is not our parent in is told to stop
   now += 500'000;
   chunk(*sch, host, seq++, kA, now, now - 100'000, 3);
   CHECK(host.to(kA, MsgType::kUnsubscribe).size() == 2);
-  chunk(*sch, host, seq++, kA, now += 33'000, now - 100'000, 3);
+  now += 33'000;
+  chunk(*sch, host, seq++, kA, now, now - 100'000, 3);
   CHECK(host.to(kA, MsgType::kUnsubscribe).size() == 2);
-  chunk(*sch, host, seq++, kA, now += 200'000, now - 100'000, 3);
+  now += 200'000;
+  chunk(*sch, host, seq++, kA, now, now - 100'000, 3);
   CHECK(host.to(kA, MsgType::kUnsubscribe).size() == 3);
   // C, never our parent (its ADMIT came after we gave up on it), pushes: told too.
-  chunk(*sch, host, seq++, kC, now += 10'000, now - 100'000, 3);
+  now += 10'000;
+  chunk(*sch, host, seq++, kC, now, now - 100'000, 3);
   CHECK(host.to(kC, MsgType::kUnsubscribe).size() == 1);
   CHECK(sch->stats().staleParents == 3);
   // D, our parent, is never told.
-  chunk(*sch, host, seq++, kD, now += 10'000, now - 20'000, 2);
+  now += 10'000;
+  chunk(*sch, host, seq++, kD, now, now - 20'000, 2);
   CHECK(host.to(kD, MsgType::kUnsubscribe).empty());
   CHECK(sch->stats().parentChanges == 2);
 }
