@@ -140,7 +140,7 @@ void Node::acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
   for (auto it = mUnacked.begin(); it != mUnacked.end(); ++it) {
     if (it->peer == peer && it->seq == seq) {
       sampleAckDelay(peer, nowUs - it->sentUs).backoff = 0;  // in time: the timer is the estimate's again
-      if (mUploadEstimate) mUploadEstimate->onAck(peer, nowUs - it->sentUs);
+      if (mUploadEstimate) mUploadEstimate->onAck(peer, nowUs - it->sentUs, nowUs);
       *it = mUnacked.back();
       mUnacked.pop_back();
       return;
@@ -152,7 +152,7 @@ void Node::acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
     if (it->peer == peer && it->seq == seq) {
       ++mStats.lateAcks;
       sampleAckDelay(peer, nowUs - it->sentUs);
-      if (mUploadEstimate) mUploadEstimate->onAck(peer, nowUs - it->sentUs);
+      if (mUploadEstimate) mUploadEstimate->onAck(peer, nowUs - it->sentUs, nowUs);
       mTimedOut.erase(it);
       return;
     }

@@ -37,17 +37,26 @@ struct UploadEstimatorConfig {
   double slowStartUp = 1.3;       // until the first queue: the budget climbs this much a busy, clear period
   double busy = 0.7;              // share of the budget sent in the period for it to grow
   std::size_t minAcks = 3;        // fewer in a period: no verdict
+  std::int64_t baseBucketUs = 120'000'000;  // a peer's base is its least over the last 2-4 minutes (a path that got longer for good is no queue)
 };
 
 class UploadEstimator {
  public:
   explicit UploadEstimator(const UploadEstimatorConfig& c) : mC(c), mKbps(std::min(c.startKbps, c.ceilingKbps)) {}
 
-  /// An acknowledgement `delayUs` after its push to `peer`.
-  void onAck(PeerId peer, std::int64_t delayUs) {
-    auto [it, fresh] = mBase.emplace(peer, delayUs);
-    if (!fresh) it->second = std::min(it->second, delayUs);
-    const std::int64_t excess = delayUs - it->second;
+  /// An acknowledgement `delayUs` after its push to `peer`, at `nowUs`.
+  void onAck(PeerId peer, std::int64_t delayUs, std::int64_t nowUs) {
+    auto [it, fresh] = mBase.emplace(peer, Base{delayUs, delayUs, nowUs});
+    Base& b = it->second;
+    if (!fresh) {
+      if (nowUs - b.bucketStartUs >= mC.baseBucketUs) {  // a new bucket: the oldest is forgotten
+        b.previous = b.current;
+        b.current = delayUs;
+        b.bucketStartUs = nowUs;
+      }
+      b.current = std::min(b.current, delayUs);
+    }
+    const std::int64_t excess = delayUs - std::min(b.previous, b.current);
     mLeastExcessUs = mAcks == 0 ? excess : std::min(mLeastExcessUs, excess);
     ++mAcks;
   }
@@ -86,7 +95,10 @@ class UploadEstimator {
  private:
   UploadEstimatorConfig mC;
   std::uint32_t mKbps;
-  partyhub::FlatMap<std::int64_t> mBase;  // per peer: its quickest acknowledgement
+  struct Base {  // a peer's quickest acknowledgement, this bucket and the one before
+    std::int64_t current, previous, bucketStartUs;
+  };
+  partyhub::FlatMap<Base> mBase;
   std::int64_t mPeriodStartUs = -1;
   std::int64_t mLeastExcessUs = 0;
   std::size_t mAcks = 0;

@@ -34,7 +34,7 @@ TEST_CASE("the estimated budget, period by period: down on a standing queue, up 
   std::int64_t now = 0;
   CHECK(e.budgetKbps(now) == 4000);
   // Bases: each peer's quickest, 10 ms.
-  for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 10'000);
+  for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 10'000, now);
   now += c.periodUs;
   e.budgetKbps(now);  // that period: quick acks, not busy: kept
   REQUIRE(e.budgetKbps(now) == 4000);
@@ -42,7 +42,7 @@ TEST_CASE("the estimated budget, period by period: down on a standing queue, up 
     CAPTURE(p.what);
     const double before = e.budgetKbps(now);
     PeerId peer = 1;
-    for (const std::int64_t excess : p.ackExcessUs) e.onAck(peer++, 10'000 + excess);
+    for (const std::int64_t excess : p.ackExcessUs) e.onAck(peer++, 10'000 + excess, now);
     e.onSent(p.sentBytes);
     // Within the period: no change yet.
     CHECK(e.budgetKbps(now + c.periodUs / 2) == static_cast<std::uint32_t>(before));
@@ -60,7 +60,7 @@ TEST_CASE("the estimate starts low, climbs fast while held back and clear, then 
   std::int64_t now = 0;
   CHECK(e.budgetKbps(now) == 1000);
   const auto period = [&](std::int64_t excessUs, bool paced) {
-    for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 5'000 + excessUs);
+    for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 5'000 + excessUs, now);
     if (paced) e.onPaced();
     now += c.periodUs;
     return e.budgetKbps(now);
@@ -80,15 +80,15 @@ TEST_CASE("the estimated budget stays between the floor and the configured ceili
   UploadEstimator e(c);
   std::int64_t now = 0;
   e.budgetKbps(now);
-  for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 5'000);
+  for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 5'000, now);
   for (int i = 0; i < 40; ++i) {  // 8 s of a standing queue
-    for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 200'000);
+    for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 200'000, now);
     now += c.periodUs;
     e.budgetKbps(now);
   }
   CHECK(e.budgetKbps(now) == 300);
   for (int i = 0; i < 100; ++i) {  // 20 s clear and busy
-    for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 5'000);
+    for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 5'000, now);
     e.onSent(1'000'000);
     now += c.periodUs;
     e.budgetKbps(now);
@@ -103,17 +103,42 @@ TEST_CASE("a peer's base is its own quickest: a far peer's acks are no queue") {
   std::int64_t now = 0;
   e.budgetKbps(now);
   for (int i = 0; i < 10; ++i) {
-    e.onAck(1, 5'000);    // near
-    e.onAck(2, 150'000);  // far, steadily
-    e.onAck(3, 150'000);
+    e.onAck(1, 5'000, now);    // near
+    e.onAck(2, 150'000, now);  // far, steadily
+    e.onAck(3, 150'000, now);
     now += c.periodUs;
     CHECK(e.budgetKbps(now) == 2000);
   }
   e.forget(2);
   e.forget(3);
-  e.onAck(2, 160'000);  // a new base, not an excess
-  e.onAck(3, 160'000);
-  e.onAck(1, 5'000);
+  e.onAck(2, 160'000, now);  // a new base, not an excess
+  e.onAck(3, 160'000, now);
+  e.onAck(1, 5'000, now);
   now += c.periodUs;
   CHECK(e.budgetKbps(now) == 2000);
+}
+
+TEST_CASE("a peer's base forgets its old quickest: a path that got longer for good is no queue after a few minutes") {
+  UploadEstimatorConfig c;
+  c.ceilingKbps = 2000;
+  c.startKbps = 2000;
+  UploadEstimator e(c);
+  std::int64_t now = 0;
+  e.budgetKbps(now);
+  const auto period = [&](std::int64_t delayUs) {
+    for (PeerId p = 1; p <= 3; ++p) e.onAck(p, delayUs, now);
+    e.onPaced();  // the budget holds us back throughout
+    now += c.periodUs;
+    return e.budgetKbps(now);
+  };
+  period(10'000);
+  // The path gets 100 ms longer, for good: taken for a queue at first...
+  CHECK(period(110'000) == 1600);
+  // ...until the buckets holding the old 10 ms are gone (2-4 minutes)...
+  while (now < 2 * c.baseBucketUs + c.periodUs) period(110'000);
+  const std::uint32_t floor = e.budgetKbps(now);
+  CHECK(floor <= 1.1 * c.floorKbps);  // at the floor, or a step above it as the old base went
+  // ...then no queue: the budget climbs again.
+  for (int i = 0; i < 10; ++i) period(110'000);
+  CHECK(e.budgetKbps(now) > 1.5 * floor);
 }
