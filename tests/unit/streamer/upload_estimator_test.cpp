@@ -1,6 +1,7 @@
 // UploadEstimator: the upload budget from acknowledgement delays, with a manual clock.
 #include <doctest/doctest.h>
 
+#include <string>
 #include <vector>
 
 #include "core/overlay/upload_estimator.hpp"
@@ -39,7 +40,7 @@ TEST_CASE("the estimated budget, period by period: down on a standing queue, up 
   e.budgetKbps(now);  // that period: quick acks, not busy: kept
   REQUIRE(e.budgetKbps(now) == 4000);
   for (const Period& p : periods) {
-    CAPTURE(p.what);
+    CAPTURE(std::string(p.what));
     const double before = e.budgetKbps(now);
     PeerId peer = 1;
     for (const std::int64_t excess : p.ackExcessUs) e.onAck(peer++, 10'000 + excess, now);
