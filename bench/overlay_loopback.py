@@ -3,7 +3,7 @@
 One source (640x360 at 25 fps H.264 ~1 Mbit/s, the issue's stream), its
 source streamer injecting at most 3 copies of each chunk, and 10 peer
 streamers that know only the source streamer's address (--bootstrap), each
-with a player (fake sinks, real decoding). Four runs: PartyHub's push
+with a player (fake sinks, real decoding). Six runs: PartyHub's push
 scheduler; the PeerStreamer-style offer/accept baseline, same set-up; push
 again with 3 of the 10 peers killed (SIGKILL, streamer and player) half-way;
 push with Opus added, a conference's stream (its 50 small chunks a second

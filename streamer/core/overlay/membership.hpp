@@ -44,6 +44,9 @@ class Membership {
   /// table of its own in the node cost the simulator a cache miss a message).
   void traded(PeerId from, std::int64_t nowUs) { mKnown[from].tradedUs = nowUs; }
   void forgetTrade(PeerId peer);
+  /// Our upload as our gossip tells it (an estimated budget moves).
+  void setSelfUpload(std::uint32_t kbps) { mSelfUpload = kbps; }
+  [[nodiscard]] std::uint32_t selfUpload() const { return mSelfUpload; }
   /// The peers that traded with us and are alive, with when they last did;
   /// those no longer alive are forgotten as traders and added to `gone`.
   void traders(std::int64_t nowUs, std::vector<std::pair<std::int64_t, PeerId>>& alive, std::vector<PeerId>& gone);

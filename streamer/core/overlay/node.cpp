@@ -296,7 +296,10 @@ void Node::onTick(std::int64_t nowUs, NodeActions& out) {
   mLastTickUs = nowUs;
   if (mMembership->view().size() >= mConfig.membership.viewSize) mViewFullAtUs = nowUs;
   checkAcks(nowUs);
-  if (mUploadEstimate) mConfig.uploadKbps = mUploadEstimate->budgetKbps(nowUs);
+  if (mUploadEstimate) {
+    mConfig.uploadKbps = mUploadEstimate->budgetKbps(nowUs);
+    if (mOwnMembership) mMembership->setSelfUpload(mConfig.uploadKbps);  // our descriptor in gossip too
+  }
   dropSpentBudgets(nowUs);
   if (mOwnMembership) {
     for (auto& [to, m] : mMembership->onTick(nowUs, mRng)) emit(to, std::move(m));

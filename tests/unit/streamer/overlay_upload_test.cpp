@@ -307,6 +307,7 @@ TEST_CASE("an estimated upload budget falls while acknowledgements queue, and no
     MESSAGE("budget after 2 s of late acknowledgements: " << queued << " kbit/s");
     if (estimate) {
       CHECK(queued < clear / 3);  // 0.8 every 200 ms once the late acks come
+      CHECK(source.membership().selfUpload() == queued);  // what its gossip tells of it
       CHECK(queued >= UploadEstimatorConfig{}.floorKbps);
     } else {
       CHECK(queued == 20000);
