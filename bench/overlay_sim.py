@@ -7,6 +7,10 @@ one-way latency 10-80 ms; 1 % datagram loss. PartyHub's scheduler ("tree",
 PartyHub's budgeted push in the same run, then a delay-vs-N series and a churn
 run with PartyHub's. Writes build/bench/overlay-sim.json (and overlay-sim.png
 when matplotlib is there).
+
+The simulator is built with profile-guided optimisation for these runs
+(deploy/build-sim-pgo.sh, --sim-build plain for build/bin's); the headline run
+also goes once on build/bin's simulator, which must give the same results.
 """
 import argparse
 import json
@@ -41,8 +45,16 @@ def main():
     ap.add_argument("--scheduler", default="tree", help="PartyHub's scheduler: tree | push")
     ap.add_argument("--headline-runs", type=int, default=2,
                     help="the headline run this many times, alone: its wall time is the best (the machine is shared)")
+    ap.add_argument("--sim-build", choices=("pgo", "plain"), default="pgo",
+                    help="pgo: a simulator built with profile-guided optimisation (deploy/build-sim-pgo.sh); "
+                         "plain: build/bin's")
     args = ap.parse_args()
-    bin_dir = os.path.join(args.root, "build", "bin")
+    plain_dir = os.path.join(args.root, "build", "bin")
+    bin_dir = plain_dir
+    if args.sim_build == "pgo":
+        built = subprocess.run([os.path.join(args.root, "deploy", "build-sim-pgo.sh")], check=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+        bin_dir = os.path.dirname(built.strip().splitlines()[-1])
     common = dict(seconds=args.seconds, seed=args.seed, loss=0.01, upload_mean=2.0, poor_fraction=0.2,
                   poor_upload=0.5, latency_min_ms=10, latency_max_ms=80, stream_kbps=1000, chunk_rate=30,
                   max_queue_delay_ms=0)
@@ -54,8 +66,11 @@ def main():
     ours = args.scheduler
     heads = [sim(bin_dir, peers=args.peers, scheduler=ours, **common) for _ in range(max(1, args.headline_runs))]
     head = min(heads, key=lambda r: r["sim_wall_s"])
+    # The plain build's simulator, alone too: the same code, so the same
+    # results, and its wall time beside the optimised build's.
+    plain = sim(plain_dir, peers=args.peers, scheduler=ours, **common) if bin_dir != plain_dir else None
     strip = lambda r: {k: v for k, v in r.items() if k != "sim_wall_s"}
-    if any(strip(r) != strip(heads[0]) for r in heads):
+    if any(strip(r) != strip(heads[0]) for r in heads + ([plain] if plain else [])):
         sys.exit("overlay-sim: the same seed gave different results: the simulator is not deterministic")
     sizes = [int(x) for x in args.series.split(",") if x]
     runs = {("base", args.peers): dict(peers=args.peers, scheduler="offer-accept", **common),
@@ -121,6 +136,8 @@ def main():
         "mean_hops": head["mean_hops"],
         "sim_wall_s": head["sim_wall_s"],
         "sim_wall_s_runs": [r["sim_wall_s"] for r in heads],
+        "sim_build": args.sim_build,
+        "sim_wall_s_plain_build": plain["sim_wall_s"] if plain else head["sim_wall_s"],
         "sim_events": head["events"],
         # How the overlay forms: delivery and delay per second of injections
         # from the first chunk (the window above starts at the third second).
@@ -153,7 +170,8 @@ def main():
           f"{result['settled_ratio_to_bound']:.2f} x the bound, {result['settled_p99_vs_baseline']} of the baseline's; "
           f"growth per doubling at most {result['max_settled_p99_growth_per_doubling_ms']} ms")
     print(f"{ours} wall, each of its {len(heads)} runs alone (the best above): "
-          + ", ".join(f"{r['sim_wall_s']:.1f} s" for r in heads) + f" for {head['events']} events")
+          + ", ".join(f"{r['sim_wall_s']:.1f} s" for r in heads) + f" for {head['events']} events"
+          + (f" ({args.sim_build} build; build/bin's: {plain['sim_wall_s']:.1f} s)" if plain else ""))
     print(f"lower bound {head['lower_bound_ms']:.1f} ms, ratio {head['ratio_to_bound']:.2f}; "
           f"churn min delivery {churn['min_peer_delivery_ratio_1s']:.4f}")
     for s in series:
