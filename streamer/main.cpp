@@ -130,6 +130,7 @@ class StreamerApp {
       auto message = mReassembler.onDatagram(from, datagram, now);
       if (mReassembler.gaps() > 0) requestFragments(now);
       if (!message) return;
+      const std::int64_t firstArrival = mReassembler.firstArrivalUs();
       v1::PeerMessage msg;
       if (!msg.ParseFromString(*message)) {
         ++mMalformed;
@@ -141,20 +142,20 @@ class StreamerApp {
             ++mMalformed;  // bundles do not nest
             continue;
           }
-          onPeerMessage(from, std::move(inner), now);
+          onPeerMessage(from, std::move(inner), now, firstArrival);
         }
       } else {
-        onPeerMessage(from, std::move(msg), now);
+        onPeerMessage(from, std::move(msg), now, firstArrival);
       }
       apply();
     });
   }
 
-  void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t now) {
+  void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t now, std::int64_t firstArrival) {
     if (msg.has_nack()) {
       resendFragments(from, msg.nack(), now);
     } else if (mOverlay) {
-      mOverlay->onPeerMessage(from, std::move(msg), now, mActions);
+      mOverlay->onPeerMessage(from, std::move(msg), now, mActions, firstArrival);
     } else {
       mRelay.onPeerMessage(from, msg, now, mActions);
     }

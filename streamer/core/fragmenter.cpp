@@ -58,6 +58,7 @@ std::optional<std::string> Reassembler::onDatagram(std::uint64_t sender, std::st
   }
   if ((static_cast<std::uint8_t>(d[1]) & kWhole) != 0) {  // audio and control messages: the common case
     ++mStats.messages;
+    mFirstArrivalUs = nowUs;
     return std::string(d.substr(kSingleHeader));
   }
   if (d.size() <= kFragmentHeader) {
@@ -125,6 +126,7 @@ std::optional<std::string> Reassembler::onDatagram(std::uint64_t sender, std::st
 
   std::string message = std::move(p.data);
   message.resize(static_cast<std::size_t>(p.count - 1) * kMaxFragmentPayload + p.lastSize);
+  mFirstArrivalUs = p.firstUs;
   erasePartial(it);
   rememberCompleted(key);
   ++mStats.messages;

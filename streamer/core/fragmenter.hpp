@@ -87,6 +87,9 @@ class Reassembler {
   /// The fragments to ask for again now (see ReassemblerConfig::stallUs).
   void takeNacks(std::int64_t nowUs, std::vector<FragmentNack>& out);
 
+  /// When the first datagram of the message onDatagram last returned came
+  /// (its own arrival, for a message of one).
+  [[nodiscard]] std::int64_t firstArrivalUs() const { return mFirstArrivalUs; }
   [[nodiscard]] const ReassemblyStats& stats() const { return mStats; }
   [[nodiscard]] std::size_t partialMessages() const { return mPartial.size(); }
   [[nodiscard]] std::size_t partialBytes() const { return mPartialBytes; }
@@ -129,6 +132,7 @@ class Reassembler {
   std::unordered_set<Key, KeyHash> mCompleted;
   std::deque<Key> mCompletedOrder;
   std::size_t mGaps = 0;  // partials with a gap not asked for yet
+  std::int64_t mFirstArrivalUs = 0;
 };
 
 /// The datagrams we sent lately, by message id, for fragment repair. Bounded

@@ -40,7 +40,8 @@ void OverlayAdapter::onLocalChunk(v1::Chunk chunk, std::int64_t nowUs, RelayActi
   convert(0, nowUs, out);
 }
 
-void OverlayAdapter::onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out) {
+void OverlayAdapter::onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out,
+                                   std::int64_t firstArrivalUs) {
   if (msg.has_control()) {
     forwardControl(msg.control(), from, nowUs, out);
     return;
@@ -50,6 +51,7 @@ void OverlayAdapter::onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int6
   if (msg.channel() != 0 && msg.channel() != mConfig.channelId) return;
   auto m = decodeOverlay(std::move(msg), mConfig.channelId);
   if (!m) return;
+  m->arrivedUs = firstArrivalUs;
   const std::uint64_t before = mNode.stats().chunksReceived;
   mNode.onMessage(from, *m, nowUs, mScratch);
   mStats.chunksFromPeers += mNode.stats().chunksReceived - before;

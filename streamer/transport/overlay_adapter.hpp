@@ -24,7 +24,9 @@ class StreamerOverlay {
   virtual void start(std::int64_t nowUs, RelayActions& out) = 0;
   virtual void stop(std::int64_t nowUs, RelayActions& out) = 0;
   virtual void onLocalChunk(v1::Chunk chunk, std::int64_t nowUs, RelayActions& out) = 0;
-  virtual void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out) = 0;
+  /// `firstArrivalUs`: when the message's first datagram came (0: now).
+  virtual void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out,
+                             std::int64_t firstArrivalUs = 0) = 0;
   /// A local player's control; `channel` is the one it subscribed to (0:
   /// none, or a client that never subscribes: our own channel).
   virtual void onPlayerControl(std::uint32_t channel, const v1::Control& control, std::int64_t nowUs,
@@ -58,7 +60,8 @@ class OverlayAdapter final : public StreamerOverlay {
   void start(std::int64_t nowUs, RelayActions& out) override;
   void stop(std::int64_t nowUs, RelayActions& out) override;
   void onLocalChunk(v1::Chunk chunk, std::int64_t nowUs, RelayActions& out) override;
-  void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out) override;
+  void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out,
+                     std::int64_t firstArrivalUs = 0) override;
   void onPlayerControl(std::uint32_t channel, const v1::Control& control, std::int64_t nowUs,
                        RelayActions& out) override;
   void onTick(std::int64_t nowUs, RelayActions& out) override;

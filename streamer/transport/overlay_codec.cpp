@@ -97,6 +97,7 @@ v1::PeerMessage encodeOverlay(const Message& m) {
     pc->set_budget(m.budget);
     for (auto p : m.alsoSentTo) pc->add_also_sent_to(p);
     for (auto p : m.delegates) pc->add_delegates(p);
+    pc->set_stamp(m.stamp);
     return out;
   }
   auto* o = out.mutable_overlay();
@@ -132,6 +133,10 @@ v1::PeerMessage encodeOverlay(const Message& m) {
   o->set_from_seq(m.fromSeq);
   o->set_min_child_slots(m.minChildSlots);
   o->set_stream_kbps(m.streamKbps);
+  if (m.stampRecvUs != 0) {
+    o->set_stamp_seq(m.stampSeq);
+    o->set_stamp_recv_us(m.stampRecvUs);
+  }
   return out;
 }
 
@@ -146,6 +151,7 @@ std::optional<Message> decodeOverlay(v1::PeerMessage&& msg, std::uint32_t channe
     m.budget = pc->budget();
     m.alsoSentTo.assign(pc->also_sent_to().begin(), pc->also_sent_to().end());
     m.delegates.assign(pc->delegates().begin(), pc->delegates().end());
+    m.stamp = pc->stamp();
     restoreChunk(*pc->mutable_chunk());
     pc->mutable_chunk()->set_channel_id(channelId);
     m.chunk = std::make_shared<v1::Chunk>(std::move(*pc->mutable_chunk()));
@@ -175,6 +181,8 @@ std::optional<Message> decodeOverlay(v1::PeerMessage&& msg, std::uint32_t channe
   m.fromSeq = o.from_seq();
   m.minChildSlots = o.min_child_slots();
   m.streamKbps = o.stream_kbps();
+  m.stampSeq = o.stamp_seq();
+  m.stampRecvUs = o.stamp_recv_us();
   return m;
 }
 

@@ -127,7 +127,8 @@ void SharedOverlay::onLocalChunk(v1::Chunk chunk, std::int64_t nowUs, RelayActio
   onChannel(*ch, mConfig.ownChannel, out, [&](OverlayAdapter& a) { a.onLocalChunk(std::move(chunk), nowUs, out); });
 }
 
-void SharedOverlay::onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out) {
+void SharedOverlay::onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out,
+                                  std::int64_t firstArrivalUs) {
   mNowUs = std::max(mNowUs, nowUs);
   const std::uint32_t id = msg.channel();
   if (id == 0) {
@@ -159,7 +160,8 @@ void SharedOverlay::onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64
   Channel* ch = channel(id, nowUs, out, data);
   if (ch == nullptr) return;
   if (msg.has_chunk()) ch->lastChunkUs = nowUs;
-  onChannel(*ch, id, out, [&](OverlayAdapter& a) { a.onPeerMessage(from, std::move(msg), nowUs, out); });
+  onChannel(*ch, id, out,
+            [&](OverlayAdapter& a) { a.onPeerMessage(from, std::move(msg), nowUs, out, firstArrivalUs); });
 }
 
 void SharedOverlay::onPlayerControl(std::uint32_t id, const v1::Control& control, std::int64_t nowUs,

@@ -47,7 +47,8 @@ class SharedOverlay final : public StreamerOverlay {
   void start(std::int64_t nowUs, RelayActions& out) override;
   void stop(std::int64_t nowUs, RelayActions& out) override;
   void onLocalChunk(v1::Chunk chunk, std::int64_t nowUs, RelayActions& out) override;
-  void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out) override;
+  void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out,
+                     std::int64_t firstArrivalUs = 0) override;
   void onPlayerControl(std::uint32_t channel, const v1::Control& control, std::int64_t nowUs,
                        RelayActions& out) override;
   void onTick(std::int64_t nowUs, RelayActions& out) override;

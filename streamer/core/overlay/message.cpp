@@ -48,7 +48,7 @@ std::size_t wireBytes(const Message& m) {
     const std::int64_t after = m.injectedUs - m.chunk->capture_us();  // sent zigzag-coded
     const std::size_t body = m.chunk->ByteSizeLong() + 2 +
                              varint(static_cast<std::uint64_t>(after < 0 ? -2 * after - 1 : 2 * after)) + 2 +
-                             (m.alsoSentTo.size() + m.delegates.size()) * 7 + varint(m.budget) + 1;
+                             (m.alsoSentTo.size() + m.delegates.size()) * 7 + varint(m.budget) + 1 + (m.stamp ? 2 : 0);
     return framed(n + body);
   }
   n += varint(m.uploadKbps) + 1;
@@ -66,6 +66,7 @@ std::size_t wireBytes(const Message& m) {
     n += 2 + field(st.depth) + field(st.delayMs) + field(st.children) + field(st.freeSlots) + field(st.interior);
   }
   n += field(m.slots) + field(m.fromSeq) + field(m.minChildSlots) + field(m.streamKbps);
+  if (m.stampRecvUs != 0) n += field(m.stampSeq) + 10;  // the time: a tag and a varint of ~8 bytes
   return framed(n);
 }
 

@@ -58,6 +58,10 @@ struct Message {
   std::vector<PeerId> alsoSentTo;   // kChunk: the sender's other targets for it (they need no copy)
   std::uint32_t budget = 0;         // kChunk: peers this copy's subtree should reach, the receiver included
   std::vector<PeerId> delegates;    // kChunk: which of them (structured push, small overlays; see Node)
+  bool stamp = false;               // kChunk: the sender estimates its upload; acknowledge with the time it came
+  std::uint64_t stampSeq = 0;       // kHave: the newest stamped chunk of the receiver's we got ...
+  std::int64_t stampRecvUs = 0;     // ... and when, on our clock (0: no stamp)
+  std::int64_t arrivedUs = 0;       // not on the wire: when its first datagram came, if the transport knows (0: now)
   std::vector<std::uint64_t> seqs;  // kHave, kOffer, kAccept, kRequest
   std::vector<Descriptor> peers;    // kGossip, kGossipReply
   std::uint32_t uploadKbps = 0;     // the sender's, on every message but chunks

@@ -131,7 +131,9 @@ void Node::restart() {
   mUnacked.clear();
   mUnackedDueUs = std::numeric_limits<std::int64_t>::max();
   mTimedOut.clear();
+  mDepartures.clear();
   mAcksOwed.clear();
+  mStampsOwed.clear();
   mPendingHaves.clear();
   mLastChunkUs = -1;
 }
@@ -185,6 +187,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
     mNeighbours.erase(std::remove(mNeighbours.begin(), mNeighbours.end(), from), mNeighbours.end());
     mMembership->forgetTrade(from);
     mKnows.erase(from);
+    mStampsOwed.erase(from);
     if (mUploadEstimate) mUploadEstimate->forget(from);
     return;
   }
@@ -219,6 +222,9 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
       // Every chunk is acknowledged (see checkAcks), even a duplicate, so
       // its sender knows we are alive and does not send it again.
       mAcksOwed[from].push_back(seq);
+      // A first arrival (see stamped()), by its first datagram: what queued
+      // ahead of it in the sender's uplink, not its own size over the link.
+      if (m.stamp && !holds(seq)) mStampsOwed[from] = {seq, m.arrivedUs != 0 ? m.arrivedUs : nowUs};
       if (holds(seq)) {
         ++mStats.duplicates;
         // Its budget is not lost with it: we spread it too.
@@ -241,6 +247,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
       // HAVEs acknowledge nothing of ours (they are buffer maps).
       SeqWindow* knows = from != 0 ? &mKnows[from] : nullptr;
       const bool awaited = awaitsAck(from);
+      if (m.stampRecvUs != 0) stamped(from, m.stampSeq, m.stampRecvUs, nowUs);
       for (std::uint64_t s : m.seqs) {
         if (knows != nullptr) knows->mark(s);
         if (awaited) acknowledged(from, s, nowUs);
@@ -352,7 +359,7 @@ void Node::flushHaves(std::int64_t nowUs) {
         if (!peerHas(peer, s) && std::find(m.seqs.begin(), m.seqs.end(), s) == m.seqs.end()) m.seqs.push_back(s);
       }
       std::sort(m.seqs.begin(), m.seqs.end());
-      emit(peer, std::move(m));
+      emitHave(peer, std::move(m));
     }
     mAcksOwed.clear();
     return;
@@ -384,17 +391,28 @@ void Node::flushHaves(std::int64_t nowUs) {
     Message m;
     m.type = MsgType::kHave;
     m.seqs.assign(seqs.begin(), seqs.end());
-    emit(n, std::move(m));
+    emitHave(n, std::move(m));
   }
   for (auto& [peer, seqs] : mAcksOwed) {  // pushers that are not our neighbours
     Message m;
     m.type = MsgType::kHave;
     m.seqs = std::move(seqs);
     std::sort(m.seqs.begin(), m.seqs.end());
-    emit(peer, std::move(m));
+    emitHave(peer, std::move(m));
   }
   mAcksOwed.clear();
   mPendingHaves.clear();
+}
+
+void Node::emitHave(PeerId to, Message m) {
+  if (!mStampsOwed.empty()) {
+    if (auto it = mStampsOwed.find(to); it != mStampsOwed.end()) {
+      m.stampSeq = it->second.seq;
+      m.stampRecvUs = it->second.recvUs;
+      mStampsOwed.erase(it);
+    }
+  }
+  emit(to, std::move(m));
 }
 
 bool Node::mayRequest(std::uint64_t seq) const {

@@ -265,6 +265,10 @@ class Node final : private SchedulerHost {
   void dropSpentBudgets(std::int64_t nowUs);
   void flushHaves(std::int64_t nowUs);
   void acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs);
+  /// A HAVE to `to`, with the stamp owed to it (if any).
+  void emitHave(PeerId to, Message m);
+  /// The one-way delay of our chunk a stamp names, for the upload estimate.
+  void stamped(PeerId peer, std::uint64_t seq, std::int64_t recvUs, std::int64_t nowUs);
   /// A push to `peer` awaits its acknowledgement (or was given up lately).
   [[nodiscard]] bool awaitsAck(PeerId peer) const;
   AckDelay& sampleAckDelay(PeerId peer, std::int64_t delayUs);  // the peer's record, updated
@@ -320,6 +324,7 @@ class Node final : private SchedulerHost {
   std::int64_t mBacklogAtUs = 0;
 
   static constexpr int kMissesBeforeSuspect = 2;
+  static constexpr std::size_t kDeparturesKept = 512;  // a few seconds of copies: stamps come back within a round trip
   static constexpr std::int64_t kViewFullMemoryUs = 10'000'000;
   std::int64_t mViewFullAtUs = -1;  // last tick our view was full
   std::int64_t mLastTickUs = 0;
@@ -332,6 +337,21 @@ class Node final : private SchedulerHost {
   partyhub::FlatMap<int> mMisses;  // unacknowledged pushes in a row
   std::size_t mSuspects = 0;       // peers in mMisses at kMissesBeforeSuspect or more
   partyhub::FlatMap<std::vector<std::uint64_t>> mAcksOwed;  // peer -> seqs it pushed us
+  // A peer that estimates its upload asks when its chunks came (their
+  // one-way delay): the newest one's arrival, sent on our next HAVE to it.
+  struct Stamp {
+    std::uint64_t seq = 0;
+    std::int64_t recvUs = 0;
+  };
+  partyhub::FlatMap<Stamp> mStampsOwed;
+  // Our chunks' departures (their first byte), the last few hundred, for
+  // the stamps that come back (only with an upload estimate).
+  struct Departure {
+    PeerId peer;
+    std::uint64_t seq;
+    std::int64_t firstByteUs;
+  };
+  std::deque<Departure> mDepartures;
   std::vector<std::uint64_t> mPendingHaves;
   std::vector<std::uint64_t> mSeqScratch;  // flushHaves' per-neighbour list, reused
   std::int64_t mNextHaveFlushUs = 0;

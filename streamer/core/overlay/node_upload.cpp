@@ -63,6 +63,7 @@ void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs, std::in
   m.injectedUs = held.injectedUs;
   m.hops = held.hops;
   m.budget = give;
+  m.stamp = mUploadEstimate.has_value();
   // Structured push: the receiver's share of our delegates, in proportion to
   // the budget it takes (it reaches the rest of its budget as it likes).
   std::vector<PeerId> handed;
@@ -91,11 +92,16 @@ void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs, std::in
   markHas(peer, seq);
   sent.push_back(peer);
   ++mStats.chunksSent;
+  const std::int64_t firstByteUs = nowUs + mBacklogUs;
   emit(peer, std::move(m));
   // It has left our uplink once the backlog drains; its HAVE is due after
   // the peer's usual acknowledgement delay.
   const std::int64_t sentUs = nowUs + mBacklogUs;
   mUnacked.push_back({peer, seq, give, sentUs, ackDueUs(peer, sentUs), std::move(handed)});
+  if (mUploadEstimate) {
+    mDepartures.push_back({peer, seq, firstByteUs});
+    if (mDepartures.size() > kDeparturesKept) mDepartures.pop_front();
+  }
   mUnackedDueUs = std::min(mUnackedDueUs, mUnacked.back().dueUs);
 }
 
@@ -140,7 +146,6 @@ void Node::acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
   for (auto it = mUnacked.begin(); it != mUnacked.end(); ++it) {
     if (it->peer == peer && it->seq == seq) {
       sampleAckDelay(peer, nowUs - it->sentUs).backoff = 0;  // in time: the timer is the estimate's again
-      if (mUploadEstimate) mUploadEstimate->onAck(peer, nowUs - it->sentUs, nowUs);
       *it = mUnacked.back();
       mUnacked.pop_back();
       return;
@@ -152,11 +157,31 @@ void Node::acknowledged(PeerId peer, std::uint64_t seq, std::int64_t nowUs) {
     if (it->peer == peer && it->seq == seq) {
       ++mStats.lateAcks;
       sampleAckDelay(peer, nowUs - it->sentUs);
-      if (mUploadEstimate) mUploadEstimate->onAck(peer, nowUs - it->sentUs, nowUs);
       mTimedOut.erase(it);
       return;
     }
   }
+}
+
+void Node::stamped(PeerId peer, std::uint64_t seq, std::int64_t recvUs, std::int64_t nowUs) {
+  if (!mUploadEstimate) return;
+  // Its first datagram's arrival on the peer's clock against its first
+  // byte's departure on ours (not its size over the link): the two
+  // clocks' offset is in every sample of the peer's, and the estimate looks
+  // only at the excess over the least of them. Not a round trip: the
+  // acknowledgement's way back (the peer's own uplink queue) is not in it.
+  // The peer stamps a chunk's first arrival; sent to it twice (a push that
+  // timed out went again, or it asked for the chunk too), which copy came
+  // first is unknown: no sample. (Taking the later copy's departure gave
+  // samples 200 ms below the path's delay, and a base that made every
+  // later sample look queued.)
+  const std::int64_t* sentUs = nullptr;
+  int sends = 0;
+  for (const Departure& d : mDepartures) {
+    if (d.peer == peer && d.seq == seq && ++sends == 1) sentUs = &d.firstByteUs;
+  }
+  if (sends != 1) return;
+  mUploadEstimate->onAck(peer, recvUs - *sentUs, nowUs);
 }
 
 bool Node::awaitsAck(PeerId peer) const {

@@ -1,19 +1,27 @@
-// An upload budget estimated from acknowledgement delays, for a streamer
+// An upload budget estimated from one-way delays, for a streamer
 // not told its uplink's rate. The budget paces what the node sends; set
 // above the real uplink, the excess queues in the link (a modem's buffer)
 // where the node cannot see it, and every chunk waits behind it: ten push
 // peers on 2.5 Mbit/s uplinks, budgeted the default 20 Mbit/s, lost 4-29
 // frames each with an overlay-delay p99 of 670-910 ms.
 //
-// A queue in the uplink shows as acknowledgements later than their peer's
-// quickest: LEDBAT's signal (RFC 6817), the least delay over a short period
-// against the least ever. When every acknowledgement of a period came
-// `highUs` later than its peer's base, the budget falls by `down`; when
-// one came within `lowUs` and the budget held the node back (it used most
-// of it, or copies waited for it), it grows by `up` (by `slowStartUp` until
-// the first queue), never past the ceiling (the configured budget) nor
-// below the floor.
-// Pure: acknowledgements, bytes and the time come in; a budget goes out.
+// A queue in the uplink shows as chunks arriving later than their peer's
+// quickest: LEDBAT's signal (RFC 6817), the one-way delay (the receiver
+// stamps when each chunk's first datagram came, so neither the chunk's size
+// nor a repaired fragment is in it; the clocks' offset is in every sample of
+// a peer's and cancels against its base, the least of the last few
+// minutes). When every sample of a period came `highUs` late (a standing
+// queue), or any did (a burst, a keyframe's copies, queued that long in the
+// link), the budget falls by `down`. A budget above the link's rate shows
+// only in bursts when the stream is lighter than both: the average leaves
+// the link's queue empty in between. When the whole period stayed within
+// `lowUs` and the budget held the node back (it used most of it, or copies
+// waited for it), it grows by `up` (by `slowStartUp` until the first queue),
+// never past the ceiling (the configured budget) nor below the floor. An
+// estimate from round trips grew past the link with every burst that left
+// no standing queue, and fell with the receivers' own uplink queues (their
+// acknowledgements wait in them).
+// Pure: delay samples, bytes and the time come in; a budget goes out.
 #pragma once
 
 #include <algorithm>
@@ -30,8 +38,8 @@ struct UploadEstimatorConfig {
   std::uint32_t floorKbps = 256;
   std::uint32_t startKbps = 4000;  // at most the ceiling; raised quickly while the uplink stays clear
   std::int64_t periodUs = 200'000;
-  std::int64_t highUs = 60'000;   // a standing queue: every ack this much later than its base
-  std::int64_t lowUs = 20'000;    // no queue: an ack within this of its base
+  std::int64_t highUs = 60'000;   // a queue: a sample this much later than its peer's base
+  std::int64_t lowUs = 20'000;    // no queue: every sample of the period within this of its base
   double down = 0.8;
   double up = 1.05;
   double slowStartUp = 1.3;       // until the first queue: the budget climbs this much a busy, clear period
@@ -44,7 +52,7 @@ class UploadEstimator {
  public:
   explicit UploadEstimator(const UploadEstimatorConfig& c) : mC(c), mKbps(std::min(c.startKbps, c.ceilingKbps)) {}
 
-  /// An acknowledgement `delayUs` after its push to `peer`, at `nowUs`.
+  /// A push to `peer` took `delayUs` (one way; any constant offset), known at `nowUs`.
   void onAck(PeerId peer, std::int64_t delayUs, std::int64_t nowUs) {
     auto [it, fresh] = mBase.emplace(peer, Base{delayUs, delayUs, nowUs});
     Base& b = it->second;
@@ -58,6 +66,7 @@ class UploadEstimator {
     }
     const std::int64_t excess = delayUs - std::min(b.previous, b.current);
     mLeastExcessUs = mAcks == 0 ? excess : std::min(mLeastExcessUs, excess);
+    mMostExcessUs = mAcks == 0 ? excess : std::max(mMostExcessUs, excess);
     ++mAcks;
   }
 
@@ -73,10 +82,10 @@ class UploadEstimator {
     if (mAcks >= mC.minAcks) {
       const double usedKbps = static_cast<double>(mSentBytes) * 8 * 1000 / static_cast<double>(elapsed);
       double kbps = mKbps;
-      if (mLeastExcessUs >= mC.highUs) {
+      if (mMostExcessUs >= mC.highUs) {  // the least too, for a standing queue
         kbps *= mC.down;
         mQueueSeen = true;
-      } else if (mLeastExcessUs <= mC.lowUs && (mPaced || usedKbps >= mC.busy * mKbps)) {
+      } else if (mMostExcessUs <= mC.lowUs && (mPaced || usedKbps >= mC.busy * mKbps)) {
         kbps *= mQueueSeen ? mC.up : mC.slowStartUp;
       }
       mKbps = static_cast<std::uint32_t>(std::clamp(kbps, static_cast<double>(mC.floorKbps),
@@ -95,12 +104,13 @@ class UploadEstimator {
  private:
   UploadEstimatorConfig mC;
   std::uint32_t mKbps;
-  struct Base {  // a peer's quickest acknowledgement, this bucket and the one before
+  struct Base {  // a peer's quickest sample, this bucket and the one before
     std::int64_t current, previous, bucketStartUs;
   };
   partyhub::FlatMap<Base> mBase;
   std::int64_t mPeriodStartUs = -1;
   std::int64_t mLeastExcessUs = 0;
+  std::int64_t mMostExcessUs = 0;   // the period's latest sample
   std::size_t mAcks = 0;
   std::size_t mSentBytes = 0;
   bool mQueueSeen = false;  // slow start over

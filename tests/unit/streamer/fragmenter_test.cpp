@@ -190,3 +190,22 @@ TEST_CASE("a whole-message datagram carries no id: a duplicate of it comes out a
   CHECK(r.onDatagram(1, d[0], 0) == msg);
   CHECK(r.onDatagram(1, d[0], 1) == msg);
 }
+
+TEST_CASE("a completed message tells when its first datagram came (a one-way delay's reference)") {
+  Reassembler r;
+  // One datagram: its own arrival.
+  std::vector<std::string> one;
+  REQUIRE(fragment(std::string(300, 'a'), 1, one));
+  REQUIRE(one.size() == 1);
+  REQUIRE(r.onDatagram(7, one[0], 1'000));
+  CHECK(r.firstArrivalUs() == 1'000);
+  // Three fragments over 40 ms, the first sent again later (a repair of a
+  // lost one): the first to come counts, not the last nor the repaired one.
+  std::vector<std::string> three;
+  REQUIRE(fragment(std::string(3000, 'b'), 2, three));
+  REQUIRE(three.size() == 3);
+  CHECK_FALSE(r.onDatagram(7, three[1], 5'000));
+  CHECK_FALSE(r.onDatagram(7, three[2], 25'000));
+  REQUIRE(r.onDatagram(7, three[0], 45'000));
+  CHECK(r.firstArrivalUs() == 5'000);
+}

@@ -204,3 +204,31 @@ TEST_CASE("the tree scheduler's messages cross the wire whole, and their size is
     CHECK(overlay::wireBytes(m) <= onWire + 16);
   }
 }
+
+TEST_CASE("one-way delay stamps cross the wire: a chunk asks for one, a HAVE carries it, and each costs what the simulator charges") {
+  Message chunk = chunkMessage(h264(false, 1));
+  chunk.delegates.clear();
+  Message have;
+  have.type = MsgType::kHave;
+  have.seqs = {5001};
+  for (const bool stamped : {false, true}) {
+    CAPTURE(stamped);
+    chunk.stamp = stamped;
+    have.stampSeq = stamped ? 5001 : 0;
+    have.stampRecvUs = stamped ? 1'795'000'000'201'234 : 0;
+    for (const Message& m : {chunk, have}) {
+      CAPTURE(overlay::toString(m.type));
+      const v1::PeerMessage wire = encodeOverlay(m);
+      v1::PeerMessage copy = wire;
+      auto back = decodeOverlay(std::move(copy), 77);
+      REQUIRE(back);
+      CHECK(back->stamp == m.stamp);
+      CHECK(back->stampSeq == m.stampSeq);
+      CHECK(back->stampRecvUs == m.stampRecvUs);
+      const std::size_t body = wire.ByteSizeLong();
+      const std::size_t onWire = body + (body <= kMaxSinglePayload ? kSingleHeader : kFragmentHeader * 2);
+      CHECK(overlay::wireBytes(m) + 8 >= onWire);
+      CHECK(overlay::wireBytes(m) <= onWire + 16);
+    }
+  }
+}

@@ -19,6 +19,7 @@ struct AckNet {
   std::map<PeerId, std::unique_ptr<Node>> nodes;
   std::int64_t now = 0;
   std::function<std::int64_t(std::int64_t)> ackDelayUs;
+  std::function<std::int64_t(std::int64_t)> sourceChunkDelayUs = [](std::int64_t) { return 1'000; };
   std::deque<std::tuple<std::int64_t, PeerId, PeerId, Message>> queue;  // due, from, to
 
   explicit AckNet(std::function<std::int64_t(std::int64_t)> ackDelay, bool estimateUpload = false)
@@ -43,7 +44,9 @@ struct AckNet {
   void send(PeerId from, NodeActions& out) {
     for (auto& [to, m] : out.sends) {
       const bool ack = m.type == MsgType::kHave && from != 1;
-      queue.emplace_back(now + (ack ? ackDelayUs(now) : 1'000), from, to, std::move(m));  // the rest: next tick
+      const bool sourceChunk = m.type == MsgType::kChunk && from == 1;
+      queue.emplace_back(now + (ack ? ackDelayUs(now) : sourceChunk ? sourceChunkDelayUs(now) : 1'000), from, to,
+                         std::move(m));  // the rest: next tick
     }
     out.clear();
   }
@@ -287,14 +290,14 @@ TEST_CASE("gossip replies and pongs take at most their share of the upload: the 
   CHECK((out.sends[0].second.type == MsgType::kPong));
 }
 
-TEST_CASE("an estimated upload budget falls while acknowledgements queue, and not before or without the option") {
-  // Acknowledgements in 1 ms for 5 s (2 s of joining, 2 s of stream), then
-  // in 150 ms (a queue in the uplink).
+TEST_CASE("an estimated upload budget falls while the source's uplink queues, and not before or without the option") {
+  // Chunks from the source take 1 ms for 5 s (2 s of joining, 2 s of
+  // stream), then 150 ms: a queue in its uplink.
   const std::int64_t queueFrom = 5'000'000, queueTo = 8'000'000;
-  const auto delay = [&](std::int64_t now) { return now >= queueFrom && now < queueTo ? 150'000 : 1'000; };
   for (const bool estimate : {false, true}) {
     CAPTURE(estimate);
-    AckNet net(delay, estimate);
+    AckNet net([](std::int64_t) { return 1'000; }, estimate);
+    net.sourceChunkDelayUs = [&](std::int64_t now) { return now >= queueFrom && now < queueTo ? 150'000 : 1'000; };
     Node& source = *net.nodes.at(1);
     net.stream(0, 60);
     while (net.now < queueFrom) net.tick(1);
@@ -304,13 +307,69 @@ TEST_CASE("an estimated upload budget falls while acknowledgements queue, and no
     CHECK(clear == (estimate ? UploadEstimatorConfig{}.startKbps : 20000u));
     net.stream(60, 60);  // 2 s of the queue
     const std::uint32_t queued = source.uploadBudgetKbps();
-    MESSAGE("budget after 2 s of late acknowledgements: " << queued << " kbit/s");
+    MESSAGE("budget after 2 s of a queue in the uplink: " << queued << " kbit/s");
     if (estimate) {
-      CHECK(queued < clear / 3);  // 0.8 every 200 ms once the late acks come
+      CHECK(queued < clear / 3);  // 0.8 every 200 ms once the late chunks are stamped
       CHECK(source.membership().selfUpload() == queued);  // what its gossip tells of it
       CHECK(queued >= UploadEstimatorConfig{}.floorKbps);
     } else {
       CHECK(queued == 20000);
     }
   }
+}
+
+TEST_CASE("an estimated upload budget does not fall for acknowledgements that queue on their way back") {
+  // The receivers' acknowledgements take 150 ms for 3 s (their own uplinks
+  // queue); the source's chunks still come in 1 ms. The receivers stamp
+  // when each chunk came: a one-way delay, clear of their queues. (A budget
+  // from round trips fell to a quarter here.)
+  const std::int64_t queueFrom = 5'000'000, queueTo = 8'000'000;
+  AckNet net([&](std::int64_t now) { return now >= queueFrom && now < queueTo ? 150'000 : 1'000; }, true);
+  Node& source = *net.nodes.at(1);
+  net.stream(0, 60);
+  while (net.now < queueFrom) net.tick(1);
+  const std::uint32_t clear = source.uploadBudgetKbps();
+  net.stream(60, 60);
+  CHECK(source.uploadBudgetKbps() == clear);
+}
+
+TEST_CASE("a stamped chunk's first arrival goes back on the next HAVE to its sender, once, and an unstamped one's does not") {
+  Node node(2, NodeConfig{}, 5);
+  NodeActions out;
+  const auto chunkFrom = [&](PeerId from, std::uint64_t seq, bool stamp, std::int64_t arrivedUs, std::int64_t now) {
+    Message m;
+    m.type = MsgType::kChunk;
+    auto c = std::make_shared<v1::Chunk>();
+    c->set_seq(seq);
+    c->set_payload(std::string(3000, 'x'));
+    m.chunk = c;
+    m.injectedUs = now - 50'000;
+    m.hops = 1;
+    m.stamp = stamp;
+    m.arrivedUs = arrivedUs;
+    node.onMessage(from, m, now, out);
+  };
+  const auto havesTo = [&](PeerId to) {
+    std::vector<Message> haves;
+    for (const auto& [peer, m] : out.sends) {
+      if (peer == to && m.type == MsgType::kHave) haves.push_back(m);
+    }
+    return haves;
+  };
+  const auto stamps = [&](PeerId to) {
+    std::vector<std::pair<std::uint64_t, std::int64_t>> found;
+    for (const auto& [peer, m] : out.sends) {
+      if (peer == to && m.type == MsgType::kHave && m.stampRecvUs != 0) found.emplace_back(m.stampSeq, m.stampRecvUs);
+    }
+    return found;
+  };
+  chunkFrom(9, 40, true, 1'000'000, 1'004'000);   // its first datagram came 4 ms before the whole
+  chunkFrom(9, 40, true, 1'010'000, 1'012'000);   // a duplicate: not its first arrival
+  chunkFrom(8, 41, false, 1'013'000, 1'014'000);  // not asked for
+  chunkFrom(8, 45, false, 0, 1'150'000);
+  for (std::int64_t now = 1'020'000; now < 1'400'000; now += 10'000) node.onTick(now, out);
+  // Once, on a HAVE to its sender, the first arrival's; none to the other.
+  CHECK(stamps(9) == std::vector<std::pair<std::uint64_t, std::int64_t>>{{40, 1'000'000}});
+  CHECK(stamps(8).empty());
+  CHECK_FALSE(havesTo(8).empty());
 }

@@ -1,4 +1,4 @@
-// UploadEstimator: the upload budget from acknowledgement delays, with a manual clock.
+// UploadEstimator: the upload budget from one-way delays, with a manual clock.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -12,24 +12,29 @@ namespace {
 
 struct Period {
   const char* what;
-  std::vector<std::int64_t> ackExcessUs;  // each ack's delay over its peer's base (peer 1..n)
+  std::vector<std::int64_t> ackExcessUs;  // each sample's delay over its peer's base (peer 1..n)
   std::size_t sentBytes;                  // in the period (200 ms)
   double expectFactor;                    // the budget after, over the budget before
+  bool paced = false;                     // copies waited for the budget in the period (a burst)
 };
 
 }  // namespace
 
-TEST_CASE("the estimated budget, period by period: down on a standing queue, up when busy and clear, else kept") {
+TEST_CASE("the estimated budget, period by period: down on a queue, up when busy and clear, else kept") {
   UploadEstimatorConfig c;
   c.ceilingKbps = 4000;
   // 4000 kbit/s for 200 ms is 100 000 bytes; busy from 70 000.
   const std::vector<Period> periods = {
-      {"every ack late: a standing queue", {80'000, 90'000, 70'000}, 50'000, 0.8},
+      {"every sample late: a standing queue", {80'000, 90'000, 70'000}, 50'000, 0.8},
       {"again", {65'000, 100'000, 61'000}, 50'000, 0.8},
-      {"one ack quick: no standing queue, but not busy: kept", {70'000, 5'000, 90'000}, 10'000, 1.0},
+      {"no sample queued far: clear enough, but not busy: kept", {30'000, 5'000, 50'000}, 10'000, 1.0},
       {"quick and busy: up", {2'000, 10'000, 3'000}, 70'000, 1.05},
       {"between low and high: kept", {40'000, 45'000, 30'000}, 90'000, 1.0},
-      {"too few acks for a verdict: kept", {90'000, 90'000}, 10'000, 1.0},
+      {"too few samples for a verdict: kept", {90'000, 90'000}, 10'000, 1.0},
+      {"busy, but the period's later samples queued a little: kept", {2'000, 40'000, 45'000}, 90'000, 1.0},
+      {"held back, and the burst queued in the link: down", {2'000, 20'000, 70'000}, 50'000, 0.8, true},
+      {"not held back, light, but a burst's last copy queued in the link: down", {2'000, 30'000, 65'000}, 20'000, 0.8},
+      {"held back and clear: up", {2'000, 3'000, 15'000}, 50'000, 1.05, true},
   };
   UploadEstimator e(c);
   std::int64_t now = 0;
@@ -45,6 +50,7 @@ TEST_CASE("the estimated budget, period by period: down on a standing queue, up 
     PeerId peer = 1;
     for (const std::int64_t excess : p.ackExcessUs) e.onAck(peer++, 10'000 + excess, now);
     e.onSent(p.sentBytes);
+    if (p.paced) e.onPaced();
     // Within the period: no change yet.
     CHECK(e.budgetKbps(now + c.periodUs / 2) == static_cast<std::uint32_t>(before));
     now += c.periodUs;
