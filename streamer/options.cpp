@@ -25,7 +25,7 @@ void addOptions(CLI::App& app, Options& o) {
       ->needs(shared);
   app.add_option("--upload-kbps", o.uploadKbps, "Overlay: upload budget")->check(CLI::Range(64u, 10'000'000u));
   app.add_flag("--estimate-upload", o.estimateUpload,
-               "Overlay: estimate the upload budget from acknowledgement delays (a queue in the uplink), "
+               "Overlay: estimate the upload budget from its chunks' one-way delays (a queue in the uplink), "
                "--upload-kbps its ceiling");
   app.add_option("--source-copies", o.sourceCopies, "Overlay: copies the source injects")->check(CLI::Range(1u, 16u));
   app.add_option("--overlay-size", o.overlaySize, "Overlay: about how many peers the channel has")

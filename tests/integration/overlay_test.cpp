@@ -97,7 +97,7 @@ TEST_CASE("link emulation in the streamer: delay shows in the overlay delay, los
   CHECK(st.streamer().overlay_delay().p50_ms() < 80);
   // Its budget is estimated, and it sends no chunk (no acknowledgement to
   // judge by): the estimate's start. The source's is the configured default.
-  CHECK(st.streamer().upload_budget_kbps() == 4000);
+  CHECK(st.streamer().upload_budget_kbps() == 2000);
   v1::Stats ss;
   REQUIRE(google::protobuf::util::JsonStringToMessage(test::lastLineWith(s.out(), "\"streamer\""), &ss).ok());
   CHECK(ss.streamer().emulation_dropped() > 0);  // 1 % of ~4000 datagrams

@@ -36,7 +36,7 @@ namespace partyhub::streamer::overlay {
 struct UploadEstimatorConfig {
   std::uint32_t ceilingKbps = 20'000;
   std::uint32_t floorKbps = 256;
-  std::uint32_t startKbps = 4000;  // at most the ceiling; raised quickly while the uplink stays clear
+  std::uint32_t startKbps = 2000;  // at most the ceiling; raised quickly while the uplink stays clear (4000 overshot 2.5 Mbit/s links at the start)
   std::int64_t periodUs = 200'000;
   std::int64_t highUs = 60'000;   // a queue: a sample this much later than its peer's base
   std::int64_t lowUs = 20'000;    // no queue: every sample of the period within this of its base

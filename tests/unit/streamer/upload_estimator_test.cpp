@@ -23,6 +23,7 @@ struct Period {
 TEST_CASE("the estimated budget, period by period: down on a queue, up when busy and clear, else kept") {
   UploadEstimatorConfig c;
   c.ceilingKbps = 4000;
+  c.startKbps = 4000;
   // 4000 kbit/s for 200 ms is 100 000 bytes; busy from 70 000.
   const std::vector<Period> periods = {
       {"every sample late: a standing queue", {80'000, 90'000, 70'000}, 50'000, 0.8},
