@@ -24,7 +24,7 @@ struct Options {
   std::uint32_t relayUploadKbps = 0;  // shared: each joined channel's budget (0: --upload-kbps)
   std::vector<std::string> bootstrap;
   std::uint32_t uploadKbps = 20000;
-  bool estimateUpload = false;  // the budget from acknowledgement delays, uploadKbps its ceiling
+  bool estimateUpload = false;  // the budget from its chunks' one-way delays, uploadKbps its ceiling
   std::uint32_t sourceCopies = 3;
   std::uint32_t overlaySize = 64;
   std::size_t neighbours = 10;

@@ -31,7 +31,7 @@ struct NodeConfig {
   bool isSource = false;
   std::uint32_t sourceCopies = 3;
   std::uint32_t uploadKbps = 2000;        // upload budget (configured or estimated)
-  // The budget estimated from acknowledgement delays (UploadEstimator),
+  // The budget estimated from its chunks' one-way delays (UploadEstimator),
   // uploadKbps its ceiling: for a streamer not told its uplink's rate.
   bool estimateUpload = false;
   std::size_t neighbours = 10;            // target out-neighbourhood

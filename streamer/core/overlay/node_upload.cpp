@@ -181,7 +181,7 @@ void Node::stamped(PeerId peer, std::uint64_t seq, std::int64_t recvUs, std::int
     if (d.peer == peer && d.seq == seq && ++sends == 1) sentUs = &d.firstByteUs;
   }
   if (sends != 1) return;
-  mUploadEstimate->onAck(peer, recvUs - *sentUs, nowUs);
+  mUploadEstimate->onSample(peer, recvUs - *sentUs, nowUs);
 }
 
 bool Node::awaitsAck(PeerId peer) const {

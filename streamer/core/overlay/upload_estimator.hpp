@@ -44,7 +44,7 @@ struct UploadEstimatorConfig {
   double up = 1.05;
   double slowStartUp = 1.3;       // until the first queue: the budget climbs this much a busy, clear period
   double busy = 0.7;              // share of the budget sent in the period for it to grow
-  std::size_t minAcks = 3;        // fewer in a period: no verdict
+  std::size_t minSamples = 3;        // fewer in a period: no verdict
   std::int64_t baseBucketUs = 120'000'000;  // a peer's base is its least over the last 2-4 minutes (a path that got longer for good is no queue)
 };
 
@@ -53,7 +53,7 @@ class UploadEstimator {
   explicit UploadEstimator(const UploadEstimatorConfig& c) : mC(c), mKbps(std::min(c.startKbps, c.ceilingKbps)) {}
 
   /// A push to `peer` took `delayUs` (one way; any constant offset), known at `nowUs`.
-  void onAck(PeerId peer, std::int64_t delayUs, std::int64_t nowUs) {
+  void onSample(PeerId peer, std::int64_t delayUs, std::int64_t nowUs) {
     auto [it, fresh] = mBase.emplace(peer, Base{delayUs, delayUs, nowUs});
     Base& b = it->second;
     if (!fresh) {
@@ -65,9 +65,8 @@ class UploadEstimator {
       b.current = std::min(b.current, delayUs);
     }
     const std::int64_t excess = delayUs - std::min(b.previous, b.current);
-    mLeastExcessUs = mAcks == 0 ? excess : std::min(mLeastExcessUs, excess);
-    mMostExcessUs = mAcks == 0 ? excess : std::max(mMostExcessUs, excess);
-    ++mAcks;
+    mMostExcessUs = mSamples == 0 ? excess : std::max(mMostExcessUs, excess);
+    ++mSamples;
   }
 
   void onSent(std::size_t bytes) { mSentBytes += bytes; }
@@ -79,10 +78,10 @@ class UploadEstimator {
     if (mPeriodStartUs < 0) mPeriodStartUs = nowUs;
     const std::int64_t elapsed = nowUs - mPeriodStartUs;
     if (elapsed < mC.periodUs) return mKbps;
-    if (mAcks >= mC.minAcks) {
+    if (mSamples >= mC.minSamples) {
       const double usedKbps = static_cast<double>(mSentBytes) * 8 * 1000 / static_cast<double>(elapsed);
       double kbps = mKbps;
-      if (mMostExcessUs >= mC.highUs) {  // the least too, for a standing queue
+      if (mMostExcessUs >= mC.highUs) {  // a burst's queue, or a standing one
         kbps *= mC.down;
         mQueueSeen = true;
       } else if (mMostExcessUs <= mC.lowUs && (mPaced || usedKbps >= mC.busy * mKbps)) {
@@ -92,7 +91,7 @@ class UploadEstimator {
                                                     static_cast<double>(mC.ceilingKbps)));
     }
     mPeriodStartUs = nowUs;
-    mAcks = 0;
+    mSamples = 0;
     mSentBytes = 0;
     mPaced = false;
     return mKbps;
@@ -109,9 +108,8 @@ class UploadEstimator {
   };
   partyhub::FlatMap<Base> mBase;
   std::int64_t mPeriodStartUs = -1;
-  std::int64_t mLeastExcessUs = 0;
-  std::int64_t mMostExcessUs = 0;   // the period's latest sample
-  std::size_t mAcks = 0;
+  std::int64_t mMostExcessUs = 0;  // the period's most delayed sample, over its peer's base
+  std::size_t mSamples = 0;
   std::size_t mSentBytes = 0;
   bool mQueueSeen = false;  // slow start over
   bool mPaced = false;

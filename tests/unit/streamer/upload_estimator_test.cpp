@@ -12,7 +12,7 @@ namespace {
 
 struct Period {
   const char* what;
-  std::vector<std::int64_t> ackExcessUs;  // each sample's delay over its peer's base (peer 1..n)
+  std::vector<std::int64_t> sampleExcessUs;  // each sample's delay over its peer's base (peer 1..n)
   std::size_t sentBytes;                  // in the period (200 ms)
   double expectFactor;                    // the budget after, over the budget before
   bool paced = false;                     // copies waited for the budget in the period (a burst)
@@ -41,15 +41,15 @@ TEST_CASE("the estimated budget, period by period: down on a queue, up when busy
   std::int64_t now = 0;
   CHECK(e.budgetKbps(now) == 4000);
   // Bases: each peer's quickest, 10 ms.
-  for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 10'000, now);
+  for (PeerId p = 1; p <= 3; ++p) e.onSample(p, 10'000, now);
   now += c.periodUs;
-  e.budgetKbps(now);  // that period: quick acks, not busy: kept
+  e.budgetKbps(now);  // that period: quick samples, not busy: kept
   REQUIRE(e.budgetKbps(now) == 4000);
   for (const Period& p : periods) {
     CAPTURE(std::string(p.what));
     const double before = e.budgetKbps(now);
     PeerId peer = 1;
-    for (const std::int64_t excess : p.ackExcessUs) e.onAck(peer++, 10'000 + excess, now);
+    for (const std::int64_t excess : p.sampleExcessUs) e.onSample(peer++, 10'000 + excess, now);
     e.onSent(p.sentBytes);
     if (p.paced) e.onPaced();
     // Within the period: no change yet.
@@ -68,7 +68,7 @@ TEST_CASE("the estimate starts low, climbs fast while held back and clear, then 
   std::int64_t now = 0;
   CHECK(e.budgetKbps(now) == 1000);
   const auto period = [&](std::int64_t excessUs, bool paced) {
-    for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 5'000 + excessUs, now);
+    for (PeerId p = 1; p <= 3; ++p) e.onSample(p, 5'000 + excessUs, now);
     if (paced) e.onPaced();
     now += c.periodUs;
     return e.budgetKbps(now);
@@ -88,15 +88,15 @@ TEST_CASE("the estimated budget stays between the floor and the configured ceili
   UploadEstimator e(c);
   std::int64_t now = 0;
   e.budgetKbps(now);
-  for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 5'000, now);
+  for (PeerId p = 1; p <= 3; ++p) e.onSample(p, 5'000, now);
   for (int i = 0; i < 40; ++i) {  // 8 s of a standing queue
-    for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 200'000, now);
+    for (PeerId p = 1; p <= 3; ++p) e.onSample(p, 200'000, now);
     now += c.periodUs;
     e.budgetKbps(now);
   }
   CHECK(e.budgetKbps(now) == 300);
   for (int i = 0; i < 100; ++i) {  // 20 s clear and busy
-    for (PeerId p = 1; p <= 3; ++p) e.onAck(p, 5'000, now);
+    for (PeerId p = 1; p <= 3; ++p) e.onSample(p, 5'000, now);
     e.onSent(1'000'000);
     now += c.periodUs;
     e.budgetKbps(now);
@@ -104,24 +104,24 @@ TEST_CASE("the estimated budget stays between the floor and the configured ceili
   CHECK(e.budgetKbps(now) == 1000);
 }
 
-TEST_CASE("a peer's base is its own quickest: a far peer's acks are no queue") {
+TEST_CASE("a peer's base is its own quickest: a far peer's samples are no queue") {
   UploadEstimatorConfig c;
   c.ceilingKbps = 2000;
   UploadEstimator e(c);
   std::int64_t now = 0;
   e.budgetKbps(now);
   for (int i = 0; i < 10; ++i) {
-    e.onAck(1, 5'000, now);    // near
-    e.onAck(2, 150'000, now);  // far, steadily
-    e.onAck(3, 150'000, now);
+    e.onSample(1, 5'000, now);    // near
+    e.onSample(2, 150'000, now);  // far, steadily
+    e.onSample(3, 150'000, now);
     now += c.periodUs;
     CHECK(e.budgetKbps(now) == 2000);
   }
   e.forget(2);
   e.forget(3);
-  e.onAck(2, 160'000, now);  // a new base, not an excess
-  e.onAck(3, 160'000, now);
-  e.onAck(1, 5'000, now);
+  e.onSample(2, 160'000, now);  // a new base, not an excess
+  e.onSample(3, 160'000, now);
+  e.onSample(1, 5'000, now);
   now += c.periodUs;
   CHECK(e.budgetKbps(now) == 2000);
 }
@@ -134,7 +134,7 @@ TEST_CASE("a peer's base forgets its old quickest: a path that got longer for go
   std::int64_t now = 0;
   e.budgetKbps(now);
   const auto period = [&](std::int64_t delayUs) {
-    for (PeerId p = 1; p <= 3; ++p) e.onAck(p, delayUs, now);
+    for (PeerId p = 1; p <= 3; ++p) e.onSample(p, delayUs, now);
     e.onPaced();  // the budget holds us back throughout
     now += c.periodUs;
     return e.budgetKbps(now);
