@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   app.add_option("--churn", s.churnPerMin, "Share of peers leaving (and as many joining) per minute");
   app.add_option("--source-copies", s.sourceCopies);
   app.add_option("--neighbours", s.neighbours);
+  app.add_option("--close-share", s.closeShare, "Share of the chosen neighbours that are the closest found (by RTT)")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--tick-ms", s.tickMs, "Each peer's tick period")->check(CLI::Range(1.0, 100.0));
   app.add_option("--max-queue-delay-ms", s.maxQueueDelayMs, "Queueing delay a peer lets its uplink hold (the streamer's is 4)")
       ->check(CLI::Range(0.0, 100.0));

@@ -89,6 +89,7 @@ class Sim {
     c.sourceCopies = mS.sourceCopies;
     c.uploadKbps = static_cast<std::uint32_t>(mPeers[index].uploadKbps);
     c.neighbours = mS.neighbours;
+    c.closeShare = mS.closeShare;
     // The group manager knows the member count; a margin over it covers what
     // stale knowledge wastes (tuned in partyhub-sim, see README).
     c.overlaySizeHint = static_cast<std::uint32_t>(mS.overlaySizeX * static_cast<double>(mS.peers));

@@ -39,6 +39,7 @@ struct Scenario {
   double churnPerMin = 0;            // share of peers leaving (half crash) per minute, as many joining
   std::uint32_t sourceCopies = 3;
   std::size_t neighbours = 10;
+  double closeShare = 0.8;  // of them, the closest found
   double tickMs = 10;
   double haveBroadcastMs = 0;        // see NodeConfig::haveBroadcastUs
   double pullAfterMs = 300;          // see NodeConfig

@@ -184,6 +184,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
   }
   if (m.type == MsgType::kLeave) {
     mScheduler->onPeerGone(*this, from);
+    forgetClose(from);
     mNeighbours.erase(std::remove(mNeighbours.begin(), mNeighbours.end(), from), mNeighbours.end());
     mMembership->forgetTrade(from);
     mKnows.erase(from);
@@ -277,11 +278,18 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
       Message pong;
       pong.type = MsgType::kPong;
       pong.echoUs = m.echoUs;
+      for (const auto& [rtt, peer] : mClosest) {
+        if (pong.peers.size() >= kClosestTold) break;
+        if (peer != from) pong.peers.push_back({peer, 0, mMembership->uploadOf(peer)});
+      }
       emitAnswer(from, std::move(pong), nowUs);
       break;
     }
     case MsgType::kPong:
-      if (m.echoUs > 0 && m.echoUs <= nowUs) mRtt[from] = nowUs - m.echoUs;
+      if (m.echoUs > 0 && m.echoUs <= nowUs) {
+        noteRtt(from, nowUs - m.echoUs);
+        measureSuggested(from, m.peers, nowUs);
+      }
       break;
     default: break;
   }

@@ -35,6 +35,7 @@ struct NodeConfig {
   // uploadKbps its ceiling: for a streamer not told its uplink's rate.
   bool estimateUpload = false;
   std::size_t neighbours = 10;            // target out-neighbourhood
+  double closeShare = 0.8;                // ... this share of it the closest found (by ALTO cost, else RTT)
   std::int64_t maxQueueDelayUs = 4'000;   // HRC: keep queueing delay below this
   double answerShare = 0.5;               // of the upload, at most, for gossip replies and pongs (Node::emitAnswer)
   std::int64_t deadlineUs = 1'000'000;    // a chunk older than this is never sent
@@ -237,6 +238,14 @@ class Node final : private SchedulerHost {
   bool anyUnresponsive() const override { return mSuspects > 0; }
   void ping(PeerId peer, std::int64_t nowUs);  // an RTT probe; also tells the peer of us
   void probe(std::int64_t nowUs);
+  /// A measured RTT: kept, and the peer ranked among our closest.
+  void noteRtt(PeerId peer, std::int64_t rttUs);
+  void forgetClose(PeerId peer);
+  /// A pong from `from` named its closest peers: if it is among ours, its
+  /// closest are likely close to us too (Vicinity's idea): measured.
+  void measureSuggested(PeerId from, const std::vector<Descriptor>& suggested, std::int64_t nowUs);
+  /// Our closest peers, still alive (a silent one is asked again first).
+  void refreshClosest(std::int64_t nowUs);
   void sendControl(PeerId peer, Message m) override;
   std::mt19937_64& rng() override { return mRng; }
   std::int64_t injectedOf(std::uint64_t seq) const override {
@@ -318,6 +327,13 @@ class Node final : private SchedulerHost {
   std::uint32_t mNextGive = 0;  // budget for the copy about to be sent
   std::vector<std::uint64_t> mBudgeted;  // held seqs with push budget left, ascending
   partyhub::FlatMap<std::int64_t> mRtt;  // measured round-trip times, µs
+  /// The closest peers measured, nearest first, and their RTTs: a peer
+  /// measured once stays a candidate neighbour while it answers (a view's
+  /// random sample holds few close peers; these are kept across shuffles).
+  std::vector<std::pair<std::int64_t, PeerId>> mClosest;
+  static constexpr std::size_t kClosestKept = 16;
+  static constexpr std::size_t kClosestTold = 4;  // of ours a pong carries: the asker's candidates
+  std::size_t mVicinityPings = 0;  // pings this neighbour period to peers a close peer named
 
   std::vector<Queued> mQueue;
   std::int64_t mBacklogUs = 0;

@@ -232,3 +232,27 @@ TEST_CASE("one-way delay stamps cross the wire: a chunk asks for one, a HAVE car
     }
   }
 }
+
+TEST_CASE("a pong crosses the wire with the closest peers it names, and costs what the simulator charges") {
+  Message pong;
+  pong.type = MsgType::kPong;
+  pong.echoUs = 1'795'000'000'123'456;
+  pong.uploadKbps = 2375;
+  for (std::uint16_t port = 7001; port <= 7004; ++port) {
+    pong.peers.push_back({(std::uint64_t{0x7F000001} << 16) | port, 0, 500u * port / 1000});
+  }
+  const v1::PeerMessage wire = encodeOverlay(pong);
+  v1::PeerMessage copy = wire;
+  auto back = decodeOverlay(std::move(copy));
+  REQUIRE(back);
+  CHECK((back->type == MsgType::kPong));
+  CHECK(back->echoUs == pong.echoUs);
+  REQUIRE(back->peers.size() == pong.peers.size());
+  for (std::size_t i = 0; i < pong.peers.size(); ++i) {
+    CHECK(back->peers[i].id == pong.peers[i].id);
+    CHECK(back->peers[i].uploadKbps == pong.peers[i].uploadKbps);
+  }
+  const std::size_t onWire = wire.ByteSizeLong() + kSingleHeader;
+  CHECK(overlay::wireBytes(pong) + 8 >= onWire);
+  CHECK(overlay::wireBytes(pong) <= onWire + 16);
+}

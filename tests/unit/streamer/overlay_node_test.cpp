@@ -454,3 +454,126 @@ TEST_CASE("membership: a view emptied by silence takes the bootstrap peers again
   REQUIRE(m.view().size() == 1);
   CHECK(m.view()[0].id == 2);
 }
+
+namespace {
+// A node that has measured `rtts` (peer -> RTT, µs) by pinging: each peer's
+// PONG echoes the ping's clock and names `named` of the peer's own closest.
+void measure(Node& node, NodeActions& out, std::int64_t now, PeerId peer, std::int64_t rttUs,
+             std::vector<Descriptor> named = {}) {
+  Message pong;
+  pong.type = MsgType::kPong;
+  pong.echoUs = now;
+  pong.uploadKbps = 2000;
+  pong.peers = std::move(named);
+  node.onMessage(peer, pong, now + rttUs, out);
+}
+
+bool pinged(const NodeActions& out, PeerId p) {
+  return std::any_of(out.sends.begin(), out.sends.end(),
+                     [&](const auto& s) { return s.first == p && s.second.type == MsgType::kPing; });
+}
+}  // namespace
+
+TEST_CASE("locality: the closest peers measured are neighbours, though the view has moved on") {
+  NodeConfig c;
+  c.neighbours = 5;
+  c.closeShare = 0.6;  // three close ones
+  Node node(100, c, 1);
+  NodeActions out;
+  node.join({1}, 0, out);
+  // 11, 12, 13 are near (2-6 ms), measured first.
+  std::int64_t now = 1'000;
+  for (PeerId p = 11; p <= 13; ++p) measure(node, out, now, p, 2'000 * static_cast<std::int64_t>(p - 10));
+  // Shuffles age them in the view; then 30 far peers (150 ms) are heard
+  // from, young, and push them out of it.
+  for (int i = 0; i < 6; ++i) node.onTick(now += c.membership.periodUs, out);
+  for (PeerId p = 30; p < 60; ++p) measure(node, out, now, p, 150'000);
+  const auto& view = node.membership().view();
+  for (PeerId p : {PeerId{11}, PeerId{12}, PeerId{13}}) {
+    REQUIRE(std::none_of(view.begin(), view.end(), [p](const Descriptor& d) { return d.id == p; }));
+  }
+  // They still answer (our pings to the silent ones), and stay candidates.
+  for (PeerId p = 11; p <= 13; ++p) measure(node, out, now + 160'000, p, 2'000 * static_cast<std::int64_t>(p - 10));
+  REQUIRE(std::none_of(view.begin(), view.end(), [](const Descriptor& d) { return d.id >= 11 && d.id <= 13; }));
+  // The far ones traded with us since: they, not 11-13, are the inbound
+  // traders heard from last.
+  for (PeerId p = 30; p < 60; ++p) {
+    Message have;
+    have.type = MsgType::kHave;
+    have.seqs = {p};
+    node.onMessage(p, have, now + 170'000, out);
+  }
+  out.clear();
+  node.onTick(now + c.membership.periodUs + 200'000, out);
+  const auto& n = node.neighbours();
+  for (PeerId p : {PeerId{11}, PeerId{12}, PeerId{13}}) {
+    CAPTURE(p);
+    CHECK(std::find(n.begin(), n.end(), p) != n.end());
+  }
+}
+
+TEST_CASE("locality: a pong names the answering peer's closest, nearest first, never the asker") {
+  NodeConfig c;
+  Node node(100, c, 1);
+  NodeActions out;
+  node.join({1}, 0, out);
+  for (PeerId p = 11; p <= 17; ++p) measure(node, out, 1'000, p, 1'000 * static_cast<std::int64_t>(20 - p));
+  out.clear();
+  Message ping;
+  ping.type = MsgType::kPing;
+  ping.echoUs = 5;
+  node.onMessage(16, ping, 100'000, out);
+  const auto pong = std::find_if(out.sends.begin(), out.sends.end(),
+                                 [](const auto& s) { return s.second.type == MsgType::kPong; });
+  REQUIRE(pong != out.sends.end());
+  CHECK(pong->first == 16);
+  CHECK(pong->second.echoUs == 5);
+  std::vector<PeerId> named;
+  for (const Descriptor& d : pong->second.peers) named.push_back(d.id);
+  CHECK(named == std::vector<PeerId>{17, 15, 14, 13});  // 16, the asker, left out
+}
+
+TEST_CASE("locality: peers a close peer names are measured, those a far one names are not") {
+  NodeConfig c;
+  Node node(100, c, 1);
+  NodeActions out;
+  node.join({1}, 0, out);
+  // Twenty peers measured: the 16 nearest are kept as our closest.
+  for (PeerId p = 11; p <= 30; ++p) measure(node, out, 1'000, p, 1'000 * static_cast<std::int64_t>(p));
+  out.clear();
+  SUBCASE("a close one names peers: we ping them (except ourselves and those measured)") {
+    measure(node, out, 200'000, 11, 11'000, {{200, 0, 0}, {201, 0, 0}, {100, 0, 0}, {12, 0, 0}});
+    CHECK(pinged(out, 200));
+    CHECK(pinged(out, 201));
+    CHECK_FALSE(pinged(out, 100));
+    CHECK_FALSE(pinged(out, 12));
+  }
+  SUBCASE("a far one (beyond our closest) names peers: nothing") {
+    measure(node, out, 200'000, 30, 30'000, {{200, 0, 0}, {201, 0, 0}});
+    CHECK_FALSE(pinged(out, 200));
+    CHECK_FALSE(pinged(out, 201));
+  }
+  SUBCASE("a close peer that falls silent is asked again, and forgotten past the timeout") {
+    // Heard at 200 ms (the pong above is before the refresh) — then nothing.
+    const std::int64_t quiet = 1'000 + c.membership.peerTimeoutUs / 2 + c.membership.periodUs + 1;
+    node.onTick(quiet, out);
+    CHECK(pinged(out, 11));
+    out.clear();
+    Message ping;
+    ping.type = MsgType::kPing;
+    node.onMessage(12, ping, quiet + 1'000, out);  // someone asks us: 11, silent, is not among our closest
+    const auto pong = std::find_if(out.sends.begin(), out.sends.end(),
+                                   [](const auto& s) { return s.second.type == MsgType::kPong; });
+    REQUIRE(pong != out.sends.end());
+    CHECK_FALSE(pong->second.peers.empty());
+    CHECK(pong->second.peers.front().id == 11);  // still kept: not yet past the timeout
+    out.clear();
+    const std::int64_t gone = 1'000 + c.membership.peerTimeoutUs + c.membership.periodUs + 2;
+    node.onTick(gone, out);
+    node.onMessage(13, ping, gone + 1'000, out);
+    const auto later = std::find_if(out.sends.begin(), out.sends.end(),
+                                    [](const auto& s) { return s.second.type == MsgType::kPong; });
+    REQUIRE(later != out.sends.end());
+    for (const Descriptor& d : later->second.peers) CHECK(d.id != 11);
+  }
+}
