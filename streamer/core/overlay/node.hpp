@@ -35,7 +35,7 @@ struct NodeConfig {
   // uploadKbps its ceiling: for a streamer not told its uplink's rate.
   bool estimateUpload = false;
   std::size_t neighbours = 10;            // target out-neighbourhood
-  double closeShare = 0.8;                // ... this share of it the closest found (by ALTO cost, else RTT)
+  double closeShare = 0.8;                // ... this share of it the closest found, if the scheduler prefersClose()
   std::int64_t maxQueueDelayUs = 4'000;   // HRC: keep queueing delay below this
   double answerShare = 0.5;               // of the upload, at most, for gossip replies and pongs (Node::emitAnswer)
   std::int64_t deadlineUs = 1'000'000;    // a chunk older than this is never sent

@@ -53,7 +53,7 @@ void Node::forgetClose(PeerId peer) {
 }
 
 void Node::measureSuggested(PeerId from, const std::vector<Descriptor>& suggested, std::int64_t nowUs) {
-  if (suggested.empty() || mConfig.alto) return;  // with a cost map, closeness is the map's
+  if (suggested.empty() || mConfig.alto || !mScheduler->prefersClose()) return;  // with a cost map, closeness is the map's
   if (std::none_of(mClosest.begin(), mClosest.end(), [from](const auto& e) { return e.second == from; })) return;
   for (const Descriptor& d : suggested) {
     if (mVicinityPings >= kClosestKept) return;  // a neighbour period's worth
@@ -64,6 +64,7 @@ void Node::measureSuggested(PeerId from, const std::vector<Descriptor>& suggeste
 }
 
 void Node::refreshClosest(std::int64_t nowUs) {
+  if (!mScheduler->prefersClose()) return;
   const std::int64_t timeoutUs = mConfig.membership.peerTimeoutUs;
   mClosest.erase(std::remove_if(mClosest.begin(), mClosest.end(),
                                 [&](const auto& e) {
@@ -104,11 +105,12 @@ void Node::refreshNeighbours(std::int64_t nowUs) {
   std::vector<Descriptor> view = mMembership->view();
   std::shuffle(view.begin(), view.end(), mRng);
   std::vector<PeerId> next;
-  // Locality first: `closeShare` of the neighbourhood is the closest peers
-  // (by ALTO cost when a map is given; else by RTT, from those measured
-  // lately, then the view's), so a hop's latency is short (N = 2000, 60 s:
-  // 32 -> 23 ms a tree hop, p50 325 -> 291 ms, p99 of the settled trees
-  // 525 -> 445 ms). Then bandwidth-aware: the best-provisioned peers we know
+  // Locality first: the closest peers (by ALTO cost when a map is given,
+  // else by RTT). For a tree, `closeShare` of the neighbourhood, from the
+  // closest measured lately, then the view's: a hop's latency is short
+  // (N = 2000, 60 s: 32 -> 23 ms a tree hop, p50 325 -> 294 ms, p99 of the
+  // settled trees 525 -> 452 ms). Otherwise the closest half of the view.
+  // Then bandwidth-aware: the best-provisioned peers we know
   // (so chunks climb to them early), then random ones (to keep the mesh
   // connected and the load spread). Only the head of each order is used:
   // sorted that far, each peer's key taken once, ties in the shuffled order
@@ -120,8 +122,10 @@ void Node::refreshNeighbours(std::int64_t nowUs) {
   };
   std::vector<Ranked> ranked(view.size());
   for (std::size_t i = 0; i < view.size(); ++i) ranked[i] = {closeness(view[i].id), view[i].uploadKbps, i};
-  const auto closeWanted = std::min(mConfig.neighbours, static_cast<std::size_t>(mConfig.closeShare * static_cast<double>(mConfig.neighbours)));
-  if (!mConfig.alto) {  // the closest measured, kept across shuffles
+  const bool local = mScheduler->prefersClose();
+  const double share = local ? mConfig.closeShare : 0.5;
+  const auto closeWanted = std::min(mConfig.neighbours, static_cast<std::size_t>(share * static_cast<double>(mConfig.neighbours)));
+  if (local && !mConfig.alto) {  // the closest measured, kept across shuffles
     for (const auto& [rtt, peer] : mClosest) {
       if (next.size() >= closeWanted) break;
       next.push_back(peer);

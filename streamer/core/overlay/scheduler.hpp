@@ -141,6 +141,11 @@ class Scheduler {
   /// every batch). A scheduler that pushes by subscription needs them only
   /// for pull repair.
   [[nodiscard]] virtual std::int64_t haveBroadcastUs() const { return 0; }
+  /// Whether most neighbours should be the closest peers found (a tree's
+  /// hops are then short), or half (an epidemic needs random ones: push at
+  /// N = 2000 with its close half kept across shuffles fell from 0.998 to
+  /// 0.94 mean delivery within 1 s).
+  [[nodiscard]] virtual bool prefersClose() const { return false; }
   [[nodiscard]] virtual SchedulerStats stats() const { return {}; }
   /// `peer` left gracefully.
   virtual void onPeerGone(SchedulerHost&, PeerId) {}

@@ -94,6 +94,7 @@ class TreeScheduler final : public Scheduler {
   std::int64_t pullAtUs(std::uint64_t seq, std::int64_t firstHeardUs, std::int64_t pullAfterUs) const override;
 
   std::int64_t haveBroadcastUs() const override { return mC.haveBroadcastUs; }
+  bool prefersClose() const override { return true; }
   SchedulerStats stats() const override;
 
   void onPeerGone(SchedulerHost&, PeerId peer) override;

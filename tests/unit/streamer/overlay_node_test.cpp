@@ -476,6 +476,7 @@ bool pinged(const NodeActions& out, PeerId p) {
 
 TEST_CASE("locality: the closest peers measured are neighbours, though the view has moved on") {
   NodeConfig c;
+  c.scheduler = "tree";  // its neighbourhood is mostly close (Scheduler::prefersClose)
   c.neighbours = 5;
   c.closeShare = 0.6;  // three close ones
   Node node(100, c, 1);
@@ -514,6 +515,7 @@ TEST_CASE("locality: the closest peers measured are neighbours, though the view 
 
 TEST_CASE("locality: a pong names the answering peer's closest, nearest first, never the asker") {
   NodeConfig c;
+  c.scheduler = "tree";  // its neighbourhood is mostly close (Scheduler::prefersClose)
   Node node(100, c, 1);
   NodeActions out;
   node.join({1}, 0, out);
@@ -535,6 +537,7 @@ TEST_CASE("locality: a pong names the answering peer's closest, nearest first, n
 
 TEST_CASE("locality: peers a close peer names are measured, those a far one names are not") {
   NodeConfig c;
+  c.scheduler = "tree";  // its neighbourhood is mostly close (Scheduler::prefersClose)
   Node node(100, c, 1);
   NodeActions out;
   node.join({1}, 0, out);
@@ -576,4 +579,24 @@ TEST_CASE("locality: peers a close peer names are measured, those a far one name
     REQUIRE(later != out.sends.end());
     for (const Descriptor& d : later->second.peers) CHECK(d.id != 11);
   }
+}
+
+TEST_CASE("locality: an epidemic (push) keeps half its neighbourhood random, and its pongs name no one") {
+  NodeConfig c;
+  c.scheduler = "push";
+  Node node(100, c, 1);
+  NodeActions out;
+  node.join({1}, 0, out);
+  for (PeerId p = 11; p <= 17; ++p) measure(node, out, 1'000, p, 1'000 * static_cast<std::int64_t>(p));
+  out.clear();
+  Message ping;
+  ping.type = MsgType::kPing;
+  node.onMessage(16, ping, 100'000, out);
+  const auto pong = std::find_if(out.sends.begin(), out.sends.end(),
+                                 [](const auto& s) { return s.second.type == MsgType::kPong; });
+  REQUIRE(pong != out.sends.end());
+  CHECK(pong->second.peers.empty());
+  out.clear();
+  measure(node, out, 200'000, 11, 11'000, {{200, 0, 0}, {201, 0, 0}});
+  CHECK_FALSE(pinged(out, 200));
 }
