@@ -279,7 +279,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
       pong.type = MsgType::kPong;
       pong.echoUs = m.echoUs;
       for (const auto& [rtt, peer] : mClosest) {
-        if (pong.peers.size() >= kClosestTold || !mScheduler->prefersClose()) break;
+        if (pong.peers.size() >= kClosestTold || !wantsClose()) break;
         if (peer != from) pong.peers.push_back({peer, 0, mMembership->uploadOf(peer)});
       }
       emitAnswer(from, std::move(pong), nowUs);

@@ -228,6 +228,10 @@ class Node final : private SchedulerHost {
     return mMembership->view().size() < mConfig.membership.viewSize &&
            (mViewFullAtUs < 0 || mLastTickUs - mViewFullAtUs > kViewFullMemoryUs);
   }
+  /// Close neighbours wanted: the scheduler prefers them, and the overlay is
+  /// larger than our view (in one known whole every peer is a neighbour, and
+  /// closeness has nothing to choose between).
+  [[nodiscard]] bool wantsClose() const { return mScheduler->prefersClose() && !knowsWholeOverlay(); }
   void handOn(std::uint64_t seq, std::uint32_t give) override { mNextGive = give; (void)seq; }
   std::uint32_t ownUploadKbps() const override { return mConfig.uploadKbps; }
   std::int64_t rttOf(PeerId peer) const override;

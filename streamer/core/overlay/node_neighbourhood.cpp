@@ -53,7 +53,7 @@ void Node::forgetClose(PeerId peer) {
 }
 
 void Node::measureSuggested(PeerId from, const std::vector<Descriptor>& suggested, std::int64_t nowUs) {
-  if (suggested.empty() || mConfig.alto || !mScheduler->prefersClose()) return;  // with a cost map, closeness is the map's
+  if (suggested.empty() || mConfig.alto || !wantsClose()) return;  // with a cost map, closeness is the map's
   if (std::none_of(mClosest.begin(), mClosest.end(), [from](const auto& e) { return e.second == from; })) return;
   for (const Descriptor& d : suggested) {
     if (mVicinityPings >= kClosestKept) return;  // a neighbour period's worth
@@ -64,7 +64,7 @@ void Node::measureSuggested(PeerId from, const std::vector<Descriptor>& suggeste
 }
 
 void Node::refreshClosest(std::int64_t nowUs) {
-  if (!mScheduler->prefersClose()) return;
+  if (!wantsClose()) return;
   const std::int64_t timeoutUs = mConfig.membership.peerTimeoutUs;
   mClosest.erase(std::remove_if(mClosest.begin(), mClosest.end(),
                                 [&](const auto& e) {
@@ -122,7 +122,7 @@ void Node::refreshNeighbours(std::int64_t nowUs) {
   };
   std::vector<Ranked> ranked(view.size());
   for (std::size_t i = 0; i < view.size(); ++i) ranked[i] = {closeness(view[i].id), view[i].uploadKbps, i};
-  const bool local = mScheduler->prefersClose();
+  const bool local = wantsClose();
   const double share = local ? mConfig.closeShare : 0.5;
   const auto closeWanted = std::min(mConfig.neighbours, static_cast<std::size_t>(share * static_cast<double>(mConfig.neighbours)));
   if (local && !mConfig.alto) {  // the closest measured, kept across shuffles

@@ -468,6 +468,16 @@ void measure(Node& node, NodeActions& out, std::int64_t now, PeerId peer, std::i
   node.onMessage(peer, pong, now + rttUs, out);
 }
 
+// Gossip fills the node's view: the overlay is larger than it (not known
+// whole), where a tree's neighbours are mostly close ones.
+void fillView(Node& node, NodeActions& out, std::int64_t now) {
+  Message gossip;
+  gossip.type = MsgType::kGossip;
+  for (PeerId p = 1000; p < 1030; ++p) gossip.peers.push_back({p, 0, 2000});
+  node.onMessage(1, gossip, now, out);
+  REQUIRE(node.membership().view().size() == NodeConfig{}.membership.viewSize);
+}
+
 bool pinged(const NodeActions& out, PeerId p) {
   return std::any_of(out.sends.begin(), out.sends.end(),
                      [&](const auto& s) { return s.first == p && s.second.type == MsgType::kPing; });
@@ -520,6 +530,7 @@ TEST_CASE("locality: a pong names the answering peer's closest, nearest first, n
   NodeActions out;
   node.join({1}, 0, out);
   for (PeerId p = 11; p <= 17; ++p) measure(node, out, 1'000, p, 1'000 * static_cast<std::int64_t>(20 - p));
+  fillView(node, out, 50'000);
   out.clear();
   Message ping;
   ping.type = MsgType::kPing;
@@ -543,6 +554,7 @@ TEST_CASE("locality: peers a close peer names are measured, those a far one name
   node.join({1}, 0, out);
   // Twenty peers measured: the 16 nearest are kept as our closest.
   for (PeerId p = 11; p <= 30; ++p) measure(node, out, 1'000, p, 1'000 * static_cast<std::int64_t>(p));
+  fillView(node, out, 50'000);
   out.clear();
   SUBCASE("a close one names peers: we ping them (except ourselves and those measured)") {
     measure(node, out, 200'000, 11, 11'000, {{200, 0, 0}, {201, 0, 0}, {100, 0, 0}, {12, 0, 0}});
@@ -581,13 +593,19 @@ TEST_CASE("locality: peers a close peer names are measured, those a far one name
   }
 }
 
-TEST_CASE("locality: an epidemic (push) keeps half its neighbourhood random, and its pongs name no one") {
+TEST_CASE("locality: no close neighbourhood for an epidemic (push), nor in an overlay known whole") {
   NodeConfig c;
-  c.scheduler = "push";
+  bool full = true;
+  SUBCASE("push, in a large overlay") { c.scheduler = "push"; }
+  SUBCASE("tree, in an overlay smaller than the view") {
+    c.scheduler = "tree";
+    full = false;
+  }
   Node node(100, c, 1);
   NodeActions out;
   node.join({1}, 0, out);
   for (PeerId p = 11; p <= 17; ++p) measure(node, out, 1'000, p, 1'000 * static_cast<std::int64_t>(p));
+  if (full) fillView(node, out, 50'000);
   out.clear();
   Message ping;
   ping.type = MsgType::kPing;
