@@ -54,6 +54,7 @@ void Node::emitAnswer(PeerId to, Message m, std::int64_t nowUs) {
 void Node::join(const std::vector<PeerId>& bootstrap, std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
   mNowUs = nowUs;
+  mJoinedUs = nowUs;
   if (mOwnMembership) {
     for (auto& [to, m] : mMembership->join(bootstrap, nowUs)) emit(to, std::move(m));
   }
