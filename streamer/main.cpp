@@ -439,6 +439,7 @@ class StreamerApp {
     s->set_tree_backfilled(r.treeBackfilled);
     s->set_tree_reasked(r.treeReasked);
     s->set_tree_stale_parents(r.treeStaleParents);
+    s->set_tree_home_moves(r.treeHomeMoves);
     s->set_channels(mOverlay ? r.channels : 1);
     mTraffic.fill(*s);
     if (mEmulator) s->set_emulation_dropped(mEmulator->stats().lost + mEmulator->stats().overflow);

@@ -35,7 +35,7 @@ struct RelayStats {
   // Overlay, the tree scheduler: parents gained and lost, subscribers
   // refused, children displaced, chunks backfilled (stats.proto).
   std::uint64_t treeParentChanges = 0, treeOrphaned = 0, treeRefused = 0, treeDisplaced = 0, treeBackfilled = 0,
-                treeReasked = 0, treeStaleParents = 0;
+                treeReasked = 0, treeStaleParents = 0, treeHomeMoves = 0;
   std::uint32_t channels = 1;
   LatencyHistogram overlayDelay;
 };

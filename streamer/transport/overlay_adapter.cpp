@@ -92,6 +92,7 @@ const RelayStats& OverlayAdapter::stats() const {
   mStats.treeBackfilled = tree.backfilled;
   mStats.treeReasked = tree.reasked;
   mStats.treeStaleParents = tree.staleParents;
+  mStats.treeHomeMoves = tree.homeMoves;
   mStats.keyframeRequestsForwarded = mControl.forwarded();
   mStats.keyframeRequestsSuppressed = mControl.suppressed();
   return mStats;

@@ -34,6 +34,7 @@ void add(RelayStats& into, const RelayStats& s) {
   into.treeBackfilled += s.treeBackfilled;
   into.treeReasked += s.treeReasked;
   into.treeStaleParents += s.treeStaleParents;
+  into.treeHomeMoves += s.treeHomeMoves;
   into.overlayDelay.merge(s.overlayDelay);
 }
 

@@ -50,6 +50,7 @@ struct SchedulerStats {
   std::uint64_t backfilled = 0;     // chunks queued for a new child, to fill its switch's hole
   std::uint64_t reasked = 0;        // a quiet parent asked again whether we are its child
   std::uint64_t staleParents = 0;   // a peer still pushing us a stripe it is not our parent in, told to stop
+  std::uint64_t homeMoves = 0;      // our home stripe moved to one no neighbour served
   std::uint64_t parentless = 0;     // now: stripes with no parent (a gauge, not a count)
 };
 
@@ -90,6 +91,9 @@ class SchedulerHost {
   /// False while every peer is responsive (the usual case: then no one need
   /// be asked).
   [[nodiscard]] virtual bool anyUnresponsive() const = 0;
+  /// An overlay small enough that our neighbours' tree states are everyone's
+  /// (so a stripe none of them serves is served by no one).
+  [[nodiscard]] virtual bool smallOverlay() const = 0;
   virtual void sendControl(PeerId peer, Message m) = 0;
   virtual std::mt19937_64& rng() = 0;
   /// Of a chunk we hold: when the source injected it, its hop count to us,

@@ -117,6 +117,62 @@ void TreeScheduler::ask(SchedulerHost& host, Stripe& st, std::size_t s, PeerId p
   st.pendingCostUs = costUs;
 }
 
+std::size_t TreeScheduler::homelessStripe(std::int64_t nowUs) const {
+  for (std::size_t s = 0; s < mStripes.size(); ++s) {
+    if (s == mHome) continue;
+    bool served = false;
+    bool waiting = mStripes[s].parent == 0;  // someone with no path in it: we, or a neighbour
+    for (const auto& [peer, k] : mKnown) {
+      if (nowUs - k.atUs > kStateFreshUs || s >= k.stripes.size()) continue;
+      const StripeInfo& info = k.stripes[s];
+      served = served || (info.depth != 0 && info.children + info.freeSlots > 0);
+      waiting = waiting || info.depth == StripeInfo::kNoPath;
+    }
+    if (!served && waiting) return s;
+  }
+  return mStripes.size();
+}
+
+void TreeScheduler::checkHomes(SchedulerHost& host, std::int64_t nowUs) {
+  const std::size_t s = homelessStripe(nowUs);
+  if (s == mStripes.size() || capacity(host) == 0) {
+    mHomeCheckUs = -1;
+    return;
+  }
+  if (mHomeCheckUs < 0) {
+    // At a random delay: of the peers that see the stripe unserved, one
+    // moves first, and the others hear of it in its state before their turn.
+    mHomeCheckUs = nowUs + kHomelessUs + static_cast<std::int64_t>(host.rng()() % kHomelessUs);
+    return;
+  }
+  if (nowUs < mHomeCheckUs) return;
+  mHomeCheckUs = -1;
+  Stripe& home = mStripes[mHome];
+  PeerId other = 0;  // another peer serving our home, for our children there to go to
+  for (const auto& [peer, k] : mKnown) {
+    if (nowUs - k.atUs > kStateFreshUs || mHome >= k.stripes.size()) continue;
+    const StripeInfo& info = k.stripes[mHome];
+    const bool child = std::any_of(home.children.begin(), home.children.end(), [&](const Child& c) { return c.id == peer; });
+    if (!child && info.depth != 0 && info.depth != StripeInfo::kNoPath && info.children + info.freeSlots > 0 &&
+        (other == 0 || info.freeSlots > 0)) {
+      other = peer;
+    }
+  }
+  // Our home must stay served: by us, if no one else serves it.
+  if (!home.children.empty() && other == 0) return;
+  for (const Child& c : home.children) unsubscribe(host, c.id, mHome, other);
+  home.children.clear();
+  mHome = s;
+  ++mStats.homeMoves;
+  mStateDirty = true;
+  // The source refused us as a leaf; serving the stripe, we may take the
+  // place of one of its leaves.
+  for (const auto& [peer, k] : mKnown) {
+    if (s < k.stripes.size() && k.stripes[s].depth == 0) mRejected.erase(peer);
+  }
+  mStripes[s].nextTryUs = nowUs;
+}
+
 void TreeScheduler::maintain(SchedulerHost& host, std::size_t s, std::int64_t nowUs) {
   Stripe& st = mStripes[s];
   if (st.parent != 0 && nowUs - st.lastFromParentUs > parentTimeoutUs()) {

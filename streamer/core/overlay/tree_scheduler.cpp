@@ -54,6 +54,7 @@ void TreeScheduler::onTick(SchedulerHost& host, std::int64_t nowUs) {
   shedExcessChildren(host);
   if (!host.isSource()) {
     for (std::size_t s = 0; s < mStripes.size(); ++s) maintain(host, s, nowUs);
+    if (host.smallOverlay()) checkHomes(host, nowUs);
   }
   if (nowUs >= mNextStateUs || (mStateDirty && nowUs - mLastStateUs >= kTriggeredStateUs)) {
     mNextStateUs = nowUs + (mLastStateUs == 0 ? static_cast<std::int64_t>(host.rng()() % mC.statePeriodUs) + 1
@@ -211,8 +212,19 @@ void TreeScheduler::noteChunk(SchedulerHost& host, std::uint64_t seq) {
   const std::int64_t spanUs = injected - mRateInjectedUs;
   if (seq == mRateSeq || spanUs < 200'000) return;
   const double chunksPerS = static_cast<double>(seq - mRateSeq) * 1e6 / static_cast<double>(spanUs);
+  const std::size_t guessed = capacityIn(host, mHome);
   mStreamKbps = static_cast<std::uint32_t>(mChunkBytes * 8 * chunksPerS / 1000);
   mChunkUs = 1e6 / chunksPerS;
+  // Our slots were a guess until now (one per stripe): if the guess was
+  // full and the rate leaves room, a small overlay's peers hear of it at
+  // once, not at the next state (whoever the guess had turned away went
+  // without a parent for half a second; a large overlay has room
+  // elsewhere, and at N = 2000 the extra states changed nothing but the
+  // seeds' draw: p99 within their spread).
+  const std::size_t children = mStripes[mHome].children.size();
+  if (!mRateKnown && guessed <= children && capacityIn(host, mHome) > children && host.smallOverlay()) {
+    mStateDirty = true;
+  }
   mRateKnown = true;
   if (spanUs > 5'000'000) {  // follow changes: measure over the last few seconds
     mRateSeq = seq;

@@ -12,6 +12,12 @@
 //   stream rate); elsewhere it is a leaf. A hop's latency weighs more than a
 //   chunk's upload time here, so wide trees beat deep ones (SplitStream's
 //   design). Children that pass the stripe on go first, leaves after.
+//   The home is drawn at random; in a small overlay a stripe may then be
+//   no one's but the source's, whose k copies leave the other peers to
+//   pull it late for good. In an overlay that small, a peer that sees a
+//   stripe no one serves while someone has no path in it makes it its
+//   home, if someone else serves its own (its children there go to them)
+//   or it has no children there.
 // - A peer chooses the parent through which the stripe would come soonest:
 //   the candidate's delay in the stripe (its path's: the least of its last
 //   few chunks'), its uplink's time for the copies it sends before ours,
@@ -69,6 +75,7 @@ inline constexpr double kDisplaceFactor = 1.25;               // how much richer
 inline constexpr double kQuietStripePeriods = 3;              // a parent this quiet is asked again (its word may have been lost)
 inline constexpr std::int64_t kLeftGraceUs = 500'000;         // a parent we left may push us this long (copies in flight)
 inline constexpr std::int64_t kStaleRepeatUs = 200'000;       // a stale parent is told to stop at most this often
+inline constexpr std::int64_t kHomelessUs = 500'000;          // a stripe seen homeless this long (+ up to as long, at random) is served
 
 class TreeScheduler final : public Scheduler {
  public:
@@ -243,6 +250,19 @@ class TreeScheduler final : public Scheduler {
 
   void maintain(SchedulerHost& host, std::size_t s, std::int64_t nowUs);
 
+  /// A stripe that is no one's home (no neighbour but the source serves
+  /// it) while someone has no path in it, we or a neighbour; or
+  /// mStripes.size(). Said of the overlay only when it is small: our
+  /// neighbours are everyone (in a large one, a neighbourhood without a
+  /// peer serving the stripe says nothing of the rest).
+  [[nodiscard]] std::size_t homelessStripe(std::int64_t nowUs) const;
+
+  /// In a small overlay, each tick: a homeless stripe seen for a while
+  /// becomes our home if we have upload to give, and if another peer
+  /// serves our home (our children there are sent to it) or we have no
+  /// children there.
+  void checkHomes(SchedulerHost& host, std::int64_t nowUs);
+
   [[nodiscard]] Message state(const SchedulerHost& host) const;
 
   void broadcastState(SchedulerHost& host, std::int64_t nowUs);
@@ -258,6 +278,7 @@ class TreeScheduler final : public Scheduler {
   std::int64_t mLastStateUs = 0;
   bool mStateDirty = false;  // a stripe's path came back since the last state
   std::size_t mHome = 0;  // the stripe we are interior in (children elsewhere: none)
+  std::int64_t mHomeCheckUs = -1;  // a homeless stripe seen: when to move to it, if it still is
   std::int64_t mLastTickUs = 0;
   bool mIsSource = false;
   std::uint32_t mStreamKbps = 0;  // the stream's rate (the source's measure, handed on)
