@@ -125,7 +125,10 @@ std::size_t TreeScheduler::homelessStripe(std::int64_t nowUs) const {
     for (const auto& [peer, k] : mKnown) {
       if (nowUs - k.atUs > kStateFreshUs || s >= k.stripes.size()) continue;
       const StripeInfo& info = k.stripes[s];
-      served = served || (info.depth != 0 && info.children + info.freeSlots > 0);
+      // A peer that dropped or failed us since its last state (a parent
+      // that went silent: killed, its state fresh for seconds yet) serves
+      // no one we know of.
+      served = served || (info.depth != 0 && info.children + info.freeSlots > 0 && !rejectedLately(peer, nowUs));
       waiting = waiting || info.depth == StripeInfo::kNoPath;
     }
     if (!served && waiting) return s;
@@ -147,22 +150,27 @@ void TreeScheduler::checkHomes(SchedulerHost& host, std::int64_t nowUs) {
   }
   if (nowUs < mHomeCheckUs) return;
   mHomeCheckUs = -1;
+  if (mHomeMovedUs >= 0 && nowUs - mHomeMovedUs < kHomeHoldUs) return;
   Stripe& home = mStripes[mHome];
   PeerId other = 0;  // another peer serving our home, for our children there to go to
+  bool waiting = home.parent == 0;  // someone with no path in our home, who would need it served
   for (const auto& [peer, k] : mKnown) {
     if (nowUs - k.atUs > kStateFreshUs || mHome >= k.stripes.size()) continue;
     const StripeInfo& info = k.stripes[mHome];
+    waiting = waiting || info.depth == StripeInfo::kNoPath;
     const bool child = std::any_of(home.children.begin(), home.children.end(), [&](const Child& c) { return c.id == peer; });
     if (!child && info.depth != 0 && info.depth != StripeInfo::kNoPath && info.children + info.freeSlots > 0 &&
         (other == 0 || info.freeSlots > 0)) {
       other = peer;
     }
   }
-  // Our home must stay served: by us, if no one else serves it.
-  if (!home.children.empty() && other == 0) return;
+  // Our home must stay served, by us if no one else serves it, if anyone
+  // needs it (a child of ours, or a peer without a path there).
+  if (other == 0 && (!home.children.empty() || waiting)) return;
   for (const Child& c : home.children) unsubscribe(host, c.id, mHome, other);
   home.children.clear();
   mHome = s;
+  mHomeMovedUs = nowUs;
   ++mStats.homeMoves;
   mStateDirty = true;
   // The source refused us as a leaf; serving the stripe, we may take the

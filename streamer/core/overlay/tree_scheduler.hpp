@@ -17,7 +17,7 @@
 //   pull it late for good. In an overlay that small, a peer that sees a
 //   stripe no one serves while someone has no path in it makes it its
 //   home, if someone else serves its own (its children there go to them)
-//   or it has no children there.
+//   or no one needs it.
 // - A peer chooses the parent through which the stripe would come soonest:
 //   the candidate's delay in the stripe (its path's: the least of its last
 //   few chunks'), its uplink's time for the copies it sends before ours,
@@ -76,6 +76,7 @@ inline constexpr double kQuietStripePeriods = 3;              // a parent this q
 inline constexpr std::int64_t kLeftGraceUs = 500'000;         // a parent we left may push us this long (copies in flight)
 inline constexpr std::int64_t kStaleRepeatUs = 200'000;       // a stale parent is told to stop at most this often
 inline constexpr std::int64_t kHomelessUs = 500'000;          // a stripe seen homeless this long (+ up to as long, at random) is served
+inline constexpr std::int64_t kHomeHoldUs = 5'000'000;        // a home is kept this long at least (no back and forth)
 
 class TreeScheduler final : public Scheduler {
  public:
@@ -259,8 +260,9 @@ class TreeScheduler final : public Scheduler {
 
   /// In a small overlay, each tick: a homeless stripe seen for a while
   /// becomes our home if we have upload to give, and if another peer
-  /// serves our home (our children there are sent to it) or we have no
-  /// children there.
+  /// serves our home (our children there are sent to it) or no one needs
+  /// it (no child of ours there, no peer without a path there). Not twice
+  /// within kHomeHoldUs.
   void checkHomes(SchedulerHost& host, std::int64_t nowUs);
 
   [[nodiscard]] Message state(const SchedulerHost& host) const;
@@ -279,6 +281,7 @@ class TreeScheduler final : public Scheduler {
   bool mStateDirty = false;  // a stripe's path came back since the last state
   std::size_t mHome = 0;  // the stripe we are interior in (children elsewhere: none)
   std::int64_t mHomeCheckUs = -1;  // a homeless stripe seen: when to move to it, if it still is
+  std::int64_t mHomeMovedUs = -1;  // when our home last moved
   std::int64_t mLastTickUs = 0;
   bool mIsSource = false;
   std::uint32_t mStreamKbps = 0;  // the stream's rate (the source's measure, handed on)

@@ -579,17 +579,23 @@ TEST_CASE("in a small overlay a stripe no one but the source serves becomes the 
     bool withChild;       // we have a child in our home
     bool homeServed;      // another peer serves our home
     bool moves;
+    bool serverSilent = false;  // the server says nothing after its first state (killed)
+    bool waitingHome = false;   // a peer has no path in our home either
   };
   const Row rows[] = {
-      {"no children at home: it moves", true, false, false, false, true},
+      {"no children at home, another server for it: it moves", true, false, false, true, true},
+      {"no children at home, no other server, no one needing it: it moves", true, false, false, false, true},
+      {"no children at home, but its only server, and a peer needs it: it stays", true, false, false, false, false, false, true},
       {"a child at home, another server for it: it moves, the child sent there", true, false, true, true, true},
       {"a child at home and no other server: it stays", true, false, true, false, false},
       {"the stripe is served: it stays", true, true, false, true, false},
       {"a large overlay: it stays", false, false, false, true, false},
+      {"the stripe's only server went silent, its state still fresh: it moves", true, true, false, true, true, true},
   };
   constexpr auto kNo = StripeInfo::kNoPath;
   for (const Row& r : rows) {
-    CAPTURE(r.what);
+    const std::string what = r.what;
+    CAPTURE(what);
     FakeHost host;
     host.small = r.small;
     host.nbrs = {kSource, kServer, kWaiting};
@@ -603,10 +609,10 @@ TEST_CASE("in a small overlay a stripe no one but the source serves becomes the 
       std::vector<StripeInfo> server(2), waiting(2);
       server[home] = r.homeServed ? StripeInfo{1, 10, 1, 3, 0} : StripeInfo{2, 20, 0, 0, 0};
       server[other] = r.otherServed ? StripeInfo{1, 10, 1, 3, 0} : StripeInfo{2, 20, 0, 0, 0};
-      waiting[home] = {2, 20, 0, 0, 0};
+      waiting[home] = r.waitingHome ? StripeInfo{kNo, 0, 0, 0, 0} : StripeInfo{2, 20, 0, 0, 0};
       waiting[other] = {kNo, 0, 0, 0, 0};
       sch->onMessage(host, kSource, stateOf(source), now);
-      sch->onMessage(host, kServer, stateOf(server), now);
+      if (!r.serverSilent || now == 10'000) sch->onMessage(host, kServer, stateOf(server), now);
       sch->onMessage(host, kWaiting, stateOf(waiting), now);
     };
     std::int64_t now = 10'000;
@@ -621,7 +627,7 @@ TEST_CASE("in a small overlay a stripe no one but the source serves becomes the 
       REQUIRE(host.to(kChild, MsgType::kAdmit).size() == 1);
     }
     host.sent.clear();
-    for (const std::int64_t until = now + 1'500'000; now < until; now += 10'000) {
+    for (const std::int64_t until = now + 2'500'000; now < until; now += 10'000) {
       if (now % 400'000 == 0) states(now);
       sch->onTick(host, now);
     }
