@@ -228,12 +228,6 @@ class Node final : private SchedulerHost {
     return mMembership->view().size() < mConfig.membership.viewSize &&
            (mViewFullAtUs < 0 || mLastTickUs - mViewFullAtUs > kViewFullMemoryUs);
   }
-  /// Close neighbours wanted: the scheduler prefers them, and the overlay is
-  /// larger than our view (in one known whole every peer is a neighbour, and
-  /// closeness has nothing to choose between). Judged only once we have been
-  /// in it for a while: a joiner's view fills in its first seconds, and
-  /// going without close peers then cost N = 2000 its flash crowd (window
-  /// p99 594 -> 625 ms, worst peer 0.9970 -> 0.9952).
   /// The group's size says the overlay fits our view, or we have known it
   /// whole for a while (in a joiner's first seconds its view is short of
   /// full whatever the overlay's size: a flash crowd of 2000 took itself
@@ -242,9 +236,13 @@ class Node final : private SchedulerHost {
     return knowsWholeOverlay() && (mConfig.overlaySizeHint <= mConfig.membership.viewSize ||
                                    mLastTickUs - mJoinedUs > kViewFullMemoryUs);
   }
-  [[nodiscard]] bool wantsClose() const {
-    return mScheduler->prefersClose() && !(mLastTickUs - mJoinedUs > kViewFullMemoryUs && knowsWholeOverlay());
-  }
+  /// Close neighbours wanted: the scheduler prefers them, and the overlay is
+  /// not small (in one known whole every peer is a neighbour, and closeness
+  /// has nothing to choose between). Not judged small by a joiner's view
+  /// alone: it fills in the first seconds, and going without close peers
+  /// then cost N = 2000 its flash crowd (window p99 594 -> 625 ms, worst
+  /// peer 0.9970 -> 0.9952).
+  [[nodiscard]] bool wantsClose() const { return mScheduler->prefersClose() && !smallOverlay(); }
   void handOn(std::uint64_t seq, std::uint32_t give) override { mNextGive = give; (void)seq; }
   std::uint32_t ownUploadKbps() const override { return mConfig.uploadKbps; }
   std::int64_t rttOf(PeerId peer) const override;

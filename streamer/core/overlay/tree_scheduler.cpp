@@ -212,7 +212,7 @@ void TreeScheduler::noteChunk(SchedulerHost& host, std::uint64_t seq) {
   const std::int64_t spanUs = injected - mRateInjectedUs;
   if (seq == mRateSeq || spanUs < 200'000) return;
   const double chunksPerS = static_cast<double>(seq - mRateSeq) * 1e6 / static_cast<double>(spanUs);
-  const std::size_t guessed = capacityIn(host, mHome);
+  const std::size_t guessed = mRateKnown ? 0 : capacityIn(host, mHome);  // (only the first measure needs it)
   mStreamKbps = static_cast<std::uint32_t>(mChunkBytes * 8 * chunksPerS / 1000);
   mChunkUs = 1e6 / chunksPerS;
   // Our slots were a guess until now (one per stripe): if the guess was
