@@ -431,6 +431,8 @@ class StreamerApp {
     s->set_repushes(r.repushes);
     s->set_late_acks(r.lateAcks);
     s->set_answers_shed(r.answersShed);
+    s->set_implausible_seqs(r.implausibleSeqs);
+    s->set_requests_refused(r.requestsRefused);
     s->set_upload_budget_kbps(r.uploadBudgetKbps);
     s->set_tree_parent_changes(r.treeParentChanges);
     s->set_tree_orphaned(r.treeOrphaned);

@@ -30,7 +30,9 @@ struct RelayStats {
   std::uint64_t restarts = 0;  // overlay: a channel's numbering started over
   std::uint64_t repushes = 0;  // overlay: pushes sent again, unacknowledged
   std::uint64_t lateAcks = 0;  // overlay: of those, acknowledged after all (late, not lost)
-  std::uint64_t answersShed = 0;  // overlay: gossip replies and pongs over their share of the upload, not sent
+  std::uint64_t answersShed = 0;
+  std::uint64_t implausibleSeqs = 0;   // overlay: chunks and announced seqs numbered far beyond the stream, dropped
+  std::uint64_t requestsRefused = 0;   // overlay: seqs asked of us beyond the asker's allowance  // overlay: gossip replies and pongs over their share of the upload, not sent
   std::uint32_t uploadBudgetKbps = 0;  // overlay: the budget now (configured, or estimated)
   // Overlay, the tree scheduler: parents gained and lost, subscribers
   // refused, children displaced, chunks backfilled (stats.proto).

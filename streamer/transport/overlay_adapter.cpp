@@ -83,6 +83,8 @@ const RelayStats& OverlayAdapter::stats() const {
   mStats.repushes = mNode.stats().repushes;
   mStats.lateAcks = mNode.stats().lateAcks;
   mStats.answersShed = mNode.stats().answersShed;
+  mStats.implausibleSeqs = mNode.stats().implausible;
+  mStats.requestsRefused = mNode.stats().requestsRefused;
   mStats.uploadBudgetKbps = mNode.uploadBudgetKbps();
   const overlay::SchedulerStats tree = mNode.schedulerStats();
   mStats.treeParentChanges = tree.parentChanges;

@@ -26,6 +26,8 @@ void add(RelayStats& into, const RelayStats& s) {
   into.repushes += s.repushes;
   into.lateAcks += s.lateAcks;
   into.answersShed += s.answersShed;
+  into.implausibleSeqs += s.implausibleSeqs;
+  into.requestsRefused += s.requestsRefused;
   into.uploadBudgetKbps += s.uploadBudgetKbps;
   into.treeParentChanges += s.treeParentChanges;
   into.treeOrphaned += s.treeOrphaned;

@@ -12,7 +12,39 @@ namespace partyhub::streamer::overlay {
 
 namespace {
 constexpr std::int64_t kRestartGapUs = 1'000'000;
+// No stream numbers this far (a million years at 30 chunks/s): a seq above
+// it is garbage, and keeps `seq + window` from wrapping around.
+constexpr std::uint64_t kMaxSeq = std::uint64_t{1} << 50;
+// A seq more than a quarter window ahead of the newest chunk we took (4 s
+// of a 30 chunk/s stream; neighbours are within a second of each other) is
+// believed only once no chunk has come for this long (we were cut off, and
+// the stream moved on). Hearsay far ahead would otherwise move the window
+// on and drop every late chunk as old.
+constexpr std::int64_t kStalledUs = 2'000'000;
 }  // namespace
+
+bool Node::avoided(PeerId peer, std::int64_t nowUs) const {
+  auto it = mUnanswered.find(peer);
+  return it != mUnanswered.end() && it->second.count >= kUnansweredToAvoid &&
+         nowUs - it->second.lastUs < avoidUs(it->second.count);
+}
+
+bool Node::mayAnswer(PeerId peer) {
+  auto [it, fresh] = mAnswerAllowance.try_emplace(peer);
+  AnswerAllowance& a = it->second;
+  if (fresh) a.left = kAnswerBurst;
+  a.left = static_cast<std::uint32_t>(std::min<std::uint64_t>(kAnswerBurst, a.left + (mAcceptedCount - a.at)));
+  a.at = mAcceptedCount;
+  if (a.left == 0) return false;
+  --a.left;
+  return true;
+}
+
+bool Node::plausibleSeq(std::uint64_t seq, std::int64_t nowUs) const {
+  if (seq > kMaxSeq) return false;
+  if (mLastAcceptUs < 0 || seq <= mNewestAccepted + mConfig.window / 4) return true;
+  return nowUs - mLastAcceptUs > kStalledUs;
+}
 
 Node::Node(PeerId self, NodeConfig config, std::uint64_t seed)
     : mSelf(self), mConfig(std::move(config)), mRng(seed),
@@ -106,10 +138,21 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   slot.arrivedUs = nowUs;
   if (h.budget > 0) mBudgeted.insert(std::upper_bound(mBudgeted.begin(), mBudgeted.end(), seq), seq);
   ++mStats.chunksReceived;
-  const bool pulled = mRequested.erase(seq) > 0;
+  bool pulled = false;
+  if (auto asked = mRequested.find(seq); asked != mRequested.end()) {
+    pulled = true;
+    if (asked->second.of == from) mUnanswered.erase(from);  // it answers
+    mRequested.erase(asked);
+  }
   mFirstHeardOf.erase(seq);
+  // Our first chunk: what we heard of before it was believed unchecked, and
+  // is dropped if far ahead of it (see plausibleSeq).
+  if (mLastAcceptUs < 0 && mAnyKnown && mNewestKnown > seq + mConfig.window / 4) mNewestKnown = seq;
   if (!mAnyKnown || seq > mNewestKnown) mNewestKnown = seq;
   mAnyKnown = true;
+  if (mLastAcceptUs < 0 || seq > mNewestAccepted) mNewestAccepted = seq;
+  mLastAcceptUs = nowUs;
+  ++mAcceptedCount;
   mNewestCaptureUs = std::max(mNewestCaptureUs, h.chunk->capture_us());
   mOut->delivered.push_back({h.chunk, h.injectedUs, h.hops, pulled});
   mPendingHaves.push_back(seq);
@@ -121,6 +164,10 @@ void Node::restart() {
   for (Held& h : mHeld) h = Held{};
   mNewestKnown = 0;
   mAnyKnown = false;
+  mNewestAccepted = 0;
+  mLastAcceptUs = -1;
+  mRestartWitness = 0;
+  mRestartWitnessed = Held{};
   mNewestCaptureUs = 0;
   mSourceId = 0;
   mKnows.clear();
@@ -206,16 +253,34 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
   switch (m.type) {
     case MsgType::kChunk: {
       if (!m.chunk) break;
-      mLastChunkUs = nowUs;
       const std::uint64_t seq = m.chunk->seq();
+      if (!plausibleSeq(seq, nowUs)) {
+        ++mStats.implausible;
+        break;
+      }
+      mLastChunkUs = nowUs;
       // Numbered before what we have, yet captured well after it (chunks of
       // one numbering are captured within a fraction of a second of their
-      // order), or far behind our window yet captured after anything we had:
-      // the channel's source streamer restarted (a crash) and numbers from 0
-      // again. Start over with it rather than take its chunks for old ones.
-      if (mAnyKnown && seq <= mNewestKnown && m.chunk->capture_us() > mNewestCaptureUs &&
-          (seq + mConfig.window <= mNewestKnown || m.chunk->capture_us() > mNewestCaptureUs + kRestartGapUs)) {
-        restart();
+      // order), or far behind our window (no chunk comes that late): the
+      // channel's source streamer restarted (a crash) and numbers from 0
+      // again, or a garbage seq took us far ahead before we had a chunk to
+      // judge it by. Start over with the stream rather than take its chunks
+      // for old ones. Believed from the source itself, or from two peers
+      // within a few seconds: one peer's word would empty our buffer.
+      if (mLastAcceptUs >= 0 && seq <= mNewestAccepted &&
+          (seq + mConfig.window <= mNewestAccepted || m.chunk->capture_us() > mNewestCaptureUs + kRestartGapUs)) {
+        if (from == mSourceId || (mRestartWitness != 0 && mRestartWitness != from &&
+                                  nowUs - mRestartWitnessUs <= 2 * kRestartGapUs)) {
+          const Held witnessed = std::move(mRestartWitnessed);
+          const PeerId witness = mRestartWitness;
+          restart();
+          // The first witness's chunk, dropped as old then, is the new numbering's.
+          if (witnessed.chunk && witnessed.chunk->seq() != seq) accept(witness, witnessed, nowUs);
+        } else {
+          mRestartWitness = from;
+          mRestartWitnessUs = nowUs;
+          mRestartWitnessed = Held{m.chunk, m.injectedUs, m.hops + 1, 0, 0, {}};
+        }
       }
       if (m.hops == 0) mSourceId = from;  // only the source sends a chunk on its first hop
       markHas(from, seq);
@@ -237,7 +302,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
             if (std::find(h->delegates.begin(), h->delegates.end(), p) == h->delegates.end()) h->delegates.push_back(p);
           }
         }
-      } else if (!mAnyKnown || seq + mConfig.window > mNewestKnown) {
+      } else if (mLastAcceptUs < 0 || seq + mConfig.window > mNewestKnown) {  // (hearsay alone sets no window)
         // Our copy counts for us: the rest of its budget is ours to hand on.
         accept(from, Held{m.chunk, m.injectedUs, m.hops + 1, m.budget > 0 ? m.budget - 1 : 0, 0, m.delegates},
                nowUs);
@@ -251,6 +316,10 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
       const bool awaited = awaitsAck(from);
       if (m.stampRecvUs != 0) stamped(from, m.stampSeq, m.stampRecvUs, nowUs);
       for (std::uint64_t s : m.seqs) {
+        if (!plausibleSeq(s, nowUs)) {
+          ++mStats.implausible;
+          continue;
+        }
         if (knows != nullptr) knows->mark(s);
         if (awaited) acknowledged(from, s, nowUs);
         if (!holds(s)) {
@@ -263,11 +332,18 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
     }
     case MsgType::kRequest:
       for (std::uint64_t s : m.seqs) {
-        if (holds(s)) enqueueChunk(from, s, SendClass::kRequested);
+        if (!holds(s)) continue;
+        if (mayAnswer(from)) {
+          enqueueChunk(from, s, SendClass::kRequested);
+        } else {
+          ++mStats.requestsRefused;
+        }
       }
       break;
     case MsgType::kOffer:
-      for (std::uint64_t s : m.seqs) markHas(from, s);
+      for (std::uint64_t s : m.seqs) {
+        if (plausibleSeq(s, nowUs)) markHas(from, s);
+      }
       mScheduler->onMessage(*this, from, m, nowUs);
       break;
     case MsgType::kAccept:
@@ -427,7 +503,7 @@ void Node::emitHave(PeerId to, Message m) {
 bool Node::mayRequest(std::uint64_t seq) const {
   if (holds(seq)) return false;
   auto req = mRequested.find(seq);
-  return req == mRequested.end() || mNowUs - req->second > mConfig.requestTimeoutUs;  // not asked, or long ago
+  return req == mRequested.end() || mNowUs - req->second.atUs > mConfig.requestTimeoutUs;  // not asked, or long ago
 }
 
 void Node::request(PeerId peer, const std::vector<std::uint64_t>& seqs) {
@@ -435,7 +511,13 @@ void Node::request(PeerId peer, const std::vector<std::uint64_t>& seqs) {
   m.type = MsgType::kRequest;
   for (std::uint64_t seq : seqs) {
     if (!mayRequest(seq)) continue;
-    mRequested[seq] = mNowUs;
+    Asked& asked = mRequested[seq];
+    if (asked.of != 0) {  // asked before, and it never came
+      Unanswered& u = mUnanswered[asked.of];
+      ++u.count;
+      u.lastUs = mNowUs;
+    }
+    asked = {mNowUs, peer};
     ++mStats.requests;
     m.seqs.push_back(seq);
   }
@@ -472,6 +554,10 @@ void Node::pull(std::int64_t nowUs) {
         }
       }
       if (owners.empty() && sourceHas) owners.push_back(mSourceId);
+      if (owners.size() > 1) {
+        const auto trusted = std::partition(owners.begin(), owners.end(), [&](PeerId p) { return !avoided(p, nowUs); });
+        if (trusted != owners.begin()) owners.erase(trusted, owners.end());
+      }
       if (!owners.empty()) {
         // Likelier the owners that would answer soon: close and well
         // provisioned (random among them, so no one owner takes every pull).
@@ -495,6 +581,13 @@ void Node::prune() {
   // Kept, every peer a node ever pushed to stayed: at N=2000 the tables
   // grew by 2 MB per simulated second and were most of the cache misses.
   for (auto it = mKnows.begin(); it != mKnows.end();) it = it->second.top() < floor ? mKnows.erase(it) : std::next(it);
+  for (auto it = mUnanswered.begin(); it != mUnanswered.end();) {
+    it = mNowUs - it->second.lastUs > avoidUs(kUnansweredToAvoid + kAvoidDoublings) ? mUnanswered.erase(it) : std::next(it);
+  }
+  // An allowance refilled to the burst is what a peer never seen gets.
+  for (auto it = mAnswerAllowance.begin(); it != mAnswerAllowance.end();) {
+    it = it->second.left + (mAcceptedCount - it->second.at) >= kAnswerBurst ? mAnswerAllowance.erase(it) : std::next(it);
+  }
 }
 
 }  // namespace partyhub::streamer::overlay

@@ -93,6 +93,8 @@ struct NodeStats {
   std::uint64_t lateAcks = 0;      // acknowledgements that came after their push was given up
   std::uint64_t restarts = 0;      // the channel's numbering started over (its source streamer restarted)
   std::uint64_t answersShed = 0;   // gossip replies and pongs not sent: they had used their share of the upload
+  std::uint64_t implausible = 0;   // chunks and announced seqs dropped: numbered far beyond the stream (garbage)
+  std::uint64_t requestsRefused = 0;  // seqs asked of us beyond the asker's allowance (see mAnswerAllowance)
   // How long chunks wait here before each copy goes to the uplink (per-hop
   // delay, passive monitoring): from its arrival to the first copy, to the
   // later ones, and from a request's arrival to its answer. Sums, µs.
@@ -281,6 +283,9 @@ class Node final : private SchedulerHost {
 
   void accept(PeerId from, const Held& h, std::int64_t nowUs);
   void restart();
+  /// Whether `seq` can be the stream's: not garbage, and not far ahead of
+  /// the chunks we take, unless they stopped coming (see node.cpp).
+  [[nodiscard]] bool plausibleSeq(std::uint64_t seq, std::int64_t nowUs) const;
   void markHas(PeerId peer, std::uint64_t seq);
   void pumpUpload(std::int64_t nowUs);
   /// The uplink model: `bytes` more to send; what drained by `nowUs` gone.
@@ -333,9 +338,36 @@ class Node final : private SchedulerHost {
   bool mAnyKnown = false;
   std::int64_t mLastChunkUs = -1;  // when a chunk last came (any: new or duplicate)
   std::int64_t mNewestCaptureUs = 0;  // of the chunks accepted
+  std::uint64_t mNewestAccepted = 0;  // the newest chunk we took (not hearsay: mNewestKnown)
+  std::int64_t mLastAcceptUs = -1;    // when we last took a chunk
+  PeerId mRestartWitness = 0;         // a peer whose chunk said the numbering restarted, and when
+  std::int64_t mRestartWitnessUs = 0;
+  Held mRestartWitnessed{};  // its chunk
   partyhub::FlatMap<SeqWindow> mKnows;  // what each peer is known to hold
   partyhub::FlatMap<std::int64_t> mFirstHeardOf;  // seq -> when a neighbour first had it
-  partyhub::FlatMap<std::int64_t> mRequested;     // seq -> when we asked
+  struct Asked {
+    std::int64_t atUs = 0;
+    PeerId of = 0;
+  };
+  partyhub::FlatMap<Asked> mRequested;  // seq -> when we asked, and whom
+  // Peers that let our requests time out: how many since one was answered,
+  // the last when. From kUnansweredToAvoid on, they are asked only if no
+  // one else holds the chunk (a peer that claims everything and answers
+  // nothing would draw every pull), for kAvoidUnansweredUs after the last,
+  // doubled with each one more (up to kAvoidDoublings times). Forgotten
+  // after the longest of those.
+  struct Unanswered {
+    std::uint32_t count = 0;
+    std::int64_t lastUs = 0;
+  };
+  static constexpr std::uint32_t kUnansweredToAvoid = 2;
+  static constexpr std::int64_t kAvoidUnansweredUs = 2'000'000;
+  static constexpr std::uint32_t kAvoidDoublings = 4;
+  static constexpr std::int64_t avoidUs(std::uint32_t count) {
+    return kAvoidUnansweredUs << std::min(count - std::min(count, kUnansweredToAvoid), kAvoidDoublings);
+  }
+  partyhub::FlatMap<Unanswered> mUnanswered;
+  [[nodiscard]] bool avoided(PeerId peer, std::int64_t nowUs) const;
   partyhub::FlatMap<std::vector<PeerId>> mSentTo;  // seq -> who we sent it to
 
 
@@ -376,6 +408,19 @@ class Node final : private SchedulerHost {
     std::int64_t recvUs = 0;
   };
   partyhub::FlatMap<Stamp> mStampsOwed;
+  // Pull answers each peer may still have from us: a burst, and one more
+  // for every chunk we take. A peer asks for each chunk once or twice; one
+  // asking for everything we hold, over and over, gets at most a stream's
+  // worth, not our whole uplink.
+  struct AnswerAllowance {
+    std::uint32_t left = 0;
+    std::uint64_t at = 0;  // mAcceptedCount when `left` was counted
+  };
+  static constexpr std::uint32_t kAnswerBurst = 32;
+  partyhub::FlatMap<AnswerAllowance> mAnswerAllowance;
+  std::uint64_t mAcceptedCount = 0;
+  /// Whether `peer` may have one more answer from us (and counts it).
+  bool mayAnswer(PeerId peer);
   // Our chunks' departures (their first byte), the last few hundred, for
   // the stamps that come back (only with an upload estimate).
   struct Departure {
