@@ -253,6 +253,8 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
   switch (m.type) {
     case MsgType::kChunk: {
       if (!m.chunk) break;
+      Held after{};  // a restart witness's chunk, to take after this one
+      PeerId afterFrom = 0;
       const std::uint64_t seq = m.chunk->seq();
       if (!plausibleSeq(seq, nowUs)) {
         ++mStats.implausible;
@@ -274,8 +276,19 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
           const Held witnessed = std::move(mRestartWitnessed);
           const PeerId witness = mRestartWitness;
           restart();
-          // The first witness's chunk, dropped as old then, is the new numbering's.
-          if (witnessed.chunk && witnessed.chunk->seq() != seq) accept(witness, witnessed, nowUs);
+          // Of the two witnesses' chunks the lower numbered is the new
+          // numbering's (garbage that passed for a witness is numbered
+          // higher); the other is taken after it if it is plausible then.
+          if (witnessed.chunk && witnessed.chunk->seq() < seq) {
+            accept(witness, witnessed, nowUs);
+            if (!plausibleSeq(seq, nowUs)) {
+              ++mStats.implausible;
+              break;
+            }
+          } else if (witnessed.chunk && witnessed.chunk->seq() > seq) {
+            after = witnessed;
+            afterFrom = witness;
+          }
         } else {
           mRestartWitness = from;
           mRestartWitnessUs = nowUs;
@@ -306,6 +319,9 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
         // Our copy counts for us: the rest of its budget is ours to hand on.
         accept(from, Held{m.chunk, m.injectedUs, m.hops + 1, m.budget > 0 ? m.budget - 1 : 0, 0, m.delegates},
                nowUs);
+      }
+      if (after.chunk && plausibleSeq(after.chunk->seq(), nowUs) && !holds(after.chunk->seq())) {
+        accept(afterFrom, after, nowUs);
       }
       break;
     }

@@ -138,7 +138,7 @@ TEST_CASE("a member sending nonsense of every kind: nothing crashes, the others 
       for (std::uint64_t seq : net->delivered[id]) real += seq < static_cast<std::uint64_t>(chunks) ? 1 : 0;
       CHECK(real >= static_cast<std::size_t>(chunks * 0.95));
       const NodeStats& st = net->nodes.at(id)->stats();
-      // Nothing runs away: what was sent is the stream (and repairs), not
+        // Nothing runs away: what was sent is the stream (and repairs), not
       // an amplification of the rogue's counts and budgets.
       CHECK(st.chunksSent < static_cast<std::uint64_t>(chunks * 20));
       // (A node the rogue reached before the stream did takes its garbage
@@ -255,4 +255,22 @@ TEST_CASE("a peer that claims every chunk and answers no request is no longer as
   // Then it is avoided while peer 2 holds what we miss (asked again only
   // once its two seconds are over and it looks like anyone else).
   CHECK(askedLiarLate <= 60 / 6);
+}
+
+TEST_CASE("garbage taken before the stream came is left for the stream, even when garbage is one of the two witnesses") {
+  OneNode n;
+  n.chunk(500, 90'000, n.now);  // nothing to judge it by yet: taken
+  n.now += 33'333;
+  n.chunk(2, 0, n.now);  // the stream, far behind it: one witness
+  n.now += 33'333;
+  n.chunk(500, 70'000, n.now);  // garbage, far behind too: the second
+  CHECK(n.node.stats().restarts == 1);
+  // The lower numbered of the two is the new numbering; the other is
+  // judged by it, and dropped.
+  CHECK(n.delivered.count(0) == 1);
+  CHECK(n.delivered.count(70'000) == 0);
+  CHECK(n.node.stats().implausible == 1);
+  n.now += 33'333;
+  n.chunk(2, 1, n.now);
+  CHECK(n.delivered.count(1) == 1);
 }
