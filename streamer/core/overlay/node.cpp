@@ -2,49 +2,13 @@
 // local chunk, a tick), what it holds and knows others to hold, and the
 // buffer maps and pulls that repair what pushes missed. What it sends of its
 // own accord is in node_upload.cpp, whom it trades with in
-// node_neighbourhood.cpp.
+// node_neighbourhood.cpp, what it believes of its peers' words in
+// node_trust.cpp.
 #include "node.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace partyhub::streamer::overlay {
-
-namespace {
-constexpr std::int64_t kRestartGapUs = 1'000'000;
-// No stream numbers this far (a million years at 30 chunks/s): a seq above
-// it is garbage, and keeps `seq + window` from wrapping around.
-constexpr std::uint64_t kMaxSeq = std::uint64_t{1} << 50;
-// A seq more than a quarter window ahead of the newest chunk we took (4 s
-// of a 30 chunk/s stream; neighbours are within a second of each other) is
-// believed only once no chunk has come for this long (we were cut off, and
-// the stream moved on). Hearsay far ahead would otherwise move the window
-// on and drop every late chunk as old.
-constexpr std::int64_t kStalledUs = 2'000'000;
-}  // namespace
-
-bool Node::avoided(PeerId peer, std::int64_t nowUs) const {
-  auto it = mUnanswered.find(peer);
-  return it != mUnanswered.end() && it->second.count >= kUnansweredToAvoid &&
-         nowUs - it->second.lastUs < avoidUs(it->second.count);
-}
-
-bool Node::mayAnswer(PeerId peer) {
-  auto [it, fresh] = mAnswerAllowance.try_emplace(peer);
-  AnswerAllowance& a = it->second;
-  if (fresh) a.left = kAnswerBurst;
-  a.left = static_cast<std::uint32_t>(std::min<std::uint64_t>(kAnswerBurst, a.left + (mAcceptedCount - a.at)));
-  a.at = mAcceptedCount;
-  if (a.left == 0) return false;
-  --a.left;
-  return true;
-}
-
-bool Node::plausibleSeq(std::uint64_t seq, std::int64_t nowUs) const {
-  if (seq > kMaxSeq) return false;
-  if (mLastAcceptUs < 0 || seq <= mNewestAccepted + mConfig.window / 4) return true;
-  return nowUs - mLastAcceptUs > kStalledUs;
-}
 
 Node::Node(PeerId self, NodeConfig config, std::uint64_t seed)
     : mSelf(self), mConfig(std::move(config)), mRng(seed),
@@ -152,7 +116,6 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   mAnyKnown = true;
   if (mLastAcceptUs < 0 || seq > mNewestAccepted) mNewestAccepted = seq;
   mLastAcceptUs = nowUs;
-  ++mAcceptedCount;
   mNewestCaptureUs = std::max(mNewestCaptureUs, h.chunk->capture_us());
   mOut->delivered.push_back({h.chunk, h.injectedUs, h.hops, pulled});
   mPendingHaves.push_back(seq);
@@ -261,39 +224,9 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
         break;
       }
       mLastChunkUs = nowUs;
-      // Numbered before what we have, yet captured well after it (chunks of
-      // one numbering are captured within a fraction of a second of their
-      // order), or far behind our window (no chunk comes that late): the
-      // channel's source streamer restarted (a crash) and numbers from 0
-      // again, or a garbage seq took us far ahead before we had a chunk to
-      // judge it by. Start over with the stream rather than take its chunks
-      // for old ones. Believed from the source itself, or from two peers
-      // within a few seconds: one peer's word would empty our buffer.
-      if (mLastAcceptUs >= 0 && seq <= mNewestAccepted &&
-          (seq + mConfig.window <= mNewestAccepted || m.chunk->capture_us() > mNewestCaptureUs + kRestartGapUs)) {
-        if (from == mSourceId || (mRestartWitness != 0 && mRestartWitness != from &&
-                                  nowUs - mRestartWitnessUs <= 2 * kRestartGapUs)) {
-          const Held witnessed = std::move(mRestartWitnessed);
-          const PeerId witness = mRestartWitness;
-          restart();
-          // Of the two witnesses' chunks the lower numbered is the new
-          // numbering's (garbage that passed for a witness is numbered
-          // higher); the other is taken after it if it is plausible then.
-          if (witnessed.chunk && witnessed.chunk->seq() < seq) {
-            accept(witness, witnessed, nowUs);
-            if (!plausibleSeq(seq, nowUs)) {
-              ++mStats.implausible;
-              break;
-            }
-          } else if (witnessed.chunk && witnessed.chunk->seq() > seq) {
-            after = witnessed;
-            afterFrom = witness;
-          }
-        } else {
-          mRestartWitness = from;
-          mRestartWitnessUs = nowUs;
-          mRestartWitnessed = Held{m.chunk, m.injectedUs, m.hops + 1, 0, 0, {}};
-        }
+      if (!followRestart(from, m, nowUs, after, afterFrom)) {
+        ++mStats.implausible;
+        break;
       }
       if (m.hops == 0) mSourceId = from;  // only the source sends a chunk on its first hop
       markHas(from, seq);
@@ -597,13 +530,7 @@ void Node::prune() {
   // Kept, every peer a node ever pushed to stayed: at N=2000 the tables
   // grew by 2 MB per simulated second and were most of the cache misses.
   for (auto it = mKnows.begin(); it != mKnows.end();) it = it->second.top() < floor ? mKnows.erase(it) : std::next(it);
-  for (auto it = mUnanswered.begin(); it != mUnanswered.end();) {
-    it = mNowUs - it->second.lastUs > avoidUs(kUnansweredToAvoid + kAvoidDoublings) ? mUnanswered.erase(it) : std::next(it);
-  }
-  // An allowance refilled to the burst is what a peer never seen gets.
-  for (auto it = mAnswerAllowance.begin(); it != mAnswerAllowance.end();) {
-    it = it->second.left + (mAcceptedCount - it->second.at) >= kAnswerBurst ? mAnswerAllowance.erase(it) : std::next(it);
-  }
+  forgetTrust();
 }
 
 }  // namespace partyhub::streamer::overlay

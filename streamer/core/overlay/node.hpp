@@ -286,6 +286,11 @@ class Node final : private SchedulerHost {
   /// Whether `seq` can be the stream's: not garbage, and not far ahead of
   /// the chunks we take, unless they stopped coming (see node.cpp).
   [[nodiscard]] bool plausibleSeq(std::uint64_t seq, std::int64_t nowUs) const;
+  /// A chunk `m` from `from` that says the numbering restarted (see
+  /// node_trust.cpp) is noted, or, from the source or a second peer, starts
+  /// us over; a witness's chunk to take after this one goes to `after`.
+  /// False: `m`'s chunk is not to be taken after all.
+  bool followRestart(PeerId from, const Message& m, std::int64_t nowUs, Held& after, PeerId& afterFrom);
   void markHas(PeerId peer, std::uint64_t seq);
   void pumpUpload(std::int64_t nowUs);
   /// The uplink model: `bytes` more to send; what drained by `nowUs` gone.
@@ -363,9 +368,6 @@ class Node final : private SchedulerHost {
   static constexpr std::uint32_t kUnansweredToAvoid = 2;
   static constexpr std::int64_t kAvoidUnansweredUs = 2'000'000;
   static constexpr std::uint32_t kAvoidDoublings = 4;
-  static constexpr std::int64_t avoidUs(std::uint32_t count) {
-    return kAvoidUnansweredUs << std::min(count - std::min(count, kUnansweredToAvoid), kAvoidDoublings);
-  }
   partyhub::FlatMap<Unanswered> mUnanswered;
   [[nodiscard]] bool avoided(PeerId peer, std::int64_t nowUs) const;
   partyhub::FlatMap<std::vector<PeerId>> mSentTo;  // seq -> who we sent it to
@@ -414,13 +416,15 @@ class Node final : private SchedulerHost {
   // worth, not our whole uplink.
   struct AnswerAllowance {
     std::uint32_t left = 0;
-    std::uint64_t at = 0;  // mAcceptedCount when `left` was counted
+    std::uint64_t at = 0;  // mStats.chunksReceived when `left` was counted
   };
   static constexpr std::uint32_t kAnswerBurst = 32;
   partyhub::FlatMap<AnswerAllowance> mAnswerAllowance;
-  std::uint64_t mAcceptedCount = 0;
   /// Whether `peer` may have one more answer from us (and counts it).
   bool mayAnswer(PeerId peer);
+  /// Forgets unanswered requests and answer allowances that say nothing
+  /// any more (as prune() does for chunks).
+  void forgetTrust();
   // Our chunks' departures (their first byte), the last few hundred, for
   // the stamps that come back (only with an upload estimate).
   struct Departure {

@@ -78,7 +78,9 @@ inline std::unique_ptr<Net> makeNet(const std::string& scheduler, int peers, std
   return net;
 }
 
-inline void stream(Net& net, int chunks, int first = 0) {
+// `afterChunk(i)`, when given, runs after chunk i has spread and before the
+// ticks that follow it (what it sends is delivered first).
+inline void stream(Net& net, int chunks, int first = 0, const std::function<void(int)>& afterChunk = {}) {
   NodeActions out;
   for (int i = first; i < first + chunks; ++i) {
     // 30 chunks/s of ~4 KB, with ticks every 10 ms in between.
@@ -88,6 +90,10 @@ inline void stream(Net& net, int chunks, int first = 0) {
     net.nodes.at(1)->onLocalChunk(c, net.now, out);
     net.apply(1, out);
     net.drain();
+    if (afterChunk) {
+      afterChunk(i);
+      net.drain();
+    }
     for (int t = 0; t < 3; ++t) {
       net.now += 11'111;
       net.tickAll();
