@@ -32,6 +32,11 @@ Membership::Known& Membership::touch(PeerId from, std::int64_t nowUs, std::uint3
   return k;
 }
 
+void Membership::expect(PeerId peer, std::int64_t nowUs) {
+  auto it = mKnown.find(peer);
+  if (it != mKnown.end() && it->second.heardUs == kNever) it->second.heardUs = nowUs;
+}
+
 void Membership::forget(PeerId peer) {
   mView.erase(std::remove_if(mView.begin(), mView.end(), [&](const Descriptor& d) { return d.id == peer; }),
               mView.end());
@@ -112,11 +117,17 @@ void Membership::mergeOne(Descriptor d) {
   mView.push_back(d);
 }
 
-void Membership::merge(const std::vector<Descriptor>& incoming) {
+void Membership::merge(PeerId from, const std::vector<Descriptor>& incoming) {
+  // What one message may add is bounded (any member may send anything): a
+  // shuffle's worth of descriptors, and a peer's upload believed only from
+  // the peer itself. Made-up peers claiming a large upload were otherwise
+  // the first chosen as neighbours, and pushed to in vain.
+  std::size_t taken = 0;
   for (Descriptor d : incoming) {
     if (d.id == mSelf || d.id == 0) continue;
+    if (++taken > mConfig.shuffleLength) break;
     Known& k = mKnown[d.id];
-    if (d.uploadKbps != 0) k.uploadKbps = d.uploadKbps;
+    if (d.id == from && d.uploadKbps != 0) k.uploadKbps = d.uploadKbps;
     d.uploadKbps = k.uploadKbps;
     mergeOne(d);
   }
@@ -184,9 +195,9 @@ std::vector<std::pair<PeerId, Message>> Membership::onMessage(PeerId from, const
   switch (m.type) {
     case MsgType::kGossip:
       out.emplace_back(from, shuffleMessage(MsgType::kGossipReply, rng, from, true));
-      merge(m.peers);
+      merge(from, m.peers);
       break;
-    case MsgType::kGossipReply: merge(m.peers); break;
+    case MsgType::kGossipReply: merge(from, m.peers); break;
     case MsgType::kLeave: forget(from); break;
     default:
       // A peer that trades with us is alive: into the view, young.

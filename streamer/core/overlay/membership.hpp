@@ -39,6 +39,10 @@ class Membership {
   /// Any message from `from` proves it alive (and tells its upload, if known).
   void heard(PeerId from, std::int64_t nowUs, std::uint32_t uploadKbps = 0);
   void forget(PeerId peer);
+  /// We asked `peer`, known only by hearsay, for an answer: if none comes
+  /// within the timeout it leaves the view (gossip may name peers that do
+  /// not exist).
+  void expect(PeerId peer, std::int64_t nowUs);
   /// `from` traded with us (a chunk, a buffer map...: anything but gossip).
   /// Kept here, beside what we know of the peer (already in the cache: a
   /// table of its own in the node cost the simulator a cache miss a message).
@@ -53,6 +57,8 @@ class Membership {
 
   [[nodiscard]] const std::vector<Descriptor>& view() const { return mView; }
   [[nodiscard]] std::uint32_t uploadOf(PeerId peer) const;
+  /// How many peers we keep anything of (view, traders, hearsay not yet forgotten).
+  [[nodiscard]] std::size_t knownCount() const { return mKnown.size(); }
   [[nodiscard]] bool alive(PeerId peer, std::int64_t nowUs) const;
   /// When we last heard from `peer` (any message); 0 if never.
   [[nodiscard]] std::int64_t lastHeard(PeerId peer) const {
@@ -72,7 +78,8 @@ class Membership {
   };
 
   Message shuffleMessage(MsgType type, std::mt19937_64& rng, PeerId exclude, bool includeSelf);
-  void merge(const std::vector<Descriptor>& incoming);
+  /// Takes `from`'s gossip into the view (bounded: see the definition).
+  void merge(PeerId from, const std::vector<Descriptor>& incoming);
   /// Puts `d` in the view (or makes its entry young again); may overfill it.
   void mergeOne(Descriptor d);
   void trimView();

@@ -293,6 +293,9 @@ class Node final : private SchedulerHost {
   bool followRestart(PeerId from, const Message& m, std::int64_t nowUs, Held& after, PeerId& afterFrom);
   void markHas(PeerId peer, std::uint64_t seq);
   void pumpUpload(std::int64_t nowUs);
+  // The scheduler's next copy, sent if it is still in time; false when there is none.
+  bool sendScheduled(std::int64_t nowUs);
+  [[nodiscard]] bool queued(SendClass cls) const;
   /// The uplink model: `bytes` more to send; what drained by `nowUs` gone.
   void occupyUplink(std::size_t bytes);
   void drainUplink(std::int64_t nowUs);
@@ -411,14 +414,16 @@ class Node final : private SchedulerHost {
   };
   partyhub::FlatMap<Stamp> mStampsOwed;
   // Pull answers each peer may still have from us: a burst, and one more
-  // for every chunk we take. A peer asks for each chunk once or twice; one
-  // asking for everything we hold, over and over, gets at most a stream's
-  // worth, not our whole uplink.
+  // for every two chunks we take. A peer asks for the few chunks it missed;
+  // one asking for everything we hold, over and over, gets at most half a
+  // stream's worth, not our whole uplink (and a burst of 32, answered ahead
+  // of our pushes, held them up for 400 ms: a hole in our subtree).
   struct AnswerAllowance {
     std::uint32_t left = 0;
     std::uint64_t at = 0;  // mStats.chunksReceived when `left` was counted
   };
-  static constexpr std::uint32_t kAnswerBurst = 32;
+  static constexpr std::uint32_t kAnswerBurst = 16;
+  static constexpr std::uint64_t kChunksPerAnswer = 2;  // the allowance grows by one per this many chunks taken
   partyhub::FlatMap<AnswerAllowance> mAnswerAllowance;
   /// Whether `peer` may have one more answer from us (and counts it).
   bool mayAnswer(PeerId peer);

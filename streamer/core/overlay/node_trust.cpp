@@ -70,9 +70,13 @@ bool Node::mayAnswer(PeerId peer) {
   // Refilled by the chunks we took since (chunksReceived counts them).
   auto [it, fresh] = mAnswerAllowance.try_emplace(peer);
   AnswerAllowance& a = it->second;
-  if (fresh) a.left = kAnswerBurst;
-  a.left = static_cast<std::uint32_t>(std::min<std::uint64_t>(kAnswerBurst, a.left + (mStats.chunksReceived - a.at)));
-  a.at = mStats.chunksReceived;
+  if (fresh) {
+    a.left = kAnswerBurst;
+    a.at = mStats.chunksReceived;
+  }
+  const std::uint64_t earned = (mStats.chunksReceived - a.at) / kChunksPerAnswer;
+  a.left = static_cast<std::uint32_t>(std::min<std::uint64_t>(kAnswerBurst, a.left + earned));
+  a.at += earned * kChunksPerAnswer;
   if (a.left == 0) return false;
   --a.left;
   return true;
@@ -91,8 +95,8 @@ void Node::forgetTrust() {
   }
   // An allowance refilled to the burst is what a peer never seen gets.
   for (auto it = mAnswerAllowance.begin(); it != mAnswerAllowance.end();) {
-    it = it->second.left + (mStats.chunksReceived - it->second.at) >= kAnswerBurst ? mAnswerAllowance.erase(it)
-                                                                                    : std::next(it);
+    const std::uint64_t earned = (mStats.chunksReceived - it->second.at) / kChunksPerAnswer;
+    it = it->second.left + earned >= kAnswerBurst ? mAnswerAllowance.erase(it) : std::next(it);
   }
 }
 

@@ -246,6 +246,19 @@ void Node::dropSpentBudgets(std::int64_t nowUs) {
                   mBudgeted.end());
 }
 
+bool Node::queued(SendClass cls) const {
+  return std::any_of(mQueue.begin(), mQueue.end(), [cls](const Queued& q) { return q.cls == cls; });
+}
+
+bool Node::sendScheduled(std::int64_t nowUs) {
+  auto next = mScheduler->nextSend(*this, nowUs);
+  if (!next) return false;
+  const Held* held = findHeld(next->second);
+  if (held == nullptr || nowUs - held->injectedUs > mConfig.deadlineUs) return false;
+  sendChunk(next->first, next->second, nowUs);
+  return true;
+}
+
 void Node::pumpUpload(std::int64_t nowUs) {
   // HRC's idea: keep the queueing delay low and throughput follows. We model
   // the uplink as draining at the upload budget and hand it a new chunk only
@@ -257,6 +270,10 @@ void Node::pumpUpload(std::int64_t nowUs) {
   // sent nothing, and the next copy waited for the next tick, up to 10 ms).
   while (mBacklogUs <= mConfig.maxQueueDelayUs) {
     // What is queued first, by class (SendClass); then the scheduler's choice.
+    // The source's own pushes go before answers: its k copies are the
+    // stream's only way in, and requests (anyone may send them) must not
+    // hold them up past their deadline nor take them.
+    if (mConfig.isSource && !queued(SendClass::kSubscribed) && sendScheduled(nowUs)) continue;
     bool sent = false;
     while (!mQueue.empty() && !sent) {
       auto best = mQueue.begin();
@@ -286,11 +303,7 @@ void Node::pumpUpload(std::int64_t nowUs) {
       sent = true;
     }
     if (sent) continue;
-    auto next = mScheduler->nextSend(*this, nowUs);
-    if (!next) break;
-    const Held* held = findHeld(next->second);
-    if (held == nullptr || nowUs - held->injectedUs > mConfig.deadlineUs) break;
-    sendChunk(next->first, next->second, nowUs);
+    if (!sendScheduled(nowUs)) break;
   }
   // Copies left waiting for the budget: it holds us back (UploadEstimator).
   if (mUploadEstimate && !mQueue.empty() && mBacklogUs > mConfig.maxQueueDelayUs) mUploadEstimate->onPaced();

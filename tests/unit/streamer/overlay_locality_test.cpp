@@ -28,10 +28,12 @@ void measure(Node& node, NodeActions& out, std::int64_t now, PeerId peer, std::i
 // Gossip fills the node's view: the overlay is larger than it (not known
 // whole), where a tree's neighbours are mostly close ones.
 void fillView(Node& node, NodeActions& out, std::int64_t now) {
-  Message gossip;
-  gossip.type = MsgType::kGossip;
-  for (PeerId p = 1000; p < 1030; ++p) gossip.peers.push_back({p, 0, 2000});
-  node.onMessage(1, gossip, now, out);
+  for (PeerId first = 1000; first < 1030; first += 8) {  // a gossip message brings 8 at most
+    Message gossip;
+    gossip.type = MsgType::kGossip;
+    for (PeerId p = first; p < first + 8; ++p) gossip.peers.push_back({p, 0, 2000});
+    node.onMessage(1, gossip, now, out);
+  }
   REQUIRE(node.membership().view().size() == NodeConfig{}.membership.viewSize);
 }
 
