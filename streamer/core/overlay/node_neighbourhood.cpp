@@ -11,9 +11,9 @@ namespace partyhub::streamer::overlay {
 
 namespace {
 constexpr double kUnknownCost = 1e300;
-constexpr std::int64_t kStarvingUs = 1'000'000;
+constexpr std::int64_t kStarvingUs = 1'000'000;  // no chunk for this long: tell the view of us
 constexpr std::int64_t kJoinerProbesAllUs = 3'000'000;  // a joiner pings every unmeasured view member this long
-constexpr std::size_t kProbesPerRefresh = 4;  // no chunk for this long: tell new neighbours of us
+constexpr std::size_t kProbesPerRefresh = 4;            // after that, at most these a neighbour refresh
 }  // namespace
 
 bool Node::responsive(PeerId peer, std::int64_t /*nowUs*/) const {
