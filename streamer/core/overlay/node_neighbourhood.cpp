@@ -14,7 +14,6 @@ constexpr double kUnknownCost = 1e300;
 constexpr std::int64_t kStarvingUs = 1'000'000;  // no chunk for this long: tell the view of us
 constexpr std::int64_t kJoinerProbesAllUs = 3'000'000;  // a joiner pings every unmeasured view member this long
 constexpr std::size_t kProbesPerRefresh = 4;            // after that, at most these a neighbour refresh
-constexpr std::int64_t kJoinerRefreshUs = 200'000;      // a joiner's neighbour refresh period, that long
 }  // namespace
 
 bool Node::responsive(PeerId peer, std::int64_t /*nowUs*/) const {
@@ -108,13 +107,7 @@ void Node::probe(std::int64_t nowUs) {
 }
 
 void Node::refreshNeighbours(std::int64_t nowUs) {
-  // A joiner chooses again sooner, its first seconds: its probes' answers
-  // (uploads, RTTs) come within a round trip, and every 500 ms left it with
-  // its first, blind choice (N = 2000, 20 s, seeds 1-8: worst peer within
-  // 1 s 0.988 -> 0.993, better on each seed; delivery within 1 s in the first
-  // second 0.85 -> 0.94; window p99 694 -> 706 ms, settled 451 -> 459).
-  const bool joiner = nowUs - mJoinedUs < kJoinerProbesAllUs;
-  mNextNeighbourRefreshUs = nowUs + (joiner ? kJoinerRefreshUs : mConfig.membership.periodUs);
+  mNextNeighbourRefreshUs = nowUs + mConfig.membership.periodUs;
   mVicinityPings = 0;
   refreshClosest(nowUs);
   probe(nowUs);
