@@ -130,7 +130,7 @@ TEST_CASE("a member sending nonsense of every kind: nothing crashes, the others 
         for (std::uint64_t seq : net->delivered[id]) real += seq < static_cast<std::uint64_t>(chunks) ? 1 : 0;
         CHECK(real >= static_cast<std::size_t>(chunks * 0.95));
         const NodeStats& st = net->nodes.at(id)->stats();
-          // Nothing runs away: what was sent is the stream (and repairs), not
+        // Nothing runs away: what was sent is the stream (and repairs), not
         // an amplification of the rogue's counts and budgets.
         CHECK(st.chunksSent < static_cast<std::uint64_t>(chunks * 20));
         // (A node the rogue reached before the stream did takes its garbage
