@@ -37,7 +37,16 @@ double lowerBoundMs(std::size_t n, double chunkUploadMs, double latencyMinMs) {
 
 namespace {
 
-enum class EventKind : std::uint8_t { kTick, kDeliver, kInject, kChurn, kJoin, kWake, kSample };
+enum class EventKind : std::uint8_t { kTick, kDeliver, kInject, kChurn, kJoin, kWake, kSample, kComplete, kFailed };
+
+/// Cut-through: when a peer's copy of a chunk began to land and came whole
+/// (or was given up), for the copies it relays meanwhile.
+struct Incoming {
+  std::uint64_t seq = ~0ull;
+  std::int64_t firstUs = 0;
+  std::int64_t wholeUs = 0;  // or, if !whole, given up
+  bool whole = false;
+};
 
 struct PeerState {
   std::unique_ptr<Node> node;
@@ -49,6 +58,7 @@ struct PeerState {
   std::uint64_t inWindow = 0;  // chunks received within 1 s, injected in the window
   std::uint64_t bytesSent = 0;
   std::int64_t wakeAtUs = -1;  // a kWake is pending for this time
+  std::array<Incoming, 64> incoming{};  // cut-through: by seq, the chunks lately coming in
 };
 
 class Sim {
@@ -174,6 +184,10 @@ class Sim {
         mChunkLatencyUs += latency;
         ++mChunkMessages;
       }
+      if (mS.cutThrough && msg.type == overlay::MsgType::kChunk && msg.chunk) {
+        relay(index, dst, std::move(msg), start, bytes, latency);
+        continue;
+      }
       std::int64_t arrives = p.uplinkFreeUs + latency;
       if (!survives(p, bytes, latency, arrives)) continue;
       const std::uint32_t slot = store(std::move(msg));
@@ -192,6 +206,62 @@ class Sim {
     }
   }
 
+  /// Cut-through: a chunk copy from `from` to `to` whose turn on the uplink
+  /// is [start, uplinkFreeUs), as if it were held whole. Its datagrams leave
+  /// no sooner than they came in to `from`; the receiver hears of it at its
+  /// first datagram (Message::coming) and has it whole at its last, repairs
+  /// included. The uplink's turn is not stretched while a datagram is
+  /// awaited: the transport sends other copies' datagrams meanwhile (a
+  /// relay's uplink held until the body is in, copy after copy, gave a worse
+  /// tail than store and forward: docs/overlay-notes.md). A model of a
+  /// transport the streamer does not have yet.
+  void relay(std::uint32_t from, std::uint32_t to, Message&& msg, std::int64_t start, std::size_t bytes,
+             std::int64_t latency) {
+    PeerState& p = mPeers[from];
+    const std::uint64_t seq = msg.chunk->seq();
+    const std::int64_t txUs = p.uplinkFreeUs - start;
+    const std::size_t n = bytes <= kMaxSinglePayload ? 1 : (bytes + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
+    const std::int64_t datagramUs = txUs / static_cast<std::int64_t>(n);
+    std::int64_t firstLeaves = start + datagramUs, lastLeaves = p.uplinkFreeUs;
+    bool whole = true;
+    std::int64_t givenUpUs = 0;
+    const Incoming& in = p.incoming[seq % p.incoming.size()];
+    if (in.seq == seq && (!in.whole || in.wholeUs > start)) {
+      firstLeaves = std::max(firstLeaves, in.firstUs + datagramUs);
+      if (in.whole) {
+        lastLeaves = std::max(lastLeaves, in.wholeUs + datagramUs);
+      } else {
+        whole = false;  // it never comes whole to us: nor through us
+        givenUpUs = in.wholeUs;
+      }
+    }
+    std::int64_t arrives = lastLeaves + latency;
+    std::size_t lost = 0;
+    if (whole) {
+      whole = survives(p, bytes, latency, arrives, lost);
+      if (!whole && lost == n) return;  // not one datagram came
+      if (!whole) givenUpUs = arrives + kGiveUpUs;
+    } else {
+      givenUpUs = std::max(givenUpUs, firstLeaves) + latency;
+    }
+    const std::int64_t firstArrives = firstLeaves + latency;
+    Incoming& got = mPeers[to].incoming[seq % mPeers[to].incoming.size()];
+    if (got.seq != seq) got = Incoming{seq, firstArrives, whole ? arrives : givenUpUs, whole};
+    else {
+      // The earliest copy's datagrams set it (a body fills from any sender).
+      got.firstUs = std::min(got.firstUs, firstArrives);
+      if (whole && (!got.whole || arrives < got.wholeUs)) got.wholeUs = arrives;
+      got.whole = got.whole || whole;
+    }
+    msg.coming = true;
+    const std::uint32_t slot = store(std::move(msg));
+    push(firstArrives, EventKind::kDeliver, to, from, slot);
+    push(whole ? arrives : givenUpUs, whole ? EventKind::kComplete : EventKind::kFailed, to, from,
+         static_cast<std::uint32_t>(seq));
+  }
+  // A copy not whole after its repairs is given up this long after its last datagram.
+  static constexpr std::int64_t kGiveUpUs = 300'000;
+
   /// Whether a message of `bytes` from `p` gets through its datagrams' loss,
   /// and when (`arrives`, on input the time its last datagram lands). As the
   /// streamer's framing does (fragmenter.hpp): a message of one datagram is
@@ -201,6 +271,10 @@ class Sim {
   /// each resent fragment lost like any datagram, the resends on the
   /// sender's uplink.
   bool survives(PeerState& p, std::size_t bytes, std::int64_t latency, std::int64_t& arrives) {
+    std::size_t lost = 0;
+    return survives(p, bytes, latency, arrives, lost);
+  }
+  bool survives(PeerState& p, std::size_t bytes, std::int64_t latency, std::int64_t& arrives, std::size_t& lostFirst) {
     std::uniform_real_distribution<double> unit(0, 1);
     if (bytes <= kMaxSinglePayload) return unit(mRng) >= mS.loss;
     const std::size_t n = (bytes + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
@@ -211,6 +285,7 @@ class Sim {
       lost += gone ? 1 : 0;
       lastLost = gone && i + 1 == n;
     }
+    lostFirst = lost;
     if (lost == 0) return true;
     if (lost == n || !mS.fragmentRepair) return false;  // nothing to ask about: the overlay's to repair
     const ReassemblerConfig repair;
@@ -237,6 +312,9 @@ class Sim {
     }
     return false;
   }
+
+  /// A seq from the 32 bits an event carries (a run injects fewer chunks than that).
+  static std::uint64_t fullSeq(std::uint32_t low) { return low; }
 
   std::uint32_t store(Message&& m) {
     if (!mFree.empty()) {
@@ -313,6 +391,21 @@ class Sim {
         }
         p.node->onLocalChunk(std::move(chunk), mNow, out);
         apply(0, out);
+        break;
+      }
+      case EventKind::kComplete:
+        if (!p.alive) return;
+        p.node->onChunkComplete(idOf(e.from), fullSeq(e.slot), mNow, out);
+        apply(e.peer, out);
+        break;
+      case EventKind::kFailed: {
+        if (!p.alive) return;
+        // Another copy's datagrams make the body whole: this one's failure is none.
+        const std::uint64_t seq = fullSeq(e.slot);
+        const Incoming& in = p.incoming[seq % p.incoming.size()];
+        if (in.seq == seq && in.whole) return;
+        p.node->onChunkFailed(idOf(e.from), seq, mNow, out);
+        apply(e.peer, out);
         break;
       }
       case EventKind::kChurn: churn(); break;

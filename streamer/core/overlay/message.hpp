@@ -62,6 +62,9 @@ struct Message {
   std::uint64_t stampSeq = 0;       // kHave: the newest stamped chunk of the receiver's we got ...
   std::int64_t stampRecvUs = 0;     // ... and when, on our clock (0: no stamp)
   std::int64_t arrivedUs = 0;       // not on the wire: when its first datagram came, if the transport knows (0: now)
+  // Not on the wire: kChunk told at its first datagram, its body still coming
+  // (cut-through forwarding); Node::onChunkComplete or onChunkFailed follows.
+  bool coming = false;
   std::vector<std::uint64_t> seqs;  // kHave, kOffer, kAccept, kRequest
   std::vector<Descriptor> peers;    // kGossip, kGossipReply
   std::uint32_t uploadKbps = 0;     // the sender's, on every message but chunks

@@ -100,6 +100,7 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   slot = h;
   slot.seq = seq;
   slot.arrivedUs = nowUs;
+  slot.from = from;
   if (h.budget > 0) mBudgeted.insert(std::upper_bound(mBudgeted.begin(), mBudgeted.end(), seq), seq);
   ++mStats.chunksReceived;
   bool pulled = false;
@@ -117,9 +118,39 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   if (mLastAcceptUs < 0 || seq > mNewestAccepted) mNewestAccepted = seq;
   mLastAcceptUs = nowUs;
   mNewestCaptureUs = std::max(mNewestCaptureUs, h.chunk->capture_us());
-  mOut->delivered.push_back({h.chunk, h.injectedUs, h.hops, pulled});
-  mPendingHaves.push_back(seq);
+  slot.pulled = pulled;
+  // Told at its first datagram: copies may go now (the transport relays the
+  // body as it lands), the players and the buffer maps wait for it whole.
+  if (h.whole) {
+    mOut->delivered.push_back({h.chunk, h.injectedUs, h.hops, pulled});
+    mPendingHaves.push_back(seq);
+  }
   mScheduler->onNewChunk(*this, seq, from, pulled, nowUs);
+}
+
+void Node::onChunkComplete(PeerId from, std::uint64_t seq, std::int64_t nowUs, NodeActions& out) {
+  mOut = &out;
+  mNowUs = nowUs;
+  (void)from;
+  Held* h = findHeld(seq);
+  if (h != nullptr && !h->whole) {
+    h->whole = true;
+    mOut->delivered.push_back({h->chunk, h->injectedUs, h->hops, h->pulled});
+    mPendingHaves.push_back(seq);
+  }
+  pumpUpload(nowUs);
+}
+
+void Node::onChunkFailed(PeerId from, std::uint64_t seq, std::int64_t nowUs, NodeActions& out) {
+  mOut = &out;
+  mNowUs = nowUs;
+  Held* h = findHeld(seq);
+  if (h == nullptr || h->whole || h->from != from) return;
+  // The copies we started of it fail with it: their receivers pull. The
+  // seq is missing again, for a pull of ours.
+  *h = Held{};
+  mBudgeted.erase(std::remove(mBudgeted.begin(), mBudgeted.end(), seq), mBudgeted.end());
+  pumpUpload(nowUs);
 }
 
 void Node::restart() {
@@ -238,7 +269,9 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
       acknowledged(from, seq, nowUs);
       for (PeerId p : m.alsoSentTo) markHas(p, seq);
       // Every chunk is acknowledged (see checkAcks), even a duplicate, so
-      // its sender knows we are alive and does not send it again.
+      // its sender knows we are alive and does not send it again (one still
+      // coming, at its first datagram: the ack's delay stays the path's, not
+      // the body's way from upstream; a body that never comes is pulled).
       mAcksOwed[from].push_back(seq);
       // A first arrival (see stamped()), by its first datagram: what queued
       // ahead of it in the sender's uplink, not its own size over the link.
@@ -255,8 +288,9 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
         }
       } else if (mLastAcceptUs < 0 || seq + mConfig.window > mNewestKnown) {  // (hearsay alone sets no window)
         // Our copy counts for us: the rest of its budget is ours to hand on.
-        accept(from, Held{m.chunk, m.injectedUs, m.hops + 1, m.budget > 0 ? m.budget - 1 : 0, 0, m.delegates},
-               nowUs);
+        Held h{m.chunk, m.injectedUs, m.hops + 1, m.budget > 0 ? m.budget - 1 : 0, 0, m.delegates};
+        h.whole = !m.coming;
+        accept(from, h, nowUs);
       }
       if (after.chunk && plausibleSeq(after.chunk->seq(), nowUs) && !holds(after.chunk->seq())) {
         accept(afterFrom, after, nowUs);

@@ -126,6 +126,13 @@ class Node final : private SchedulerHost {
   /// The transport sent `bytes` on its own (fragments resent on request):
   /// they occupied the uplink as our sends do.
   void chargeUplink(std::size_t bytes, std::int64_t nowUs);
+  /// Cut-through forwarding: a chunk told by its first datagram (Message::coming)
+  /// is whole now (its copy from `from`; the body is the chunk's, whoever
+  /// sent which datagram): delivered, acknowledged and announced.
+  void onChunkComplete(PeerId from, std::uint64_t seq, std::int64_t nowUs, NodeActions& out);
+  /// ... or its copy from `from` never came whole: if it was the one we took,
+  /// the seq is missing again (a pull fetches it).
+  void onChunkFailed(PeerId from, std::uint64_t seq, std::int64_t nowUs, NodeActions& out);
   /// The source streamer injects a chunk (its seq must be set).
   void onLocalChunk(ChunkPtr chunk, std::int64_t nowUs, NodeActions& out);
 
@@ -154,6 +161,9 @@ class Node final : private SchedulerHost {
     std::vector<PeerId> delegates;  // which peers, when we were told (structured push)
     std::int64_t arrivedUs = 0;     // when it came to us (or was injected)
     std::uint32_t copies = 0;       // sent by us, resent ones included
+    bool whole = true;              // false: told at its first datagram, the body still coming (Message::coming)
+    PeerId from = 0;                // whose copy we took
+    bool pulled = false;            // it came after we asked for it
   };
   // A push whose subtree budget is lost unless the receiver acknowledges it
   // (its HAVE for the seq); after its RTT plus slack the budget comes back
