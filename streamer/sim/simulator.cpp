@@ -395,7 +395,7 @@ class Sim {
       }
       case EventKind::kComplete:
         if (!p.alive) return;
-        p.node->onChunkComplete(idOf(e.from), fullSeq(e.slot), mNow, out);
+        p.node->onChunkComplete(idOf(e.from), fullSeq(e.slot), nullptr, mNow, out);
         apply(e.peer, out);
         break;
       case EventKind::kFailed: {

@@ -128,13 +128,13 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   mScheduler->onNewChunk(*this, seq, from, pulled, nowUs);
 }
 
-void Node::onChunkComplete(PeerId from, std::uint64_t seq, std::int64_t nowUs, NodeActions& out) {
+void Node::onChunkComplete(PeerId /*from*/, std::uint64_t seq, ChunkPtr whole, std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
   mNowUs = nowUs;
-  (void)from;
   Held* h = findHeld(seq);
   if (h != nullptr && !h->whole) {
     h->whole = true;
+    if (whole && whole->seq() == seq) h->chunk = std::move(whole);
     mOut->delivered.push_back({h->chunk, h->injectedUs, h->hops, h->pulled});
     mPendingHaves.push_back(seq);
   }

@@ -128,8 +128,10 @@ class Node final : private SchedulerHost {
   void chargeUplink(std::size_t bytes, std::int64_t nowUs);
   /// Cut-through forwarding: a chunk told by its first datagram (Message::coming)
   /// is whole now (its copy from `from`; the body is the chunk's, whoever
-  /// sent which datagram): delivered, acknowledged and announced.
-  void onChunkComplete(PeerId from, std::uint64_t seq, std::int64_t nowUs, NodeActions& out);
+  /// sent which datagram): delivered and announced. `whole`, when given,
+  /// replaces what the coming message carried (a transport that tells a
+  /// chunk by its header alone hands the body over here).
+  void onChunkComplete(PeerId from, std::uint64_t seq, ChunkPtr whole, std::int64_t nowUs, NodeActions& out);
   /// ... or its copy from `from` never came whole: if it was the one we took,
   /// the seq is missing again (a pull fetches it).
   void onChunkFailed(PeerId from, std::uint64_t seq, std::int64_t nowUs, NodeActions& out);

@@ -67,7 +67,7 @@ TEST_CASE("a chunk told at its first datagram is passed on at once, played and a
     out.clear();
   }
   CHECK(acknowledged);
-  relay.onChunkComplete(1, 0, net->now, out);
+  relay.onChunkComplete(1, 0, nullptr, net->now, out);
   REQUIRE(out.delivered.size() == 1);
   CHECK(out.delivered.front().chunk->seq() == 0);
   out.clear();
@@ -80,7 +80,7 @@ TEST_CASE("a chunk told at its first datagram is passed on at once, played and a
   }
   CHECK(announced);
   // Whole once: another copy's end changes nothing.
-  relay.onChunkComplete(3, 0, net->now, out);
+  relay.onChunkComplete(3, 0, nullptr, net->now, out);
   CHECK(out.delivered.empty());
 }
 
@@ -116,4 +116,22 @@ TEST_CASE("a chunk whose body never comes whole is missing again: pulled from a 
   }
   CHECK(asked);
   CHECK(net->delivered[2].count(0) == 1);
+}
+
+TEST_CASE("a chunk told by its header alone is played with the body handed over when whole") {
+  auto net = makeNet("push", 2);
+  settle(*net);
+  NodeActions out;
+  Node& peer = *net->nodes.at(2);
+  Message header = comingChunk(5, net->now, 1);
+  auto bare = std::make_shared<v1::Chunk>(*header.chunk);
+  bare->clear_payload();
+  header.chunk = bare;
+  peer.onMessage(1, header, net->now, out);
+  CHECK(out.delivered.empty());
+  auto body = std::make_shared<v1::Chunk>(*bare);
+  body->set_payload("the body");
+  peer.onChunkComplete(1, 5, body, net->now, out);
+  REQUIRE(out.delivered.size() == 1);
+  CHECK(out.delivered.front().chunk->payload() == "the body");
 }
