@@ -21,6 +21,7 @@
 #include "partyhub/common/run_options.hpp"
 #include "partyhub/common/zmq_util.hpp"
 #include "partyhub/v1/local.pb.h"
+#include "transport/cut_through.hpp"
 #include "transport/link_emulator.hpp"
 #include "transport/overlay_adapter.hpp"
 #include "transport/shared_overlay.hpp"
@@ -68,6 +69,19 @@ class StreamerApp {
     if (o.emulation.enabled()) {
       mEmulator = std::make_unique<LinkEmulator>(o.emulation, static_cast<std::uint64_t>(wallNowUs()));
     }
+    mCutSink.send = [this](PeerId to, std::string_view d, bool resent) {
+      const std::int64_t now = wallNowUs();
+      mTraffic.sentBody(d.size(), kBodyHeader);
+      sendOrEmulate(to, d, now);
+      if (resent) mOverlay->chargeUplink(d.size(), now);  // the pacer counts it as sent
+    };
+    mCutSink.message = [this](PeerId to, const v1::PeerMessage& m) { sendNow(to, m, wallNowUs()); };
+    mCutSink.complete = [this](PeerId from, v1::PeerMessage&& m) {
+      mOverlay->onChunkComplete(from, std::move(m), wallNowUs(), mActions);
+    };
+    mCutSink.failed = [this](PeerId from, std::uint32_t channel, std::uint64_t seq) {
+      mOverlay->onChunkFailed(from, channel, seq, wallNowUs(), mActions);
+    };
     mPlayers.set(zmq::sockopt::linger, 0);
     mPlayers.set(zmq::sockopt::sndhwm, 2000);
     bindOrThrow(mPlayers, o.playersEndpoint);
@@ -102,6 +116,7 @@ class StreamerApp {
         const std::int64_t now = wallNowUs();
         mLastTickUs = now;
         if (mReassembler.partialMessages() > 0) requestFragments(now);
+        mCut.onTick(now, mCutSink);  // body repairs, and bodies that failed
         mOverlay->onTick(now, mActions);
         apply();
       });
@@ -127,6 +142,11 @@ class StreamerApp {
     mUdp.drain([&](PeerId from, std::string_view datagram) {
       ++mDatagramsIn;
       mBytesIn += datagram.size();
+      if (mOverlay && isBodyDatagram(datagram)) {  // cut-through: passed on as it lands
+        mCut.onBodyDatagram(datagram, now, mCutSink);
+        apply();
+        return;
+      }
       auto message = mReassembler.onDatagram(from, datagram, now);
       if (mReassembler.gaps() > 0) requestFragments(now);
       if (!message) return;
@@ -152,9 +172,14 @@ class StreamerApp {
   }
 
   void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t now, std::int64_t firstArrival) {
-    if (msg.has_nack()) {
+    if (msg.has_nack() && msg.nack().body()) {
+      if (mOverlay) mCut.onNack(from, msg.nack(), now, mCutSink);
+    } else if (msg.has_nack()) {
       resendFragments(from, msg.nack(), now);
     } else if (mOverlay) {
+      // A header whose body comes apart: the overlay hears of the chunk now
+      // (or of it whole, if its body came first).
+      if (msg.has_chunk() && msg.chunk().body_follows()) (void)mCut.onHeader(from, msg, now);
       mOverlay->onPeerMessage(from, std::move(msg), now, mActions, firstArrival);
     } else {
       mRelay.onPeerMessage(from, msg, now, mActions);
@@ -315,8 +340,31 @@ class StreamerApp {
     });
   }
 
+  // One message framed and sent at once, outside apply()'s batch.
+  void sendNow(PeerId to, const v1::PeerMessage& m, std::int64_t now) {
+    std::vector<std::string> datagrams;
+    if (!fragment(m.SerializeAsString(), mNextMsgId++, datagrams)) {
+      ++mSendErrors;
+      return;
+    }
+    std::size_t framed = 0;
+    for (const std::string& d : datagrams) {
+      framed += d.size();
+      sendOrEmulate(to, d, now);
+    }
+    mTraffic.sent(m, framed, 1);
+    mSent.remember(static_cast<std::uint16_t>(mNextMsgId - 1), std::move(datagrams), now);
+  }
+
   void apply() {
     const std::int64_t now = wallNowUs();
+    if (mOverlay) {
+      // Chunk copies as a header and body datagrams (--cut-through, or a
+      // chunk still coming to us), before the small messages are bundled.
+      std::erase_if(mActions.toPeers, [&](const RelayActions::Send& send) {
+        return send.message.has_chunk() && mCut.send(send.message, send.peers, mOptions.cutThrough, now, mCutSink);
+      });
+    }
     bundleSmallMessages(mActions.toPeers, 256, kMaxSinglePayload);
     for (auto& send : mActions.toPeers) {
       mScratch.clear();
@@ -368,7 +416,9 @@ class StreamerApp {
   void scheduleTick(std::int64_t now) {
     if (!mTickAlarm) return;
     std::int64_t due = mOverlay->nextTickUs();
-    if (mReassembler.partialMessages() > 0) due = std::min(due, mLastTickUs + overlay::Scheduler::kRegularTickUs);
+    if (mReassembler.partialMessages() > 0 || mCut.coming() > 0) {
+      due = std::min(due, mLastTickUs + overlay::Scheduler::kRegularTickUs);
+    }
     due = std::max(due, mLastTickUs + 1'000);
     mTickAlarm->in(due - now);
   }
@@ -443,6 +493,14 @@ class StreamerApp {
     s->set_tree_stale_parents(r.treeStaleParents);
     s->set_tree_home_moves(r.treeHomeMoves);
     s->set_channels(mOverlay ? r.channels : 1);
+    const CutThroughStats& cut = mCut.stats();
+    s->set_cut_headers(cut.headers);
+    s->set_cut_relayed(cut.relayed);
+    s->set_cut_completed(cut.completed);
+    s->set_cut_failed(cut.failed);
+    s->set_cut_nacked(cut.nacked);
+    s->set_cut_resent(cut.resent);
+    s->set_body_garbage(mCut.bodyStats().garbage);
     mTraffic.fill(*s);
     if (mEmulator) s->set_emulation_dropped(mEmulator->stats().lost + mEmulator->stats().overflow);
     s->set_cpu_us(cpuTimeUs());
@@ -472,6 +530,8 @@ class StreamerApp {
   std::unique_ptr<StreamerOverlay> mOverlay;
   Reassembler mReassembler;
   SentCache mSent;
+  CutThrough mCut;  // chunk copies as a header and body datagrams (cut-through forwarding)
+  CutThrough::Sink mCutSink;
   std::vector<FragmentNack> mNacks;
   std::uint64_t mFragmentsResent = 0;
   RelayActions mActions;

@@ -27,6 +27,9 @@ void addOptions(CLI::App& app, Options& o) {
   app.add_flag("--estimate-upload", o.estimateUpload,
                "Overlay: estimate the upload budget from its chunks' one-way delays (a queue in the uplink), "
                "--upload-kbps its ceiling");
+  app.add_flag("--cut-through,!--store-and-forward", o.cutThrough,
+               "Overlay: send chunk copies as a header and the body's datagrams, which relays pass on as they "
+               "land (the default; every streamer takes them either way), or whole");
   app.add_option("--source-copies", o.sourceCopies, "Overlay: copies the source injects")->check(CLI::Range(1u, 16u));
   app.add_option("--overlay-size", o.overlaySize, "Overlay: about how many peers the channel has")
       ->check(CLI::Range(1u, 1'000'000u));

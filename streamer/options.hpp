@@ -25,6 +25,7 @@ struct Options {
   std::vector<std::string> bootstrap;
   std::uint32_t uploadKbps = 20000;
   bool estimateUpload = false;  // the budget from its chunks' one-way delays, uploadKbps its ceiling
+  bool cutThrough = true;       // chunk copies as a header and body datagrams relayed as they land
   std::uint32_t sourceCopies = 3;
   std::uint32_t overlaySize = 64;
   std::size_t neighbours = 10;

@@ -108,6 +108,7 @@ BodyStore::Fed BodyStore::onDatagram(std::string_view d, std::int64_t nowUs) {
     return fed;
   }
   slot.assign(d);
+  b->lastUs = nowUs;
   b->bytes += d.size();
   mBytes += d.size();
   ++b->received;
@@ -137,6 +138,7 @@ void BodyStore::put(BodyKey key, std::string_view body, std::int64_t nowUs) {
   b.highest = static_cast<std::uint16_t>(b.count - 1);
   b.datagrams = std::move(datagrams);
   b.firstUs = nowUs;
+  b.lastUs = nowUs;
   b.wholeUs = nowUs;
   b.bytes = bytes;
   mBytes += bytes;
@@ -153,6 +155,11 @@ bool BodyStore::follow(BodyKey key, std::uint64_t peer, std::vector<const std::s
     b->followers.push_back(peer);
   }
   return true;
+}
+
+std::int64_t BodyStore::lastUs(BodyKey key) const {
+  const Body* b = find(key);
+  return b == nullptr ? -1 : b->lastUs;
 }
 
 bool BodyStore::isWhole(BodyKey key) const {

@@ -88,6 +88,8 @@ class BodyStore {
   /// The body, once whole (empty otherwise).
   [[nodiscard]] std::string whole(BodyKey key) const;
   [[nodiscard]] bool isWhole(BodyKey key) const;
+  /// When the body's last datagram came (-1: nothing of it held).
+  [[nodiscard]] std::int64_t lastUs(BodyKey key) const;
   /// Datagram `index` as it came, if held (to answer a repair request).
   [[nodiscard]] const std::string* datagram(BodyKey key, std::uint16_t index) const;
   /// The indices missing below the highest one seen (all, once `stalled`).
@@ -113,6 +115,7 @@ class BodyStore {
     std::uint16_t received = 0;
     std::uint16_t highest = 0;
     std::int64_t firstUs = 0;
+    std::int64_t lastUs = 0;
     std::int64_t wholeUs = -1;  // -1: not whole yet
     std::size_t bytes = 0;
     std::vector<std::uint64_t> followers;

@@ -56,8 +56,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 100.0));
   app.add_option("--have-broadcast-ms", s.haveBroadcastMs, "Buffer maps to all neighbours at most this often (acks every tick)");
   app.add_option("--pull-after-ms", s.pullAfterMs, "A chunk a neighbour has is pulled after this");
-  app.add_flag("--cut-through", s.cutThrough,
-               "Relays pass a chunk's datagrams on as they land (a model: the streamer stores and forwards)");
+  app.add_flag("--cut-through,!--store-and-forward", s.cutThrough,
+               "Relays pass a chunk's datagrams on as they land, as the streamer does (the default), or store "
+               "and forward whole chunks");
   app.add_option("--overlay-size-x", s.overlaySizeX, "The source's push budget, in group sizes");
   app.add_option("--json", json, "Write the result as JSON here");
   bool timeline = false;

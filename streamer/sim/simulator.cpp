@@ -213,8 +213,8 @@ class Sim {
   /// included. The uplink's turn is not stretched while a datagram is
   /// awaited: the transport sends other copies' datagrams meanwhile (a
   /// relay's uplink held until the body is in, copy after copy, gave a worse
-  /// tail than store and forward: docs/overlay-notes.md). A model of a
-  /// transport the streamer does not have yet.
+  /// tail than store and forward: docs/overlay-notes.md), as the streamer's
+  /// transport sends each datagram as it lands (transport/cut_through.hpp).
   void relay(std::uint32_t from, std::uint32_t to, Message&& msg, std::int64_t start, std::size_t bytes,
              std::int64_t latency) {
     PeerState& p = mPeers[from];

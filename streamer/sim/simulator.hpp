@@ -36,10 +36,11 @@ struct Scenario {
   double latencyMaxMs = 80;
   double loss = 0.01;                // per datagram
   bool fragmentRepair = true;        // missing fragments asked for again, as the streamer does
-  // Cut-through forwarding (not in the streamer yet): a relay hears of a chunk
-  // at its first datagram, decides its copies then, and passes each datagram
-  // on as it lands (a copy's datagram leaves no sooner than it came in).
-  bool cutThrough = false;
+  // Cut-through forwarding, as the streamer does it (transport/cut_through.hpp):
+  // a relay hears of a chunk at its first datagram, decides its copies then,
+  // and passes each datagram on as it lands (a copy's datagram leaves no
+  // sooner than it came in). False: store and forward.
+  bool cutThrough = true;
   double churnPerMin = 0;            // share of peers leaving (half crash) per minute, as many joining
   std::uint32_t sourceCopies = 3;
   std::size_t neighbours = 10;

@@ -58,6 +58,21 @@ void OverlayAdapter::onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int6
   convert(from, nowUs, out);
 }
 
+void OverlayAdapter::onChunkComplete(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out) {
+  if (msg.channel() != 0 && msg.channel() != mConfig.channelId) return;
+  auto m = decodeOverlay(std::move(msg), mConfig.channelId);
+  if (!m || m->type != overlay::MsgType::kChunk) return;
+  mNode.onChunkComplete(from, m->chunk->seq(), m->chunk, nowUs, mScratch);
+  convert(from, nowUs, out);
+}
+
+void OverlayAdapter::onChunkFailed(PeerId from, std::uint32_t channel, std::uint64_t seq, std::int64_t nowUs,
+                                   RelayActions& out) {
+  if (channel != 0 && channel != mConfig.channelId) return;
+  mNode.onChunkFailed(from, seq, nowUs, mScratch);
+  convert(0, nowUs, out);
+}
+
 void OverlayAdapter::onPlayerControl(std::uint32_t /*channel*/, const v1::Control& control, std::int64_t nowUs,
                                      RelayActions& out) {
   forwardControl(control, 0, nowUs, out);

@@ -40,6 +40,12 @@ class StreamerOverlay {
   [[nodiscard]] virtual std::int64_t uplinkFreeAtUs() const = 0;
   /// The transport resent `bytes` of fragments on request: pace for them.
   virtual void chargeUplink(std::size_t bytes, std::int64_t nowUs) = 0;
+  /// Cut-through forwarding: the chunk a header told of (PeerChunk.body_follows,
+  /// given to onPeerMessage) is whole; `msg` is that header with the body in.
+  virtual void onChunkComplete(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out) = 0;
+  /// ... or its body never came whole from `from`.
+  virtual void onChunkFailed(PeerId from, std::uint32_t channel, std::uint64_t seq, std::int64_t nowUs,
+                             RelayActions& out) = 0;
   [[nodiscard]] virtual const RelayStats& stats() const = 0;
   [[nodiscard]] virtual std::size_t knownPeers() const = 0;
   /// True when players choose among several channels (Subscribe.channel_id).
@@ -69,6 +75,9 @@ class OverlayAdapter final : public StreamerOverlay {
   void onUplinkFree(std::int64_t nowUs, RelayActions& out) override;
   [[nodiscard]] std::int64_t uplinkFreeAtUs() const override { return mNode.uplinkFreeAtUs(); }
   void chargeUplink(std::size_t bytes, std::int64_t nowUs) override { mNode.chargeUplink(bytes, nowUs); }
+  void onChunkComplete(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out) override;
+  void onChunkFailed(PeerId from, std::uint32_t channel, std::uint64_t seq, std::int64_t nowUs,
+                     RelayActions& out) override;
 
   [[nodiscard]] const RelayStats& stats() const override;
   [[nodiscard]] std::size_t knownPeers() const override { return mNode.membership().view().size(); }

@@ -152,6 +152,7 @@ std::optional<Message> decodeOverlay(v1::PeerMessage&& msg, std::uint32_t channe
     m.alsoSentTo.assign(pc->also_sent_to().begin(), pc->also_sent_to().end());
     m.delegates.assign(pc->delegates().begin(), pc->delegates().end());
     m.stamp = pc->stamp();
+    m.coming = pc->body_follows() && pc->chunk().payload().empty();  // a header: the body comes apart
     restoreChunk(*pc->mutable_chunk());
     pc->mutable_chunk()->set_channel_id(channelId);
     m.chunk = std::make_shared<v1::Chunk>(std::move(*pc->mutable_chunk()));

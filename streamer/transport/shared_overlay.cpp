@@ -208,6 +208,23 @@ void SharedOverlay::onUplinkFree(std::int64_t nowUs, RelayActions& out) {
   }
 }
 
+void SharedOverlay::onChunkComplete(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out) {
+  mNowUs = std::max(mNowUs, nowUs);
+  const std::uint32_t id = msg.channel();
+  auto it = mChannels.find(id);
+  if (it == mChannels.end()) return;  // dropped meanwhile
+  it->second.lastChunkUs = nowUs;
+  onChannel(it->second, id, out, [&](OverlayAdapter& a) { a.onChunkComplete(from, std::move(msg), nowUs, out); });
+}
+
+void SharedOverlay::onChunkFailed(PeerId from, std::uint32_t id, std::uint64_t seq, std::int64_t nowUs,
+                                  RelayActions& out) {
+  mNowUs = std::max(mNowUs, nowUs);
+  auto it = mChannels.find(id);
+  if (it == mChannels.end()) return;
+  onChannel(it->second, id, out, [&](OverlayAdapter& a) { a.onChunkFailed(from, id, seq, nowUs, out); });
+}
+
 void SharedOverlay::chargeUplink(std::size_t bytes, std::int64_t nowUs) {
   auto own = mChannels.find(mConfig.ownChannel);
   if (own != mChannels.end()) own->second.adapter->chargeUplink(bytes, nowUs);

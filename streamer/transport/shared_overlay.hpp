@@ -59,6 +59,9 @@ class SharedOverlay final : public StreamerOverlay {
   /// belonged to is not kept, and our own channel's copies are most of what
   /// we send in fragments.
   void chargeUplink(std::size_t bytes, std::int64_t nowUs) override;
+  void onChunkComplete(PeerId from, v1::PeerMessage&& msg, std::int64_t nowUs, RelayActions& out) override;
+  void onChunkFailed(PeerId from, std::uint32_t channel, std::uint64_t seq, std::int64_t nowUs,
+                     RelayActions& out) override;
   [[nodiscard]] const RelayStats& stats() const override;
   [[nodiscard]] std::size_t knownPeers() const override { return mMembership->view().size(); }
   [[nodiscard]] bool carriesSeveralChannels() const override { return true; }

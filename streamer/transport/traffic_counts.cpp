@@ -46,6 +46,13 @@ void TrafficCounts::sentDatagram(const char* kind, std::size_t bytes) {
   ++c.messages;
 }
 
+void TrafficCounts::sentBody(std::size_t bytes, std::size_t framing) {
+  Count& c = mByKind["body"];
+  c.bytes += bytes;
+  c.payloadBytes += bytes > framing ? bytes - framing : 0;
+  ++c.messages;
+}
+
 void TrafficCounts::fill(v1::StreamerStats& s) const {
   std::uint64_t payload = 0;
   for (const auto& [kind, c] : mByKind) {

@@ -24,6 +24,10 @@ class TrafficCounts {
   void sent(const v1::PeerMessage& m, std::size_t framed, std::size_t peers);
   /// A datagram the framing sent on its own (a NACK, a fragment resent).
   void sentDatagram(const char* kind, std::size_t bytes);
+  /// A chunk body's datagram (cut-through forwarding), as "body": its
+  /// framing is overhead, the rest payload (with the chunk's own fields,
+  /// a few bytes a chunk, which a body datagram cannot tell apart).
+  void sentBody(std::size_t bytes, std::size_t framing);
 
   /// bytes_out_by_message, payload_bytes_out_by_message,
   /// messages_out_by_message and payload_bytes_out.

@@ -86,7 +86,9 @@ std::vector<std::uint64_t> Node::recentHeld(std::size_t max) const {
   std::vector<std::uint64_t> out;
   if (!mAnyKnown) return out;
   for (std::uint64_t i = 0; i < mHeld.size() && i <= mNewestKnown && out.size() < max; ++i) {
-    if (holds(mNewestKnown - i)) out.push_back(mNewestKnown - i);
+    // Whole chunks only (PeerStreamer's buffer maps): not one still coming in.
+    const Held* h = findHeld(mNewestKnown - i);
+    if (h != nullptr && h->whole) out.push_back(mNewestKnown - i);
   }
   return out;
 }

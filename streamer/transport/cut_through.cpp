@@ -1,0 +1,170 @@
+#include "cut_through.hpp"
+
+#include <algorithm>
+
+namespace partyhub::streamer {
+
+CutThrough::CutThrough(CutThroughConfig config) : mConfig(config), mStore(config.store) {}
+
+bool CutThrough::fill(v1::PeerMessage& msg) const {
+  const std::string body = mStore.whole(keyOf(msg));
+  return !body.empty() && msg.mutable_chunk()->mutable_chunk()->ParseFromString(body);
+}
+
+void CutThrough::landed(const BodyStore::Fed& fed, std::string_view datagram, const Sink& sink, bool tell) {
+  if (fed.followers != nullptr) {
+    for (PeerId peer : *fed.followers) {
+      sink.send(peer, datagram, false);
+      ++mStats.relayed;
+    }
+  }
+  auto it = mComing.find(fed.key);
+  if (it != mComing.end() && !it->second.waiting.empty()) {
+    // The body's first datagram: the copies sent before it follow it now.
+    for (PeerId peer : it->second.waiting) {
+      mHeld.clear();
+      mStore.follow(fed.key, peer, mHeld);
+      for (const std::string* d : mHeld) sink.send(peer, *d, false);
+      mStats.relayed += mHeld.size();
+    }
+    it->second.waiting.clear();
+  }
+  if (fed.what != BodyStore::Fed::What::kWhole) return;
+  if (it == mComing.end()) return;  // no header yet (it finds the body whole), or not told
+  Coming c = std::move(it->second);
+  mComing.erase(it);
+  if (!tell) return;
+  if (!fill(c.header)) {
+    ++mStats.failed;  // a body that is no chunk: garbage from some sender
+    sink.failed(c.from, fed.key.channel, fed.key.seq);
+    return;
+  }
+  ++mStats.completed;
+  sink.complete(c.from, std::move(c.header));
+}
+
+bool CutThrough::send(const v1::PeerMessage& msg, const std::vector<PeerId>& to, bool wanted, std::int64_t nowUs,
+                      const Sink& sink) {
+  if (!msg.has_chunk()) return false;
+  const BodyKey key = keyOf(msg);
+  const v1::Chunk& chunk = msg.chunk().chunk();
+  if (!chunk.payload().empty()) {
+    if (!wanted) return false;
+    const std::string body = chunk.SerializeAsString();
+    if (body.size() <= kMaxBodyPayload) return false;  // one datagram: nothing to pass on early
+    if (!mStore.isWhole(key)) {
+      // Ours (we are its source, or it came whole): into the store, the
+      // datagrams a partial body of it missed going to its followers.
+      mScratch.clear();
+      if (!cutBody(key, body, mScratch)) return false;
+      for (const std::string& d : mScratch) {
+        const BodyStore::Fed fed = mStore.onDatagram(d, nowUs);
+        if (fed.what == BodyStore::Fed::What::kNew || fed.what == BodyStore::Fed::What::kWhole) {
+          landed(fed, d, sink, false);  // the overlay holds it whole already
+        }
+      }
+    }
+  }
+  // Coming to us, nothing of its body in yet: its copies follow its first datagram.
+  Coming* waiting = nullptr;
+  if (mStore.lastUs(key) < 0) {
+    auto it = mComing.find(key);
+    if (it == mComing.end()) {
+      ++mStats.unsendable;  // its body gone (failed or forgotten): the receiver pulls it
+      return true;
+    }
+    waiting = &it->second;
+  }
+  v1::PeerMessage header = msg;
+  header.mutable_chunk()->mutable_chunk()->clear_payload();
+  header.mutable_chunk()->set_body_follows(true);
+  for (PeerId peer : to) {
+    sink.message(peer, header);
+    if (waiting != nullptr) {
+      waiting->waiting.push_back(peer);
+      continue;
+    }
+    mHeld.clear();
+    mStore.follow(key, peer, mHeld);
+    for (const std::string* d : mHeld) sink.send(peer, *d, false);
+  }
+  return true;
+}
+
+void CutThrough::onBodyDatagram(std::string_view datagram, std::int64_t nowUs, const Sink& sink) {
+  const BodyStore::Fed fed = mStore.onDatagram(datagram, nowUs);
+  if (fed.what == BodyStore::Fed::What::kNew || fed.what == BodyStore::Fed::What::kWhole) {
+    landed(fed, datagram, sink, true);
+  }
+}
+
+bool CutThrough::onHeader(PeerId from, v1::PeerMessage& msg, std::int64_t nowUs) {
+  const BodyKey key = keyOf(msg);
+  if (mStore.isWhole(key) && fill(msg)) return true;
+  ++mStats.headers;
+  mComing.try_emplace(key, Coming{from, msg, nowUs, 0, 0});
+  return false;
+}
+
+void CutThrough::onNack(PeerId from, const v1::FragmentNack& nack, std::int64_t nowUs, const Sink& sink) {
+  (void)nowUs;
+  const BodyKey key{nack.channel(), nack.seq()};
+  mHeld.clear();
+  if (nack.indices().empty()) {
+    // Nothing of it came: all we hold, and the rest as it lands.
+    mStore.follow(key, from, mHeld);
+    for (const std::string* d : mHeld) sink.send(from, *d, true);
+    mStats.resent += mHeld.size();
+    return;
+  }
+  bool lacking = false;
+  for (std::uint32_t i : nack.indices()) {
+    const std::string* d = i <= 0xFFFF ? mStore.datagram(key, static_cast<std::uint16_t>(i)) : nullptr;
+    if (d == nullptr) {
+      lacking = true;
+      continue;
+    }
+    sink.send(from, *d, true);
+    ++mStats.resent;
+  }
+  // What we miss ourselves goes to it as it lands.
+  if (lacking) mStore.follow(key, from, mHeld);
+}
+
+void CutThrough::onTick(std::int64_t nowUs, const Sink& sink) {
+  mFailed.clear();
+  mStore.expire(nowUs, mFailed);
+  for (auto it = mComing.begin(); it != mComing.end();) {
+    const BodyKey key = it->first;
+    Coming& c = it->second;
+    const std::int64_t last = mStore.lastUs(key);
+    const bool gone = std::find(mFailed.begin(), mFailed.end(), key) != mFailed.end() ||
+                      (last < 0 && nowUs - c.sinceUs > mConfig.store.timeoutUs);
+    if (gone) {
+      ++mStats.failed;
+      sink.failed(c.from, key.channel, key.seq);
+      it = mComing.erase(it);
+      continue;
+    }
+    ++it;
+    if (c.nacks >= mConfig.maxNacks || (c.nacks > 0 && nowUs - c.lastNackUs < mConfig.nackRepeatUs)) continue;
+    const bool stalled = nowUs - std::max(last, c.sinceUs) >= mConfig.stallUs;
+    mMissing.clear();
+    mStore.missing(key, stalled, mMissing);
+    // A gap (a later datagram came) is asked about at once; a stall, all
+    // that is missing (everything, when nothing came).
+    if (mMissing.empty() && !(stalled && last < 0)) continue;
+    v1::PeerMessage nack;
+    auto* n = nack.mutable_nack();
+    n->set_body(true);
+    n->set_channel(key.channel);
+    n->set_seq(key.seq);
+    for (std::uint16_t i : mMissing) n->add_indices(i);
+    c.lastNackUs = nowUs;
+    ++c.nacks;
+    mStats.nacked += mMissing.empty() ? 1 : mMissing.size();
+    sink.message(c.from, nack);
+  }
+}
+
+}  // namespace partyhub::streamer

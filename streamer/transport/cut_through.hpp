@@ -1,0 +1,107 @@
+// Cut-through forwarding between streamers (docs/overlay-notes.md, "Cut-through
+// forwarding"): a chunk copy goes as a header (the PeerMessage without the
+// payload, PeerChunk.body_follows) and the chunk's body in datagrams keyed by
+// the chunk (chunk_body.hpp). A relay's core hears of the chunk at its
+// header (Message::coming) and decides its copies then; each copy's header
+// goes at once and the body's datagrams follow as they land. Missing body
+// datagrams are asked of the header's sender (FragmentNack.body). Pure: the
+// streamer hands datagrams in and sends what comes out.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/chunk_body.hpp"
+#include "core/relay.hpp"
+#include "partyhub/v1/peer.pb.h"
+
+namespace partyhub::streamer {
+
+struct CutThroughConfig {
+  BodyStoreConfig store;
+  std::int64_t stallUs = 20'000;      // a coming body silent this long has its missing datagrams asked for
+  std::int64_t nackRepeatUs = 80'000;
+  int maxNacks = 3;
+};
+
+struct CutThroughStats {
+  std::uint64_t headers = 0;         // copies told by a header, the body to come
+  std::uint64_t relayed = 0;         // body datagrams passed on as they landed
+  std::uint64_t completed = 0;       // told chunks whose body came whole
+  std::uint64_t failed = 0;          // told chunks whose body did not
+  std::uint64_t nacked = 0;          // body datagrams asked for again
+  std::uint64_t resent = 0;          // body datagrams sent again on request
+  std::uint64_t unsendable = 0;      // copies of a chunk whose body we no longer have
+};
+
+class CutThrough {
+ public:
+  /// Where datagrams and events go: the streamer's UDP path and its overlay.
+  struct Sink {
+    std::function<void(PeerId to, std::string_view datagram, bool resent)> send;
+    /// A header's chunk is whole: `msg` is the header with the body in.
+    std::function<void(PeerId from, v1::PeerMessage&& msg)> complete;
+    std::function<void(PeerId from, std::uint32_t channel, std::uint64_t seq)> failed;
+    /// An ordinary message to send (a NACK), framed by the caller.
+    std::function<void(PeerId to, const v1::PeerMessage& msg)> message;
+  };
+
+  explicit CutThrough(CutThroughConfig config = {});
+
+  /// A chunk copy to send (the overlay's): as a header and the body, if we
+  /// send cut-through (`wanted`) or must (the chunk is still coming to us:
+  /// we hold no payload to send it whole). False: send it as it is.
+  bool send(const v1::PeerMessage& msg, const std::vector<PeerId>& to, bool wanted, std::int64_t nowUs,
+            const Sink& sink);
+  /// A body datagram, from whoever.
+  void onBodyDatagram(std::string_view datagram, std::int64_t nowUs, const Sink& sink);
+  /// A header (PeerChunk.body_follows) from `from`: true when its body is
+  /// already whole (`msg` then carries it: an ordinary chunk); false, it
+  /// comes (the overlay is told the chunk is coming).
+  bool onHeader(PeerId from, v1::PeerMessage& msg, std::int64_t nowUs);
+  /// A peer asks for body datagrams again.
+  void onNack(PeerId from, const v1::FragmentNack& nack, std::int64_t nowUs, const Sink& sink);
+  /// Asks for what coming bodies miss, fails those not whole in time.
+  void onTick(std::int64_t nowUs, const Sink& sink);
+
+  /// Bodies told of by a header and not whole yet (the caller ticks while any).
+  [[nodiscard]] std::size_t coming() const { return mComing.size(); }
+  [[nodiscard]] const CutThroughStats& stats() const { return mStats; }
+  [[nodiscard]] const BodyStats& bodyStats() const { return mStore.stats(); }
+
+ private:
+  struct KeyHash {
+    std::size_t operator()(const BodyKey& k) const noexcept {
+      return std::hash<std::uint64_t>{}(k.seq * 0x9E3779B97F4A7C15ull ^ k.channel);
+    }
+  };
+  struct Coming {
+    PeerId from = 0;
+    v1::PeerMessage header;
+    std::int64_t sinceUs = 0;
+    std::int64_t lastNackUs = 0;
+    int nacks = 0;
+    std::vector<PeerId> waiting;  // copies sent before any of the body came: its followers once it does
+  };
+  static BodyKey keyOf(const v1::PeerMessage& msg) { return {msg.channel(), msg.chunk().chunk().seq()}; }
+  /// The datagram is in the store: pass it on to the body's followers, and
+  /// tell the overlay (if `tell`) when it completes a chunk it was told of.
+  void landed(const BodyStore::Fed& fed, std::string_view datagram, const Sink& sink, bool tell);
+  /// Fills the header's chunk from the store's whole body.
+  bool fill(v1::PeerMessage& msg) const;
+
+  CutThroughConfig mConfig;
+  BodyStore mStore;
+  std::unordered_map<BodyKey, Coming, KeyHash> mComing;
+  CutThroughStats mStats;
+  std::vector<std::string> mScratch;
+  std::vector<const std::string*> mHeld;
+  std::vector<std::uint16_t> mMissing;
+  std::vector<BodyKey> mFailed;
+};
+
+}  // namespace partyhub::streamer

@@ -1,0 +1,186 @@
+// Cut-through forwarding's transport (transport/cut_through.hpp) between
+// three streamers in memory: a source, a relay that passes the body on as it
+// lands, a receiver. Lossy links where a test says so; a manual clock.
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <map>
+#include <set>
+
+#include "transport/cut_through.hpp"
+
+using namespace partyhub;
+using namespace partyhub::streamer;
+
+namespace {
+
+constexpr PeerId kSource = 1, kRelay = 2, kReceiver = 3;
+
+struct Node;
+
+/// The streamers and what is on the wire between them, in order.
+struct Wire {
+  struct Datagram {
+    PeerId from, to;
+    std::string bytes;      // a body datagram ...
+    v1::PeerMessage message;  // ... or a message
+    bool isMessage;
+  };
+  std::deque<Datagram> inFlight;
+  std::function<bool(const Datagram&)> drop;
+  std::map<PeerId, Node*> nodes;
+  std::int64_t now = 0;
+  void deliver();
+};
+
+struct Node {
+  PeerId id;
+  Wire& wire;
+  CutThrough cut;
+  std::vector<v1::PeerMessage> toldComing, whole;  // what its overlay heard
+  std::vector<std::uint64_t> failed;
+  std::vector<PeerId> copyTo;  // the overlay's copies of a chunk it hears of
+  CutThrough::Sink sink;
+  Node(PeerId self, Wire& w) : id(self), wire(w) {
+    sink.send = [this](PeerId to, std::string_view d, bool) {
+      wire.inFlight.push_back({id, to, std::string(d), {}, false});
+    };
+    sink.message = [this](PeerId to, const v1::PeerMessage& m) { wire.inFlight.push_back({id, to, {}, m, true}); };
+    sink.complete = [this](PeerId, v1::PeerMessage&& m) { whole.push_back(std::move(m)); };
+    sink.failed = [this](PeerId, std::uint32_t, std::uint64_t seq) { failed.push_back(seq); };
+    wire.nodes[id] = this;
+  }
+  void onMessage(PeerId from, v1::PeerMessage m) {
+    if (m.has_nack()) {
+      cut.onNack(from, m.nack(), wire.now, sink);
+      return;
+    }
+    if (!m.chunk().body_follows()) return;
+    if (cut.onHeader(from, m, wire.now)) {
+      whole.push_back(m);
+      return;
+    }
+    toldComing.push_back(m);
+    // The overlay decides its copies at once: the chunk as the core holds it
+    // (no payload yet).
+    if (!copyTo.empty()) {
+      v1::PeerMessage copy = m;
+      copy.mutable_chunk()->set_body_follows(false);
+      copy.mutable_chunk()->set_hops(m.chunk().hops() + 1);
+      CHECK(cut.send(copy, copyTo, true, wire.now, sink));
+    }
+  }
+};
+
+void Wire::deliver() {
+  while (!inFlight.empty()) {
+    Datagram d = std::move(inFlight.front());
+    inFlight.pop_front();
+    if (drop && drop(d)) continue;
+    Node& to = *nodes.at(d.to);
+    if (d.isMessage) {
+      to.onMessage(d.from, std::move(d.message));
+    } else {
+      to.cut.onBodyDatagram(d.bytes, now, to.sink);
+    }
+  }
+}
+
+v1::PeerMessage chunkMessage(std::uint64_t seq, std::size_t bytes) {
+  v1::PeerMessage m;
+  auto* c = m.mutable_chunk()->mutable_chunk();
+  c->set_seq(seq);
+  c->set_capture_us(1000 + static_cast<std::int64_t>(seq));
+  std::string payload(bytes, '\0');
+  for (std::size_t i = 0; i < bytes; ++i) payload[i] = static_cast<char>((i * 31 + seq) & 0xFF);
+  c->set_payload(payload);
+  return m;
+}
+
+void tick(Wire& w, std::initializer_list<Node*> nodes, std::int64_t untilUs) {
+  while (w.now < untilUs) {
+    w.now += 10'000;
+    for (Node* n : nodes) n->cut.onTick(w.now, n->sink);
+    w.deliver();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a relay passes a chunk's body on as it lands: its receiver gets it whole, the same bytes") {
+  Wire w;
+  Node source(kSource, w), relay(kRelay, w), receiver(kReceiver, w);
+  relay.copyTo = {kReceiver};
+  const v1::PeerMessage m = chunkMessage(7, 5000);
+  REQUIRE(source.cut.send(m, {kRelay}, true, w.now, source.sink));
+  // On the wire: the header first, then the body's datagrams.
+  REQUIRE(w.inFlight.size() == 1 + 5);
+  CHECK(w.inFlight.front().isMessage);
+  CHECK(w.inFlight.front().message.chunk().chunk().payload().empty());
+  // The relay hears of it at the header and sends its copy's header before
+  // any of the body is in: the body follows as it lands.
+  w.deliver();
+  REQUIRE(relay.toldComing.size() == 1);
+  REQUIRE(relay.whole.size() == 1);
+  REQUIRE(receiver.whole.size() == 1);
+  CHECK(relay.whole.front().chunk().chunk().payload() == m.chunk().chunk().payload());
+  CHECK(receiver.whole.front().chunk().chunk().payload() == m.chunk().chunk().payload());
+  CHECK(receiver.whole.front().chunk().hops() == 1);
+  CHECK(relay.cut.stats().relayed == 5);
+  CHECK(relay.cut.stats().completed == 1);
+  // A small chunk is sent whole: nothing to pass on early.
+  CHECK_FALSE(source.cut.send(chunkMessage(8, 500), {kRelay}, true, w.now, source.sink));
+  CHECK_FALSE(source.cut.send(chunkMessage(9, 5000), {kRelay}, false, w.now, source.sink));  // not wanted
+}
+
+TEST_CASE("a body datagram lost on the way is asked for again and passed on below") {
+  Wire w;
+  Node source(kSource, w), relay(kRelay, w), receiver(kReceiver, w);
+  relay.copyTo = {kReceiver};
+  bool dropped = false;
+  w.drop = [&](const Wire::Datagram& d) {
+    // The body's third datagram, once, between the source and the relay.
+    if (d.from != kSource || d.isMessage || dropped || d.bytes[15] != 2) return false;
+    return dropped = true;
+  };
+  REQUIRE(source.cut.send(chunkMessage(3, 5000), {kRelay}, true, w.now, source.sink));
+  w.deliver();
+  CHECK(dropped);
+  CHECK(receiver.whole.empty());
+  tick(w, {&source, &relay, &receiver}, 100'000);
+  CHECK(relay.cut.stats().nacked == 1);
+  CHECK(source.cut.stats().resent == 1);
+  REQUIRE(receiver.whole.size() == 1);
+  CHECK(receiver.whole.front().chunk().chunk().payload().size() == 5000);
+  CHECK(receiver.failed.empty());
+}
+
+TEST_CASE("a body that never comes fails where it was told, and below: the overlay pulls it") {
+  Wire w;
+  Node source(kSource, w), relay(kRelay, w), receiver(kReceiver, w);
+  relay.copyTo = {kReceiver};
+  // The source's body datagrams never reach the relay, nor its repairs.
+  w.drop = [](const Wire::Datagram& d) { return d.from == kSource && !d.isMessage; };
+  REQUIRE(source.cut.send(chunkMessage(4, 5000), {kRelay}, true, w.now, source.sink));
+  w.deliver();
+  CHECK(relay.toldComing.size() == 1);
+  CHECK(receiver.toldComing.size() == 1);
+  tick(w, {&source, &relay, &receiver}, 1'500'000);
+  CHECK(relay.failed == std::vector<std::uint64_t>{4});
+  CHECK(receiver.failed == std::vector<std::uint64_t>{4});
+  CHECK(relay.whole.empty());
+  CHECK(relay.cut.stats().nacked >= 1);  // everything asked for, nothing having come
+  CHECK(relay.cut.coming() == 0);
+}
+
+TEST_CASE("a header that comes after its body finds the chunk whole") {
+  Wire w;
+  Node source(kSource, w), receiver(kReceiver, w);
+  REQUIRE(source.cut.send(chunkMessage(5, 3000), {kReceiver}, true, w.now, source.sink));
+  // Reordered: the header last.
+  std::rotate(w.inFlight.begin(), w.inFlight.begin() + 1, w.inFlight.end());
+  w.deliver();
+  CHECK(receiver.toldComing.empty());
+  REQUIRE(receiver.whole.size() == 1);
+  CHECK(receiver.whole.front().chunk().chunk().payload().size() == 3000);
+}
