@@ -179,7 +179,10 @@ class StreamerApp {
     } else if (mOverlay) {
       // A header whose body comes apart: the overlay hears of the chunk now
       // (or of it whole, if its body came first).
-      if (msg.has_chunk() && msg.chunk().body_follows()) (void)mCut.onHeader(from, msg, now);
+      if (msg.has_chunk() && msg.chunk().body_follows() &&
+          mCut.onHeader(from, msg, now) == CutThrough::Header::kRefused) {
+        return;
+      }
       mOverlay->onPeerMessage(from, std::move(msg), now, mActions, firstArrival);
     } else {
       mRelay.onPeerMessage(from, msg, now, mActions);
@@ -501,6 +504,8 @@ class StreamerApp {
     s->set_cut_nacked(cut.nacked);
     s->set_cut_resent(cut.resent);
     s->set_body_garbage(mCut.bodyStats().garbage);
+    s->set_cut_refused(cut.refused);
+    s->set_cut_unsendable(cut.unsendable);
     mTraffic.fill(*s);
     if (mEmulator) s->set_emulation_dropped(mEmulator->stats().lost + mEmulator->stats().overflow);
     s->set_cpu_us(cpuTimeUs());

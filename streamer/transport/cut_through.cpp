@@ -75,8 +75,15 @@ bool CutThrough::send(const v1::PeerMessage& msg, const std::vector<PeerId>& to,
     }
     waiting = &it->second;
   }
+  // The header names the chunk (its seq, and its capture time, which the
+  // injection time is sent against); the rest of it is the body's.
   v1::PeerMessage header = msg;
-  header.mutable_chunk()->mutable_chunk()->clear_payload();
+  v1::Chunk* named = header.mutable_chunk()->mutable_chunk();
+  const std::uint64_t seq = named->seq();
+  const std::int64_t captureUs = named->capture_us();
+  named->Clear();
+  named->set_seq(seq);
+  named->set_capture_us(captureUs);
   header.mutable_chunk()->set_body_follows(true);
   for (PeerId peer : to) {
     sink.message(peer, header);
@@ -98,12 +105,16 @@ void CutThrough::onBodyDatagram(std::string_view datagram, std::int64_t nowUs, c
   }
 }
 
-bool CutThrough::onHeader(PeerId from, v1::PeerMessage& msg, std::int64_t nowUs) {
+CutThrough::Header CutThrough::onHeader(PeerId from, v1::PeerMessage& msg, std::int64_t nowUs) {
   const BodyKey key = keyOf(msg);
-  if (mStore.isWhole(key) && fill(msg)) return true;
+  if (mStore.isWhole(key) && fill(msg)) return Header::kWhole;
+  if (mComing.size() >= kMaxComing && mComing.count(key) == 0) {
+    ++mStats.refused;
+    return Header::kRefused;
+  }
   ++mStats.headers;
-  mComing.try_emplace(key, Coming{from, msg, nowUs, 0, 0});
-  return false;
+  mComing.try_emplace(key, Coming{from, msg, nowUs, 0, 0, {}});
+  return Header::kComing;
 }
 
 void CutThrough::onNack(PeerId from, const v1::FragmentNack& nack, std::int64_t nowUs, const Sink& sink) {

@@ -36,6 +36,7 @@ struct CutThroughStats {
   std::uint64_t nacked = 0;          // body datagrams asked for again
   std::uint64_t resent = 0;          // body datagrams sent again on request
   std::uint64_t unsendable = 0;      // copies of a chunk whose body we no longer have
+  std::uint64_t refused = 0;         // headers dropped: too many bodies awaited already
 };
 
 class CutThrough {
@@ -59,10 +60,13 @@ class CutThrough {
             const Sink& sink);
   /// A body datagram, from whoever.
   void onBodyDatagram(std::string_view datagram, std::int64_t nowUs, const Sink& sink);
-  /// A header (PeerChunk.body_follows) from `from`: true when its body is
-  /// already whole (`msg` then carries it: an ordinary chunk); false, it
-  /// comes (the overlay is told the chunk is coming).
-  bool onHeader(PeerId from, v1::PeerMessage& msg, std::int64_t nowUs);
+  /// A header (PeerChunk.body_follows) from `from`: its body is already
+  /// whole (`msg` then carries it: an ordinary chunk), or it comes (the
+  /// overlay is told the chunk is coming), or it is refused: more bodies
+  /// are awaited than kMaxComing (a flood of headers), drop it.
+  enum class Header : std::uint8_t { kWhole, kComing, kRefused };
+  Header onHeader(PeerId from, v1::PeerMessage& msg, std::int64_t nowUs);
+  static constexpr std::size_t kMaxComing = 1024;  // ~30 s of a 30 chunk/s stream's bodies at once
   /// A peer asks for body datagrams again.
   void onNack(PeerId from, const v1::FragmentNack& nack, std::int64_t nowUs, const Sink& sink);
   /// Asks for what coming bodies miss, fails those not whole in time.

@@ -56,7 +56,7 @@ struct Node {
       return;
     }
     if (!m.chunk().body_follows()) return;
-    if (cut.onHeader(from, m, wire.now)) {
+    if (cut.onHeader(from, m, wire.now) == CutThrough::Header::kWhole) {
       whole.push_back(m);
       return;
     }
@@ -77,7 +77,9 @@ void Wire::deliver() {
     Datagram d = std::move(inFlight.front());
     inFlight.pop_front();
     if (drop && drop(d)) continue;
-    Node& to = *nodes.at(d.to);
+    auto it = nodes.find(d.to);
+    if (it == nodes.end()) continue;  // nobody there
+    Node& to = *it->second;
     if (d.isMessage) {
       to.onMessage(d.from, std::move(d.message));
     } else {
@@ -171,6 +173,23 @@ TEST_CASE("a body that never comes fails where it was told, and below: the overl
   CHECK(relay.whole.empty());
   CHECK(relay.cut.stats().nacked >= 1);  // everything asked for, nothing having come
   CHECK(relay.cut.coming() == 0);
+}
+
+TEST_CASE("a flood of headers whose bodies never come is bounded: the excess is refused, the rest fail in time") {
+  Wire w;
+  Node receiver(kReceiver, w);
+  std::size_t refused = 0;
+  for (std::uint64_t seq = 0; seq < CutThrough::kMaxComing + 100; ++seq) {
+    v1::PeerMessage header = chunkMessage(seq, 10);
+    header.mutable_chunk()->mutable_chunk()->clear_payload();
+    header.mutable_chunk()->set_body_follows(true);
+    refused += receiver.cut.onHeader(kSource, header, w.now) == CutThrough::Header::kRefused ? 1 : 0;
+  }
+  CHECK(refused == 100);
+  CHECK(receiver.cut.coming() == CutThrough::kMaxComing);
+  tick(w, {&receiver}, 1'200'000);
+  CHECK(receiver.cut.coming() == 0);
+  CHECK(receiver.failed.size() == CutThrough::kMaxComing);
 }
 
 TEST_CASE("a header that comes after its body finds the chunk whole") {
