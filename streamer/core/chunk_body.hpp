@@ -4,7 +4,7 @@
 // an ordinary message) and the body, the serialized v1::Chunk, which is the
 // same from every sender: its datagrams are named by (channel, seq, index),
 // so a relay passes each on byte for byte as it lands, and a receiver fills
-// one body from any sender's datagrams. Not wired into the streamer yet.
+// one body from any sender's datagrams (transport/cut_through.hpp).
 // Pure, bounded however hostile the input, garbage counted.
 //
 // Datagram layout (network byte order), beside fragmenter.hpp's:

@@ -78,6 +78,7 @@ bool CutThrough::send(const v1::PeerMessage& msg, const std::vector<PeerId>& to,
   // The header names the chunk (its seq, and its capture time, which the
   // injection time is sent against); the rest of it is the body's.
   v1::PeerMessage header = msg;
+  if (!chunk.payload().empty()) header.mutable_chunk()->set_payload_bytes(static_cast<std::uint32_t>(chunk.payload().size()));
   v1::Chunk* named = header.mutable_chunk()->mutable_chunk();
   const std::uint64_t seq = named->seq();
   const std::int64_t captureUs = named->capture_us();

@@ -98,6 +98,7 @@ v1::PeerMessage encodeOverlay(const Message& m) {
     for (auto p : m.alsoSentTo) pc->add_also_sent_to(p);
     for (auto p : m.delegates) pc->add_delegates(p);
     pc->set_stamp(m.stamp);
+    if (m.chunk->payload().empty()) pc->set_payload_bytes(m.payloadBytes);  // a chunk still coming to us
     return out;
   }
   auto* o = out.mutable_overlay();
@@ -153,6 +154,7 @@ std::optional<Message> decodeOverlay(v1::PeerMessage&& msg, std::uint32_t channe
     m.delegates.assign(pc->delegates().begin(), pc->delegates().end());
     m.stamp = pc->stamp();
     m.coming = pc->body_follows() && pc->chunk().payload().empty();  // a header: the body comes apart
+    m.payloadBytes = pc->payload_bytes();
     restoreChunk(*pc->mutable_chunk());
     pc->mutable_chunk()->set_channel_id(channelId);
     m.chunk = std::make_shared<v1::Chunk>(std::move(*pc->mutable_chunk()));

@@ -46,7 +46,8 @@ std::size_t wireBytes(const Message& m) {
   std::size_t n = 4;  // message type and length tags
   if (m.type == MsgType::kChunk && m.chunk) {
     const std::int64_t after = m.injectedUs - m.chunk->capture_us();  // sent zigzag-coded
-    const std::size_t body = m.chunk->ByteSizeLong() + 2 +
+    const std::size_t payload = m.chunk->payload().empty() ? m.payloadBytes + 3 : 0;  // a header's chunk: as whole
+    const std::size_t body = m.chunk->ByteSizeLong() + payload + 2 +
                              varint(static_cast<std::uint64_t>(after < 0 ? -2 * after - 1 : 2 * after)) + 2 +
                              (m.alsoSentTo.size() + m.delegates.size()) * 7 + varint(m.budget) + 1 + (m.stamp ? 2 : 0);
     return framed(n + body);

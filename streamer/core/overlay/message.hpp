@@ -65,6 +65,9 @@ struct Message {
   // Not on the wire: kChunk told at its first datagram, its body still coming
   // (cut-through forwarding); Node::onChunkComplete or onChunkFailed follows.
   bool coming = false;
+  // kChunk: the payload's size, when `chunk` travels without it (a cut-through
+  // header; 0 otherwise: the payload says).
+  std::uint32_t payloadBytes = 0;
   std::vector<std::uint64_t> seqs;  // kHave, kOffer, kAccept, kRequest
   std::vector<Descriptor> peers;    // kGossip, kGossipReply
   std::uint32_t uploadKbps = 0;     // the sender's, on every message but chunks

@@ -103,6 +103,7 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   slot.seq = seq;
   slot.arrivedUs = nowUs;
   slot.from = from;
+  if (slot.bytes == 0) slot.bytes = static_cast<std::uint32_t>(h.chunk->payload().size());
   if (h.budget > 0) mBudgeted.insert(std::upper_bound(mBudgeted.begin(), mBudgeted.end(), seq), seq);
   ++mStats.chunksReceived;
   bool pulled = false;
@@ -292,6 +293,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
         // Our copy counts for us: the rest of its budget is ours to hand on.
         Held h{m.chunk, m.injectedUs, m.hops + 1, m.budget > 0 ? m.budget - 1 : 0, 0, m.delegates};
         h.whole = !m.coming;
+        h.bytes = m.chunk->payload().empty() ? m.payloadBytes : static_cast<std::uint32_t>(m.chunk->payload().size());
         accept(from, h, nowUs);
       }
       if (after.chunk && plausibleSeq(after.chunk->seq(), nowUs) && !holds(after.chunk->seq())) {

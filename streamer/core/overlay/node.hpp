@@ -164,6 +164,7 @@ class Node final : private SchedulerHost {
     std::int64_t arrivedUs = 0;     // when it came to us (or was injected)
     std::uint32_t copies = 0;       // sent by us, resent ones included
     bool whole = true;              // false: told at its first datagram, the body still coming (Message::coming)
+    std::uint32_t bytes = 0;        // the payload's size (known before the payload, for a coming chunk)
     PeerId from = 0;                // whose copy we took
     bool pulled = false;            // it came after we asked for it
   };
@@ -287,7 +288,7 @@ class Node final : private SchedulerHost {
   }
   std::size_t bytesOf(std::uint64_t seq) const override {
     const Held* h = findHeld(seq);
-    return h == nullptr ? 0 : h->chunk->payload().size();
+    return h == nullptr ? 0 : h->bytes;
   }
   void request(PeerId peer, const std::vector<std::uint64_t>& seqs) override;
   /// We miss `seq` and have not asked for it, or not lately.

@@ -60,6 +60,7 @@ void Node::sendChunk(PeerId peer, std::uint64_t seq, std::int64_t nowUs, std::in
   Message m;
   m.type = MsgType::kChunk;
   m.chunk = held.chunk;
+  m.payloadBytes = held.bytes;
   m.injectedUs = held.injectedUs;
   m.hops = held.hops;
   m.budget = give;
