@@ -7,6 +7,7 @@
 #include <sstream>
 #include <map>
 #include <random>
+#include <span>
 
 #include <CLI/CLI.hpp>
 
@@ -75,7 +76,7 @@ class StreamerApp {
       sendOrEmulate(to, d, now);
       if (resent) mOverlay->chargeUplink(d.size(), now);  // the pacer counts it as sent
     };
-    mCutSink.message = [this](PeerId to, const v1::PeerMessage& m) { sendNow(to, m, wallNowUs()); };
+    mCutSink.message = [this](PeerId to, const v1::PeerMessage& m) { frameAndSend({&to, 1}, m, wallNowUs()); };
     mCutSink.complete = [this](PeerId from, v1::PeerMessage&& m) {
       mOverlay->onChunkComplete(from, std::move(m), wallNowUs(), mActions);
     };
@@ -173,7 +174,7 @@ class StreamerApp {
 
   void onPeerMessage(PeerId from, v1::PeerMessage&& msg, std::int64_t now, std::int64_t firstArrival) {
     if (msg.has_nack() && msg.nack().body()) {
-      if (mOverlay) mCut.onNack(from, msg.nack(), now, mCutSink);
+      if (mOverlay) mCut.onNack(from, msg.nack(), mCutSink);
     } else if (msg.has_nack()) {
       resendFragments(from, msg.nack(), now);
     } else if (mOverlay) {
@@ -343,20 +344,21 @@ class StreamerApp {
     });
   }
 
-  // One message framed and sent at once, outside apply()'s batch.
-  void sendNow(PeerId to, const v1::PeerMessage& m, std::int64_t now) {
-    std::vector<std::string> datagrams;
-    if (!fragment(m.SerializeAsString(), mNextMsgId++, datagrams)) {
+  // A message framed into datagrams and sent to `peers` at once; its
+  // datagrams kept for fragment repair.
+  void frameAndSend(std::span<const PeerId> peers, const v1::PeerMessage& m, std::int64_t now) {
+    mScratch.clear();
+    if (!fragment(m.SerializeAsString(), mNextMsgId++, mScratch)) {
       ++mSendErrors;
       return;
     }
     std::size_t framed = 0;
-    for (const std::string& d : datagrams) {
-      framed += d.size();
-      sendOrEmulate(to, d, now);
+    for (const std::string& d : mScratch) framed += d.size();
+    mTraffic.sent(m, framed, peers.size());
+    for (PeerId peer : peers) {
+      for (const std::string& d : mScratch) sendOrEmulate(peer, d, now);
     }
-    mTraffic.sent(m, framed, 1);
-    mSent.remember(static_cast<std::uint16_t>(mNextMsgId - 1), std::move(datagrams), now);
+    mSent.remember(static_cast<std::uint16_t>(mNextMsgId - 1), std::move(mScratch), now);
   }
 
   void apply() {
@@ -364,26 +366,12 @@ class StreamerApp {
     if (mOverlay) {
       // Chunk copies as a header and body datagrams (--cut-through, or a
       // chunk still coming to us), before the small messages are bundled.
-      std::erase_if(mActions.toPeers, [&](const RelayActions::Send& send) {
+      std::erase_if(mActions.toPeers, [&](RelayActions::Send& send) {
         return send.message.has_chunk() && mCut.send(send.message, send.peers, mOptions.cutThrough, now, mCutSink);
       });
     }
     bundleSmallMessages(mActions.toPeers, 256, kMaxSinglePayload);
-    for (auto& send : mActions.toPeers) {
-      mScratch.clear();
-      const std::string bytes = send.message.SerializeAsString();
-      if (!fragment(bytes, mNextMsgId++, mScratch)) {
-        ++mSendErrors;
-        continue;
-      }
-      std::size_t framed = 0;
-      for (const std::string& d : mScratch) framed += d.size();
-      mTraffic.sent(send.message, framed, send.peers.size());
-      for (PeerId peer : send.peers) {
-        for (const std::string& d : mScratch) sendOrEmulate(peer, d, now);
-      }
-      mSent.remember(static_cast<std::uint16_t>(mNextMsgId - 1), std::move(mScratch), now);  // kept for fragment repair
-    }
+    for (const auto& send : mActions.toPeers) frameAndSend(send.peers, send.message, now);
     if (mEmulator) armEmulatedLink();
     if (mOverlay) armUplink();
     if (!mActions.toPlayers.empty() && !mSubscribers.empty()) {

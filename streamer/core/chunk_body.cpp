@@ -124,27 +124,6 @@ BodyStore::Fed BodyStore::onDatagram(std::string_view d, std::int64_t nowUs) {
   return fed;
 }
 
-void BodyStore::put(BodyKey key, std::string_view body, std::int64_t nowUs) {
-  if (isWhole(key)) return;
-  std::vector<std::string> datagrams;
-  if (!cutBody(key, body, datagrams)) return;
-  erase(key);
-  std::size_t bytes = 0;
-  for (const std::string& d : datagrams) bytes += d.size();
-  makeRoom(bytes);
-  Body& b = mBodies[key];
-  b.count = static_cast<std::uint16_t>(datagrams.size());
-  b.received = b.count;
-  b.highest = static_cast<std::uint16_t>(b.count - 1);
-  b.datagrams = std::move(datagrams);
-  b.firstUs = nowUs;
-  b.lastUs = nowUs;
-  b.wholeUs = nowUs;
-  b.bytes = bytes;
-  mBytes += bytes;
-  mOrder.push_back({key, nowUs});
-}
-
 bool BodyStore::follow(BodyKey key, std::uint64_t peer, std::vector<const std::string*>& now) {
   Body* b = find(key);
   if (b == nullptr) return false;

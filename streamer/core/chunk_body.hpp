@@ -38,6 +38,11 @@ struct BodyKey {
   std::uint64_t seq = 0;
   bool operator==(const BodyKey&) const = default;
 };
+struct BodyKeyHash {
+  std::size_t operator()(const BodyKey& k) const noexcept {
+    return std::hash<std::uint64_t>{}(k.seq * 0x9E3779B97F4A7C15ull ^ k.channel);
+  }
+};
 
 /// Cuts `body` into datagrams (appended to `out`). False, adding nothing,
 /// when it is empty or larger than kMaxBodyDatagrams datagrams hold.
@@ -77,9 +82,6 @@ class BodyStore {
   };
   /// Feeds one body datagram, from whichever sender.
   Fed onDatagram(std::string_view datagram, std::int64_t nowUs);
-  /// A body we hold whole by another way (we made it, or it came in an
-  /// ordinary message): kept for relaying and repairs.
-  void put(BodyKey key, std::string_view body, std::int64_t nowUs);
 
   /// `peer` is to get the body's datagrams: those held now are appended to
   /// `now` (to send at once), the rest come back in Fed::followers as they
@@ -104,11 +106,6 @@ class BodyStore {
   [[nodiscard]] std::size_t bytes() const { return mBytes; }
 
  private:
-  struct KeyHash {
-    std::size_t operator()(const BodyKey& k) const noexcept {
-      return std::hash<std::uint64_t>{}(k.seq * 0x9E3779B97F4A7C15ull ^ k.channel);
-    }
-  };
   struct Body {
     std::vector<std::string> datagrams;  // as they came; empty when not yet
     std::uint16_t count = 0;
@@ -128,7 +125,7 @@ class BodyStore {
 
   BodyStoreConfig mConfig;
   BodyStats mStats;
-  std::unordered_map<BodyKey, Body, KeyHash> mBodies;
+  std::unordered_map<BodyKey, Body, BodyKeyHash> mBodies;
   struct Arrival {
     BodyKey key;
     std::int64_t firstUs;  // the body's, to tell a body gone from a new one of the same key

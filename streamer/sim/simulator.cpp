@@ -184,7 +184,8 @@ class Sim {
         mChunkLatencyUs += latency;
         ++mChunkMessages;
       }
-      if (mS.cutThrough && msg.type == overlay::MsgType::kChunk && msg.chunk) {
+      // As the streamer: a chunk of one datagram goes whole.
+      if (mS.cutThrough && msg.type == overlay::MsgType::kChunk && msg.chunk && bytes > kMaxSinglePayload) {
         relay(index, dst, std::move(msg), start, bytes, latency);
         continue;
       }
@@ -206,7 +207,7 @@ class Sim {
     }
   }
 
-  /// Cut-through: a chunk copy from `from` to `to` whose turn on the uplink
+  /// Cut-through: a chunk copy of several datagrams from `from` to `to` whose turn on the uplink
   /// is [start, uplinkFreeUs), as if it were held whole. Its datagrams leave
   /// no sooner than they came in to `from`; the receiver hears of it at its
   /// first datagram (Message::coming) and has it whole at its last, repairs
@@ -220,7 +221,7 @@ class Sim {
     PeerState& p = mPeers[from];
     const std::uint64_t seq = msg.chunk->seq();
     const std::int64_t txUs = p.uplinkFreeUs - start;
-    const std::size_t n = bytes <= kMaxSinglePayload ? 1 : (bytes + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
+    const std::size_t n = (bytes + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
     const std::int64_t datagramUs = txUs / static_cast<std::int64_t>(n);
     std::int64_t firstLeaves = start + datagramUs, lastLeaves = p.uplinkFreeUs;
     bool whole = true;
@@ -256,6 +257,7 @@ class Sim {
     msg.coming = true;
     const std::uint32_t slot = store(std::move(msg));
     push(firstArrives, EventKind::kDeliver, to, from, slot);
+    // The event's slot carries the seq (a run injects fewer than 2^32 chunks).
     push(whole ? arrives : givenUpUs, whole ? EventKind::kComplete : EventKind::kFailed, to, from,
          static_cast<std::uint32_t>(seq));
   }
@@ -312,9 +314,6 @@ class Sim {
     }
     return false;
   }
-
-  /// A seq from the 32 bits an event carries (a run injects fewer chunks than that).
-  static std::uint64_t fullSeq(std::uint32_t low) { return low; }
 
   std::uint32_t store(Message&& m) {
     if (!mFree.empty()) {
@@ -395,13 +394,13 @@ class Sim {
       }
       case EventKind::kComplete:
         if (!p.alive) return;
-        p.node->onChunkComplete(idOf(e.from), fullSeq(e.slot), nullptr, mNow, out);
+        p.node->onChunkComplete(e.slot, nullptr, mNow, out);
         apply(e.peer, out);
         break;
       case EventKind::kFailed: {
         if (!p.alive) return;
         // Another copy's datagrams make the body whole: this one's failure is none.
-        const std::uint64_t seq = fullSeq(e.slot);
+        const std::uint64_t seq = e.slot;
         const Incoming& in = p.incoming[seq % p.incoming.size()];
         if (in.seq == seq && in.whole) return;
         p.node->onChunkFailed(idOf(e.from), seq, mNow, out);

@@ -43,16 +43,17 @@ void CutThrough::landed(const BodyStore::Fed& fed, std::string_view datagram, co
   sink.complete(c.from, std::move(c.header));
 }
 
-bool CutThrough::send(const v1::PeerMessage& msg, const std::vector<PeerId>& to, bool wanted, std::int64_t nowUs,
+bool CutThrough::send(v1::PeerMessage& msg, const std::vector<PeerId>& to, bool wanted, std::int64_t nowUs,
                       const Sink& sink) {
   if (!msg.has_chunk()) return false;
   const BodyKey key = keyOf(msg);
-  const v1::Chunk& chunk = msg.chunk().chunk();
-  if (!chunk.payload().empty()) {
+  v1::PeerChunk& pc = *msg.mutable_chunk();
+  const std::size_t payload = pc.chunk().payload().size();
+  if (payload > 0) {
     if (!wanted) return false;
-    const std::string body = chunk.SerializeAsString();
-    if (body.size() <= kMaxBodyPayload) return false;  // one datagram: nothing to pass on early
-    if (!mStore.isWhole(key)) {
+    if (!mStore.isWhole(key)) {  // (a chunk's copies after its first find its body here)
+      const std::string body = pc.chunk().SerializeAsString();
+      if (body.size() <= kMaxBodyPayload) return false;  // one datagram: nothing to pass on early
       // Ours (we are its source, or it came whole): into the store, the
       // datagrams a partial body of it missed going to its followers.
       mScratch.clear();
@@ -64,6 +65,7 @@ bool CutThrough::send(const v1::PeerMessage& msg, const std::vector<PeerId>& to,
         }
       }
     }
+    pc.set_payload_bytes(static_cast<std::uint32_t>(payload));
   }
   // Coming to us, nothing of its body in yet: its copies follow its first datagram.
   Coming* waiting = nullptr;
@@ -75,19 +77,18 @@ bool CutThrough::send(const v1::PeerMessage& msg, const std::vector<PeerId>& to,
     }
     waiting = &it->second;
   }
-  // The header names the chunk (its seq, and its capture time, which the
-  // injection time is sent against); the rest of it is the body's.
-  v1::PeerMessage header = msg;
-  if (!chunk.payload().empty()) header.mutable_chunk()->set_payload_bytes(static_cast<std::uint32_t>(chunk.payload().size()));
-  v1::Chunk* named = header.mutable_chunk()->mutable_chunk();
-  const std::uint64_t seq = named->seq();
-  const std::int64_t captureUs = named->capture_us();
-  named->Clear();
-  named->set_seq(seq);
-  named->set_capture_us(captureUs);
-  header.mutable_chunk()->set_body_follows(true);
+  // The message becomes the header: it names the chunk (its seq, and its
+  // capture time, which the injection time is sent against); the rest of
+  // the chunk is the body's.
+  v1::Chunk& named = *pc.mutable_chunk();
+  const std::uint64_t seq = named.seq();
+  const std::int64_t captureUs = named.capture_us();
+  named.Clear();
+  named.set_seq(seq);
+  named.set_capture_us(captureUs);
+  pc.set_body_follows(true);
   for (PeerId peer : to) {
-    sink.message(peer, header);
+    sink.message(peer, msg);
     if (waiting != nullptr) {
       waiting->waiting.push_back(peer);
       continue;
@@ -118,8 +119,7 @@ CutThrough::Header CutThrough::onHeader(PeerId from, v1::PeerMessage& msg, std::
   return Header::kComing;
 }
 
-void CutThrough::onNack(PeerId from, const v1::FragmentNack& nack, std::int64_t nowUs, const Sink& sink) {
-  (void)nowUs;
+void CutThrough::onNack(PeerId from, const v1::FragmentNack& nack, const Sink& sink) {
   const BodyKey key{nack.channel(), nack.seq()};
   mHeld.clear();
   if (nack.indices().empty()) {

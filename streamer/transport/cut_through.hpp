@@ -55,8 +55,9 @@ class CutThrough {
 
   /// A chunk copy to send (the overlay's): as a header and the body, if we
   /// send cut-through (`wanted`) or must (the chunk is still coming to us:
-  /// we hold no payload to send it whole). False: send it as it is.
-  bool send(const v1::PeerMessage& msg, const std::vector<PeerId>& to, bool wanted, std::int64_t nowUs,
+  /// we hold no payload to send it whole); `msg` is made the header. False:
+  /// send it as it is (untouched).
+  bool send(v1::PeerMessage& msg, const std::vector<PeerId>& to, bool wanted, std::int64_t nowUs,
             const Sink& sink);
   /// A body datagram, from whoever.
   void onBodyDatagram(std::string_view datagram, std::int64_t nowUs, const Sink& sink);
@@ -68,7 +69,7 @@ class CutThrough {
   Header onHeader(PeerId from, v1::PeerMessage& msg, std::int64_t nowUs);
   static constexpr std::size_t kMaxComing = 1024;  // ~30 s of a 30 chunk/s stream's bodies at once
   /// A peer asks for body datagrams again.
-  void onNack(PeerId from, const v1::FragmentNack& nack, std::int64_t nowUs, const Sink& sink);
+  void onNack(PeerId from, const v1::FragmentNack& nack, const Sink& sink);
   /// Asks for what coming bodies miss, fails those not whole in time.
   void onTick(std::int64_t nowUs, const Sink& sink);
 
@@ -78,11 +79,6 @@ class CutThrough {
   [[nodiscard]] const BodyStats& bodyStats() const { return mStore.stats(); }
 
  private:
-  struct KeyHash {
-    std::size_t operator()(const BodyKey& k) const noexcept {
-      return std::hash<std::uint64_t>{}(k.seq * 0x9E3779B97F4A7C15ull ^ k.channel);
-    }
-  };
   struct Coming {
     PeerId from = 0;
     v1::PeerMessage header;
@@ -100,7 +96,7 @@ class CutThrough {
 
   CutThroughConfig mConfig;
   BodyStore mStore;
-  std::unordered_map<BodyKey, Coming, KeyHash> mComing;
+  std::unordered_map<BodyKey, Coming, BodyKeyHash> mComing;
   CutThroughStats mStats;
   std::vector<std::string> mScratch;
   std::vector<const std::string*> mHeld;

@@ -62,7 +62,7 @@ void OverlayAdapter::onChunkComplete(PeerId from, v1::PeerMessage&& msg, std::in
   if (msg.channel() != 0 && msg.channel() != mConfig.channelId) return;
   auto m = decodeOverlay(std::move(msg), mConfig.channelId);
   if (!m || m->type != overlay::MsgType::kChunk) return;
-  mNode.onChunkComplete(from, m->chunk->seq(), m->chunk, nowUs, mScratch);
+  mNode.onChunkComplete(m->chunk->seq(), m->chunk, nowUs, mScratch);
   convert(from, nowUs, out);
 }
 

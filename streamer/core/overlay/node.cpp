@@ -131,7 +131,7 @@ void Node::accept(PeerId from, const Held& h, std::int64_t nowUs) {
   mScheduler->onNewChunk(*this, seq, from, pulled, nowUs);
 }
 
-void Node::onChunkComplete(PeerId /*from*/, std::uint64_t seq, ChunkPtr whole, std::int64_t nowUs, NodeActions& out) {
+void Node::onChunkComplete(std::uint64_t seq, ChunkPtr whole, std::int64_t nowUs, NodeActions& out) {
   mOut = &out;
   mNowUs = nowUs;
   Held* h = findHeld(seq);
@@ -293,7 +293,7 @@ void Node::onMessage(PeerId from, const Message& m, std::int64_t nowUs, NodeActi
         // Our copy counts for us: the rest of its budget is ours to hand on.
         Held h{m.chunk, m.injectedUs, m.hops + 1, m.budget > 0 ? m.budget - 1 : 0, 0, m.delegates};
         h.whole = !m.coming;
-        h.bytes = m.chunk->payload().empty() ? m.payloadBytes : static_cast<std::uint32_t>(m.chunk->payload().size());
+        h.bytes = m.payloadBytes;  // a header's (accept() takes the payload's otherwise)
         accept(from, h, nowUs);
       }
       if (after.chunk && plausibleSeq(after.chunk->seq(), nowUs) && !holds(after.chunk->seq())) {

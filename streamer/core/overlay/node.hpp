@@ -127,11 +127,11 @@ class Node final : private SchedulerHost {
   /// they occupied the uplink as our sends do.
   void chargeUplink(std::size_t bytes, std::int64_t nowUs);
   /// Cut-through forwarding: a chunk told by its first datagram (Message::coming)
-  /// is whole now (its copy from `from`; the body is the chunk's, whoever
-  /// sent which datagram): delivered and announced. `whole`, when given,
-  /// replaces what the coming message carried (a transport that tells a
-  /// chunk by its header alone hands the body over here).
-  void onChunkComplete(PeerId from, std::uint64_t seq, ChunkPtr whole, std::int64_t nowUs, NodeActions& out);
+  /// is whole now (the body is the chunk's, whoever sent which datagram):
+  /// delivered and announced. `whole`, when given, replaces what the coming
+  /// message carried (a transport that tells a chunk by its header alone
+  /// hands the body over here).
+  void onChunkComplete(std::uint64_t seq, ChunkPtr whole, std::int64_t nowUs, NodeActions& out);
   /// ... or its copy from `from` never came whole: if it was the one we took,
   /// the seq is missing again (a pull fetches it).
   void onChunkFailed(PeerId from, std::uint64_t seq, std::int64_t nowUs, NodeActions& out);

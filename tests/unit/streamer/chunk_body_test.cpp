@@ -109,18 +109,6 @@ TEST_CASE("a follower gets what is held at once and each later datagram as it la
   CHECK(now.size() == 4);
 }
 
-TEST_CASE("a body held whole by another way is kept to relay and repair from") {
-  const std::string body = bytes(2500, 4);
-  BodyStore store;
-  store.put({3, 9}, body, 0);
-  CHECK(store.isWhole({3, 9}));
-  CHECK(store.whole({3, 9}) == body);
-  const auto d = cut({3, 9}, body);
-  REQUIRE(store.datagram({3, 9}, 1) != nullptr);
-  CHECK(*store.datagram({3, 9}, 1) == d[1]);
-  CHECK(store.onDatagram(d[0], 1).what == What::kDuplicate);
-}
-
 TEST_CASE("bodies not whole in time fail, whole ones are forgotten after a while") {
   BodyStoreConfig c;
   c.timeoutUs = 1'000;

@@ -52,7 +52,7 @@ struct Node {
   }
   void onMessage(PeerId from, v1::PeerMessage m) {
     if (m.has_nack()) {
-      cut.onNack(from, m.nack(), wire.now, sink);
+      cut.onNack(from, m.nack(), sink);
       return;
     }
     if (!m.chunk().body_follows()) return;
@@ -114,7 +114,8 @@ TEST_CASE("a relay passes a chunk's body on as it lands: its receiver gets it wh
   Node source(kSource, w), relay(kRelay, w), receiver(kReceiver, w);
   relay.copyTo = {kReceiver};
   const v1::PeerMessage m = chunkMessage(7, 5000);
-  REQUIRE(source.cut.send(m, {kRelay}, true, w.now, source.sink));
+  v1::PeerMessage copy = m;
+  REQUIRE(source.cut.send(copy, {kRelay}, true, w.now, source.sink));
   // On the wire: the header first, then the body's datagrams.
   REQUIRE(w.inFlight.size() == 1 + 5);
   CHECK(w.inFlight.front().isMessage);
@@ -130,9 +131,13 @@ TEST_CASE("a relay passes a chunk's body on as it lands: its receiver gets it wh
   CHECK(receiver.whole.front().chunk().hops() == 1);
   CHECK(relay.cut.stats().relayed == 5);
   CHECK(relay.cut.stats().completed == 1);
-  // A small chunk is sent whole: nothing to pass on early.
-  CHECK_FALSE(source.cut.send(chunkMessage(8, 500), {kRelay}, true, w.now, source.sink));
-  CHECK_FALSE(source.cut.send(chunkMessage(9, 5000), {kRelay}, false, w.now, source.sink));  // not wanted
+  // A small chunk is sent whole: nothing to pass on early; nor one not
+  // wanted cut through. Either is left as it was.
+  v1::PeerMessage small = chunkMessage(8, 500), unwanted = chunkMessage(9, 5000);
+  CHECK_FALSE(source.cut.send(small, {kRelay}, true, w.now, source.sink));
+  CHECK_FALSE(source.cut.send(unwanted, {kRelay}, false, w.now, source.sink));
+  CHECK(small.chunk().chunk().payload().size() == 500);
+  CHECK(unwanted.chunk().chunk().payload().size() == 5000);
 }
 
 TEST_CASE("a body datagram lost on the way is asked for again and passed on below") {
@@ -145,7 +150,8 @@ TEST_CASE("a body datagram lost on the way is asked for again and passed on belo
     if (d.from != kSource || d.isMessage || dropped || d.bytes[15] != 2) return false;
     return dropped = true;
   };
-  REQUIRE(source.cut.send(chunkMessage(3, 5000), {kRelay}, true, w.now, source.sink));
+  v1::PeerMessage m = chunkMessage(3, 5000);
+  REQUIRE(source.cut.send(m, {kRelay}, true, w.now, source.sink));
   w.deliver();
   CHECK(dropped);
   CHECK(receiver.whole.empty());
@@ -163,7 +169,8 @@ TEST_CASE("a body that never comes fails where it was told, and below: the overl
   relay.copyTo = {kReceiver};
   // The source's body datagrams never reach the relay, nor its repairs.
   w.drop = [](const Wire::Datagram& d) { return d.from == kSource && !d.isMessage; };
-  REQUIRE(source.cut.send(chunkMessage(4, 5000), {kRelay}, true, w.now, source.sink));
+  v1::PeerMessage m = chunkMessage(4, 5000);
+  REQUIRE(source.cut.send(m, {kRelay}, true, w.now, source.sink));
   w.deliver();
   CHECK(relay.toldComing.size() == 1);
   CHECK(receiver.toldComing.size() == 1);
@@ -195,7 +202,8 @@ TEST_CASE("a flood of headers whose bodies never come is bounded: the excess is 
 TEST_CASE("a header that comes after its body finds the chunk whole") {
   Wire w;
   Node source(kSource, w), receiver(kReceiver, w);
-  REQUIRE(source.cut.send(chunkMessage(5, 3000), {kReceiver}, true, w.now, source.sink));
+  v1::PeerMessage m = chunkMessage(5, 3000);
+  REQUIRE(source.cut.send(m, {kReceiver}, true, w.now, source.sink));
   // Reordered: the header last.
   std::rotate(w.inFlight.begin(), w.inFlight.begin() + 1, w.inFlight.end());
   w.deliver();

@@ -67,7 +67,7 @@ TEST_CASE("a chunk told at its first datagram is passed on at once, played and a
     out.clear();
   }
   CHECK(acknowledged);
-  relay.onChunkComplete(1, 0, nullptr, net->now, out);
+  relay.onChunkComplete(0, nullptr, net->now, out);
   REQUIRE(out.delivered.size() == 1);
   CHECK(out.delivered.front().chunk->seq() == 0);
   out.clear();
@@ -80,7 +80,7 @@ TEST_CASE("a chunk told at its first datagram is passed on at once, played and a
   }
   CHECK(announced);
   // Whole once: another copy's end changes nothing.
-  relay.onChunkComplete(3, 0, nullptr, net->now, out);
+  relay.onChunkComplete(0, nullptr, net->now, out);
   CHECK(out.delivered.empty());
 }
 
@@ -131,7 +131,7 @@ TEST_CASE("a chunk told by its header alone is played with the body handed over 
   CHECK(out.delivered.empty());
   auto body = std::make_shared<v1::Chunk>(*bare);
   body->set_payload("the body");
-  peer.onChunkComplete(1, 5, body, net->now, out);
+  peer.onChunkComplete(5, body, net->now, out);
   REQUIRE(out.delivered.size() == 1);
   CHECK(out.delivered.front().chunk->payload() == "the body");
 }
