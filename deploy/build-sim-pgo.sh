@@ -15,9 +15,12 @@ PROFILE="$DIR/profile"
 JOBS="$(nproc)"
 "$ROOT/deploy/install-deps.sh" >&2
 
+# Link-time optimisation too: the node's tables, its membership and its
+# scheduler live in separate files, and inlining across them ran the
+# bench's scenario ~5 % faster (same results).
 configure() {  # $1: the profile flags
   cmake -S "$ROOT" -B "$DIR" -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_CXX_FLAGS="$1 -fprofile-dir=$PROFILE" -DCMAKE_EXE_LINKER_FLAGS="$2" >/dev/null
+    -DCMAKE_CXX_FLAGS="$1 -flto=auto -fprofile-dir=$PROFILE" -DCMAKE_EXE_LINKER_FLAGS="$2 -flto=auto" >/dev/null
 }
 
 rm -rf "$PROFILE"

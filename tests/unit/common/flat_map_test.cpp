@@ -27,6 +27,31 @@ TEST_CASE("FlatMap: insert, find, overwrite, erase") {
   CHECK(m.find(0) == m.end());
 }
 
+TEST_CASE("FlatMap: the largest keys it stores are kept apart from its free-slot markers") {
+  // The two keys above kMaxKey mark empty and erased slots: keys up to it
+  // (an IPv4 address and port make 48 bits; seqs count from 0) are ordinary.
+  FlatMap<int> m;
+  const std::uint64_t top = FlatMap<int>::kMaxKey;
+  CHECK(top == ~0ull - 2);
+  for (std::uint64_t k = 0; k < 40; ++k) m[top - k] = static_cast<int>(k);
+  CHECK(m.size() == 40);
+  CHECK(m.find(top)->second == 0);
+  CHECK(m.erase(top) == 1);
+  CHECK(m.find(top) == m.end());
+  CHECK(m.find(top - 1)->second == 1);
+  std::size_t seen = 0;
+  for (const auto& [k, v] : m) {
+    CHECK(k == top - static_cast<std::uint64_t>(v));
+    ++seen;
+  }
+  CHECK(seen == 39);
+  m.clear();
+  CHECK(m.empty());
+  CHECK(m.begin() == m.end());
+  m[top] = 5;
+  CHECK(m.find(top)->second == 5);
+}
+
 TEST_CASE("FlatMap: erasing while iterating visits every other element once") {
   FlatMap<int> m;
   for (int i = 0; i < 100; ++i) m[static_cast<std::uint64_t>(i) * 1000] = i;

@@ -8,8 +8,14 @@
 // iterator after the erased one is returned, as std::unordered_map does).
 // Unlike std::unordered_map, an insertion may move every element: references
 // and iterators into the map do not survive inserting into it.
+//
+// A slot's state is its key: the two largest keys mark empty and erased
+// slots and may not be stored (peer ids are an IPv4 address and a port, 48
+// bits; seqs count from 0). A separate state byte padded every slot by 8
+// bytes, and the simulator's tables are most of its memory.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -21,13 +27,14 @@ namespace partyhub {
 
 template <class V>
 class FlatMap {
-  enum class State : std::uint8_t { kEmpty, kFull, kErased };
-  struct Slot {
-    std::pair<std::uint64_t, V> kv;
-    State state = State::kEmpty;
-  };
+  using Slot = std::pair<std::uint64_t, V>;
+  static constexpr std::uint64_t kEmpty = ~0ull;
+  static constexpr std::uint64_t kErased = ~0ull - 1;
+  static bool full(const Slot& s) { return s.first < kErased; }
 
  public:
+  /// Keys from here up are reserved (they mark free slots).
+  static constexpr std::uint64_t kMaxKey = kErased - 1;
   using key_type = std::uint64_t;
   using value_type = std::pair<std::uint64_t, V>;
 
@@ -46,8 +53,8 @@ class FlatMap {
     operator Iter<true>() const {  // NOLINT(google-explicit-constructor): as std iterators convert
       return Iter<true>(mMap, mIndex);
     }
-    reference operator*() const { return mMap->mSlots[mIndex].kv; }
-    pointer operator->() const { return &mMap->mSlots[mIndex].kv; }
+    reference operator*() const { return mMap->mSlots[mIndex]; }
+    pointer operator->() const { return &mMap->mSlots[mIndex]; }
     Iter& operator++() {
       ++mIndex;
       skip();
@@ -59,7 +66,7 @@ class FlatMap {
    private:
     friend class FlatMap;
     void skip() {
-      while (mIndex < mMap->mSlots.size() && mMap->mSlots[mIndex].state != State::kFull) ++mIndex;
+      while (mIndex < mMap->mSlots.size() && !full(mMap->mSlots[mIndex])) ++mIndex;
     }
     Owner* mMap;
     std::size_t mIndex;
@@ -81,6 +88,7 @@ class FlatMap {
 
   /// Inserts a value-initialised V under `key` unless it is there.
   std::pair<iterator, bool> try_emplace(std::uint64_t key) {
+    assert(key <= kMaxKey);
     const std::size_t found = locate(key);
     if (found != mSlots.size()) return {iterator(this, found), false};
     // Keep a quarter of the slots empty, so probes stay short: then rebuild
@@ -93,11 +101,10 @@ class FlatMap {
       rehash(capacity);
     }
     std::size_t i = home(key);
-    while (mSlots[i].state == State::kFull) i = (i + 1) & mMask;
-    if (mSlots[i].state == State::kErased) --mErased;
-    mSlots[i].kv.first = key;
-    mSlots[i].kv.second = V{};
-    mSlots[i].state = State::kFull;
+    while (full(mSlots[i])) i = (i + 1) & mMask;
+    if (mSlots[i].first == kErased) --mErased;
+    mSlots[i].first = key;
+    mSlots[i].second = V{};
     ++mSize;
     return {iterator(this, i), true};
   }
@@ -122,8 +129,8 @@ class FlatMap {
 
   void clear() {
     for (Slot& s : mSlots) {
-      if (s.state == State::kFull) s.kv.second = V{};
-      s.state = State::kEmpty;
+      if (full(s)) s.second = V{};
+      s.first = kEmpty;
     }
     mSize = 0;
     mErased = 0;
@@ -139,32 +146,31 @@ class FlatMap {
   [[nodiscard]] std::size_t locate(std::uint64_t key) const {
     if (mSize == 0) return mSlots.size();
     for (std::size_t i = home(key);; i = (i + 1) & mMask) {
-      const Slot& s = mSlots[i];
-      if (s.state == State::kEmpty) return mSlots.size();
-      if (s.state == State::kFull && s.kv.first == key) return i;
+      const std::uint64_t k = mSlots[i].first;
+      if (k == key) return i;  // never a marker: no such key is stored
+      if (k == kEmpty) return mSlots.size();
     }
   }
 
   void release(std::size_t i) {
-    mSlots[i].kv.second = V{};  // free what the value holds now, not at the next rehash
-    mSlots[i].state = State::kErased;
+    mSlots[i].second = V{};  // free what the value holds now, not at the next rehash
+    mSlots[i].first = kErased;
     --mSize;
     ++mErased;
   }
 
   void rehash(std::size_t capacity) {
     if (capacity < 8) capacity = 8;
-    std::vector<Slot> old(capacity);
+    std::vector<Slot> old(capacity, Slot{kEmpty, V{}});
     old.swap(mSlots);
     mMask = capacity - 1;
     mSize = 0;
     mErased = 0;
     for (Slot& s : old) {
-      if (s.state != State::kFull) continue;
-      std::size_t i = home(s.kv.first);
-      while (mSlots[i].state == State::kFull) i = (i + 1) & mMask;
-      mSlots[i].kv = std::move(s.kv);
-      mSlots[i].state = State::kFull;
+      if (!full(s)) continue;
+      std::size_t i = home(s.first);
+      while (full(mSlots[i])) i = (i + 1) & mMask;
+      mSlots[i] = std::move(s);
       ++mSize;
     }
   }
