@@ -144,7 +144,7 @@ class StreamerApp {
       ++mDatagramsIn;
       mBytesIn += datagram.size();
       if (mOverlay && isBodyDatagram(datagram)) {  // cut-through: passed on as it lands
-        mCut.onBodyDatagram(datagram, now, mCutSink);
+        mCut.onBodyDatagram(from, datagram, now, mCutSink);
         apply();
         return;
       }
@@ -494,6 +494,8 @@ class StreamerApp {
     s->set_body_garbage(mCut.bodyStats().garbage);
     s->set_cut_refused(cut.refused);
     s->set_cut_unsendable(cut.unsendable);
+    s->set_cut_headers_asked(cut.headersAsked);
+    s->set_cut_headers_resent(cut.headersResent);
     mTraffic.fill(*s);
     if (mEmulator) s->set_emulation_dropped(mEmulator->stats().lost + mEmulator->stats().overflow);
     s->set_cpu_us(cpuTimeUs());

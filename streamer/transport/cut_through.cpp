@@ -87,6 +87,7 @@ bool CutThrough::send(v1::PeerMessage& msg, const std::vector<PeerId>& to, bool 
   named.set_seq(seq);
   named.set_capture_us(captureUs);
   pc.set_body_follows(true);
+  mSent[key].push_back(Sent{msg, to, nowUs});
   for (PeerId peer : to) {
     sink.message(peer, msg);
     if (waiting != nullptr) {
@@ -100,15 +101,18 @@ bool CutThrough::send(v1::PeerMessage& msg, const std::vector<PeerId>& to, bool 
   return true;
 }
 
-void CutThrough::onBodyDatagram(std::string_view datagram, std::int64_t nowUs, const Sink& sink) {
+void CutThrough::onBodyDatagram(PeerId from, std::string_view datagram, std::int64_t nowUs, const Sink& sink) {
   const BodyStore::Fed fed = mStore.onDatagram(datagram, nowUs);
-  if (fed.what == BodyStore::Fed::What::kNew || fed.what == BodyStore::Fed::What::kWhole) {
-    landed(fed, datagram, sink, true);
-  }
+  if (fed.what != BodyStore::Fed::What::kNew && fed.what != BodyStore::Fed::What::kWhole) return;
+  // The first of a body we were told nothing of: its header is lost or
+  // behind it. Asked of its sender if it does not come soon (onTick).
+  if (mComing.count(fed.key) == 0 && mHeadless.size() < kMaxComing) mHeadless.try_emplace(fed.key, Headless{from, nowUs});
+  landed(fed, datagram, sink, true);
 }
 
 CutThrough::Header CutThrough::onHeader(PeerId from, v1::PeerMessage& msg, std::int64_t nowUs) {
   const BodyKey key = keyOf(msg);
+  mHeadless.erase(key);
   if (mStore.isWhole(key) && fill(msg)) return Header::kWhole;
   if (mComing.size() >= kMaxComing && mComing.count(key) == 0) {
     ++mStats.refused;
@@ -121,6 +125,19 @@ CutThrough::Header CutThrough::onHeader(PeerId from, v1::PeerMessage& msg, std::
 
 void CutThrough::onNack(PeerId from, const v1::FragmentNack& nack, const Sink& sink) {
   const BodyKey key{nack.channel(), nack.seq()};
+  if (nack.header()) {
+    // Only a header we sent it (the latest, if several): nobody learns of
+    // chunks, or gets copies, by asking.
+    auto sent = mSent.find(key);
+    if (sent == mSent.end()) return;
+    for (auto it = sent->second.rbegin(); it != sent->second.rend(); ++it) {
+      if (std::find(it->to.begin(), it->to.end(), from) == it->to.end()) continue;
+      sink.message(from, it->header);
+      ++mStats.headersResent;
+      return;
+    }
+    return;
+  }
   mHeld.clear();
   if (nack.indices().empty()) {
     // Nothing of it came: all we hold, and the rest as it lands.
@@ -143,9 +160,40 @@ void CutThrough::onNack(PeerId from, const v1::FragmentNack& nack, const Sink& s
   if (lacking) mStore.follow(key, from, mHeld);
 }
 
+void CutThrough::askHeaders(std::int64_t nowUs, const Sink& sink) {
+  for (auto it = mHeadless.begin(); it != mHeadless.end();) {
+    Headless& h = it->second;
+    // Told of since (a header, or a copy of ours waiting on it), its body
+    // gone, or asked enough.
+    if (mComing.count(it->first) > 0 || mStore.lastUs(it->first) < 0 || nowUs - h.sinceUs > mConfig.store.keepUs ||
+        h.asks >= mConfig.maxNacks) {
+      it = mHeadless.erase(it);
+      continue;
+    }
+    if (nowUs - h.sinceUs >= mConfig.stallUs && (h.asks == 0 || nowUs - h.lastAskUs >= mConfig.nackRepeatUs)) {
+      v1::PeerMessage ask;
+      auto* n = ask.mutable_nack();
+      n->set_body(true);
+      n->set_header(true);
+      n->set_channel(it->first.channel);
+      n->set_seq(it->first.seq);
+      h.lastAskUs = nowUs;
+      ++h.asks;
+      ++mStats.headersAsked;
+      sink.message(h.from, ask);
+    }
+    ++it;
+  }
+}
+
 void CutThrough::onTick(std::int64_t nowUs, const Sink& sink) {
   mFailed.clear();
   mStore.expire(nowUs, mFailed);
+  for (auto it = mSent.begin(); it != mSent.end();) {
+    std::erase_if(it->second, [&](const Sent& s) { return nowUs - s.atUs > mConfig.store.keepUs; });
+    it = it->second.empty() ? mSent.erase(it) : std::next(it);
+  }
+  askHeaders(nowUs, sink);
   for (auto it = mComing.begin(); it != mComing.end();) {
     const BodyKey key = it->first;
     Coming& c = it->second;

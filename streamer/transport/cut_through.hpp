@@ -4,8 +4,11 @@
 // the chunk (chunk_body.hpp). A relay's core hears of the chunk at its
 // header (Message::coming) and decides its copies then; each copy's header
 // goes at once and the body's datagrams follow as they land. Missing body
-// datagrams are asked of the header's sender (FragmentNack.body). Pure: the
-// streamer hands datagrams in and sends what comes out.
+// datagrams are asked of the header's sender (FragmentNack.body), and a
+// header lost while its body came is asked of the body's sender
+// (FragmentNack.header): a relay that never heard of a chunk would leave its
+// whole subtree to pull it. Pure: the streamer hands datagrams in and sends
+// what comes out.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +40,8 @@ struct CutThroughStats {
   std::uint64_t resent = 0;          // body datagrams sent again on request
   std::uint64_t unsendable = 0;      // copies of a chunk whose body we no longer have
   std::uint64_t refused = 0;         // headers dropped: too many bodies awaited already
+  std::uint64_t headersAsked = 0;    // headers asked for: a body came without one
+  std::uint64_t headersResent = 0;   // headers sent again on such a request
 };
 
 class CutThrough {
@@ -59,8 +64,8 @@ class CutThrough {
   /// send it as it is (untouched).
   bool send(v1::PeerMessage& msg, const std::vector<PeerId>& to, bool wanted, std::int64_t nowUs,
             const Sink& sink);
-  /// A body datagram, from whoever.
-  void onBodyDatagram(std::string_view datagram, std::int64_t nowUs, const Sink& sink);
+  /// A body datagram, from whoever (`from`: asked for the header if none comes).
+  void onBodyDatagram(PeerId from, std::string_view datagram, std::int64_t nowUs, const Sink& sink);
   /// A header (PeerChunk.body_follows) from `from`: its body is already
   /// whole (`msg` then carries it: an ordinary chunk), or it comes (the
   /// overlay is told the chunk is coming), or it is refused: more bodies
@@ -68,13 +73,15 @@ class CutThrough {
   enum class Header : std::uint8_t { kWhole, kComing, kRefused };
   Header onHeader(PeerId from, v1::PeerMessage& msg, std::int64_t nowUs);
   static constexpr std::size_t kMaxComing = 1024;  // ~30 s of a 30 chunk/s stream's bodies at once
-  /// A peer asks for body datagrams again.
+  /// A peer asks for body datagrams again, or for a header it lost.
   void onNack(PeerId from, const v1::FragmentNack& nack, const Sink& sink);
-  /// Asks for what coming bodies miss, fails those not whole in time.
+  /// Asks for what coming bodies miss and for headers bodies came without,
+  /// fails bodies not whole in time.
   void onTick(std::int64_t nowUs, const Sink& sink);
 
-  /// Bodies told of by a header and not whole yet (the caller ticks while any).
-  [[nodiscard]] std::size_t coming() const { return mComing.size(); }
+  /// Bodies told of by a header and not whole yet, or come without one (the
+  /// caller ticks while any).
+  [[nodiscard]] std::size_t coming() const { return mComing.size() + mHeadless.size(); }
   [[nodiscard]] const CutThroughStats& stats() const { return mStats; }
   [[nodiscard]] const BodyStats& bodyStats() const { return mStore.stats(); }
 
@@ -87,6 +94,20 @@ class CutThrough {
     int nacks = 0;
     std::vector<PeerId> waiting;  // copies sent before any of the body came: its followers once it does
   };
+  /// A body that began to come with no header (lost, or behind it).
+  struct Headless {
+    PeerId from = 0;
+    std::int64_t sinceUs = 0;
+    std::int64_t lastAskUs = 0;
+    int asks = 0;
+  };
+  /// The headers we sent of a chunk, and to whom, for a receiver that lost one.
+  struct Sent {
+    v1::PeerMessage header;
+    std::vector<PeerId> to;
+    std::int64_t atUs = 0;
+  };
+  void askHeaders(std::int64_t nowUs, const Sink& sink);
   static BodyKey keyOf(const v1::PeerMessage& msg) { return {msg.channel(), msg.chunk().chunk().seq()}; }
   /// The datagram is in the store: pass it on to the body's followers, and
   /// tell the overlay (if `tell`) when it completes a chunk it was told of.
@@ -97,6 +118,8 @@ class CutThrough {
   CutThroughConfig mConfig;
   BodyStore mStore;
   std::unordered_map<BodyKey, Coming, BodyKeyHash> mComing;
+  std::unordered_map<BodyKey, Headless, BodyKeyHash> mHeadless;  // at most kMaxComing
+  std::unordered_map<BodyKey, std::vector<Sent>, BodyKeyHash> mSent;  // kept store.keepUs
   CutThroughStats mStats;
   std::vector<std::string> mScratch;
   std::vector<const std::string*> mHeld;

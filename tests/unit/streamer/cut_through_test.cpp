@@ -83,7 +83,7 @@ void Wire::deliver() {
     if (d.isMessage) {
       to.onMessage(d.from, std::move(d.message));
     } else {
-      to.cut.onBodyDatagram(d.bytes, now, to.sink);
+      to.cut.onBodyDatagram(d.from, d.bytes, now, to.sink);
     }
   }
 }
@@ -210,4 +210,67 @@ TEST_CASE("a header that comes after its body finds the chunk whole") {
   CHECK(receiver.toldComing.empty());
   REQUIRE(receiver.whole.size() == 1);
   CHECK(receiver.whole.front().chunk().chunk().payload().size() == 3000);
+}
+
+TEST_CASE("a header lost while its body came is asked of the body's sender: the relay's overlay hears of the chunk") {
+  Wire w;
+  Node source(kSource, w), relay(kRelay, w), receiver(kReceiver, w);
+  relay.copyTo = {kReceiver};
+  // The source's header to the relay is lost (once); its body comes.
+  int headersLost = 0;
+  w.drop = [&](const Wire::Datagram& d) {
+    if (d.from != kSource || !d.isMessage || !d.message.has_chunk() || headersLost > 0) return false;
+    ++headersLost;
+    return true;
+  };
+  v1::PeerMessage m = chunkMessage(6, 5000);
+  REQUIRE(source.cut.send(m, {kRelay}, true, w.now, source.sink));
+  w.deliver();
+  CHECK(headersLost == 1);
+  CHECK(relay.toldComing.empty());
+  CHECK(relay.whole.empty());  // its overlay knows nothing of the chunk
+  CHECK(relay.cut.coming() == 1);  // a body without a header: ticked for
+  tick(w, {&source, &relay, &receiver}, 50'000);
+  CHECK(relay.cut.stats().headersAsked == 1);
+  CHECK(source.cut.stats().headersResent == 1);
+  // The header again finds the body whole: the chunk, as if it came whole.
+  REQUIRE(relay.whole.size() == 1);
+  CHECK(relay.whole.front().chunk().chunk().payload() == chunkMessage(6, 5000).chunk().chunk().payload());
+  CHECK(relay.cut.coming() == 0);
+  tick(w, {&source, &relay, &receiver}, 500'000);
+  CHECK(relay.cut.stats().headersAsked == 1);  // asked once: it came
+  CHECK(relay.failed.empty());
+}
+
+TEST_CASE("a header is given again only to a peer it was sent to, and a body's header that comes late is not asked for") {
+  Wire w;
+  Node source(kSource, w), receiver(kReceiver, w);
+  v1::PeerMessage m = chunkMessage(2, 4000);
+  REQUIRE(source.cut.send(m, {kReceiver}, true, w.now, source.sink));
+  // A stranger (the relay's id, never sent to) asks for the header: nothing.
+  v1::FragmentNack ask;
+  ask.set_body(true);
+  ask.set_header(true);
+  ask.set_seq(2);
+  source.cut.onNack(kRelay, ask, source.sink);
+  CHECK(source.cut.stats().headersResent == 0);
+  CHECK(w.inFlight.size() == 1 + 4);  // only what was sent to the receiver
+  // The receiver's header comes 10 ms after its body (within the stall):
+  // never asked for.
+  Wire::Datagram header = std::move(w.inFlight.front());
+  w.inFlight.pop_front();
+  w.deliver();
+  CHECK(receiver.cut.coming() == 1);
+  tick(w, {&source, &receiver}, 10'000);
+  CHECK(receiver.cut.stats().headersAsked == 0);
+  receiver.onMessage(kSource, std::move(header.message));
+  REQUIRE(receiver.whole.size() == 1);
+  tick(w, {&source, &receiver}, 300'000);
+  CHECK(receiver.cut.stats().headersAsked == 0);
+  CHECK(receiver.cut.coming() == 0);
+  // A second's keeping later the sender has forgotten the header.
+  tick(w, {&source, &receiver}, 1'500'000);
+  ask.set_seq(2);
+  source.cut.onNack(kReceiver, ask, source.sink);
+  CHECK(source.cut.stats().headersResent == 0);
 }
