@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
             << "  delay ms: p50 " << r.delay.percentileMs(0.5) << " p95 " << r.delay.percentileMs(0.95) << " p99 "
             << r.delay.percentileMs(0.99) << " max " << r.delay.maxMs() << "\n"
             << "  lower bound " << r.lowerBoundMs << " ms (chunk upload " << r.chunkUploadMs << " ms), p99/bound "
-            << r.delay.percentileMs(0.99) / r.lowerBoundMs << "\n"
+            << r.delay.percentileMs(0.99) / r.lowerBoundMs << "; for cut-through relays " << r.lowerBoundCutThroughMs
+            << " ms, p99/bound " << r.delay.percentileMs(0.99) / r.lowerBoundCutThroughMs << "\n"
             << "  settled (chunks injected from " << s.settledS << " s on): p50 " << r.settledDelay.percentileMs(0.5)
             << " p99 " << r.settledDelay.percentileMs(0.99) << " ms, p99/bound "
             << r.settledDelay.percentileMs(0.99) / r.lowerBoundMs << "\n"
@@ -130,7 +131,11 @@ int main(int argc, char** argv) {
         << r.delay.percentileMs(0.99) / r.lowerBoundMs << ",\"settled_from_s\":" << s.settledS
         << ",\"settled_p50_delay_ms\":" << r.settledDelay.percentileMs(0.5)
         << ",\"settled_p99_delay_ms\":" << r.settledDelay.percentileMs(0.99) << ",\"settled_ratio_to_bound\":"
-        << r.settledDelay.percentileMs(0.99) / r.lowerBoundMs << ",\"pulled_share\":" << r.pulledShare
+        << r.settledDelay.percentileMs(0.99) / r.lowerBoundMs
+        << ",\"lower_bound_cut_through_ms\":" << r.lowerBoundCutThroughMs
+        << ",\"ratio_to_cut_through_bound\":" << r.delay.percentileMs(0.99) / r.lowerBoundCutThroughMs
+        << ",\"settled_ratio_to_cut_through_bound\":" << r.settledDelay.percentileMs(0.99) / r.lowerBoundCutThroughMs
+        << ",\"pulled_share\":" << r.pulledShare
         << ",\"pushed_p50_delay_ms\":" << r.pushedDelay.percentileMs(0.5)
         << ",\"pushed_p99_delay_ms\":" << r.pushedDelay.percentileMs(0.99) << ",\"mean_hops\":" << r.meanHops
         << ",\"duplicate_ratio\":" << r.duplicateRatio << ",\"signalling_overhead\":" << r.signallingOverhead

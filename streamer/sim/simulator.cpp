@@ -35,6 +35,11 @@ double lowerBoundMs(std::size_t n, double chunkUploadMs, double latencyMinMs) {
   return (hops + 1) * chunkUploadMs + hops * latencyMinMs;
 }
 
+double lowerBoundCutThroughMs(std::size_t n, double chunkUploadMs, double datagramUploadMs, double latencyMinMs) {
+  const double d = std::min(datagramUploadMs, chunkUploadMs);
+  return lowerBoundMs(n, d, latencyMinMs) + (chunkUploadMs - d);
+}
+
 namespace {
 
 enum class EventKind : std::uint8_t { kTick, kDeliver, kInject, kChurn, kJoin, kWake, kSample, kComplete, kFailed };
@@ -564,6 +569,10 @@ class Sim {
     const double meanUploadKbps = mS.uploadMeanX * mS.streamKbps;
     mResult.chunkUploadMs = static_cast<double>(mChunkBytes) * 8 / meanUploadKbps;
     mResult.lowerBoundMs = lowerBoundMs(mS.peers, mResult.chunkUploadMs, mS.latencyMinMs);
+    // As the streamer, only a chunk of several datagrams cuts through.
+    const bool cuts = mS.cutThrough && mChunkBytes > kMaxSinglePayload;
+    const double datagramMs = static_cast<double>(cuts ? kMaxFragmentPayload : mChunkBytes) * 8 / meanUploadKbps;
+    mResult.lowerBoundCutThroughMs = lowerBoundCutThroughMs(mS.peers, mResult.chunkUploadMs, datagramMs, mS.latencyMinMs);
   }
 
   Scenario mS;

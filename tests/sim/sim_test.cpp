@@ -96,6 +96,12 @@ TEST_CASE("the lower bound follows the formula") {
   // N = 1000 -> ceil(log2) = 10: 11 chunk uploads + 10 minimum latencies.
   CHECK(lowerBoundMs(1000, 16.0, 10.0) == doctest::Approx(11 * 16.0 + 10 * 10.0));
   CHECK(lowerBoundMs(2, 16.0, 10.0) == doctest::Approx(2 * 16.0 + 10.0));
+  // Cut-through: 11 first-datagram uploads and 10 latencies, then the last
+  // copy's other datagrams (16 - 4 ms).
+  CHECK(lowerBoundCutThroughMs(1000, 16.0, 4.0, 10.0) == doctest::Approx(11 * 4.0 + 10 * 10.0 + 12.0));
+  // A chunk of one datagram: the bound above.
+  CHECK(lowerBoundCutThroughMs(1000, 16.0, 16.0, 10.0) == doctest::Approx(lowerBoundMs(1000, 16.0, 10.0)));
+  CHECK(lowerBoundCutThroughMs(1000, 16.0, 30.0, 10.0) == doctest::Approx(lowerBoundMs(1000, 16.0, 10.0)));
 }
 
 TEST_CASE("the calendar queue pops events in the order one heap would, near, far and simultaneous ones alike") {
