@@ -163,10 +163,9 @@ void CutThrough::onNack(PeerId from, const v1::FragmentNack& nack, const Sink& s
 void CutThrough::askHeaders(std::int64_t nowUs, const Sink& sink) {
   for (auto it = mHeadless.begin(); it != mHeadless.end();) {
     Headless& h = it->second;
-    // Told of since (a header, or a copy of ours waiting on it), its body
-    // gone, or asked enough.
-    if (mComing.count(it->first) > 0 || mStore.lastUs(it->first) < 0 || nowUs - h.sinceUs > mConfig.store.keepUs ||
-        h.asks >= mConfig.maxNacks) {
+    // Its body gone, or asked enough. (A header that comes takes the entry
+    // out: onHeader.)
+    if (mStore.lastUs(it->first) < 0 || h.asks >= mConfig.maxNacks) {
       it = mHeadless.erase(it);
       continue;
     }
