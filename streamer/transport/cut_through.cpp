@@ -88,6 +88,7 @@ bool CutThrough::send(v1::PeerMessage& msg, const std::vector<PeerId>& to, bool 
   named.set_capture_us(captureUs);
   pc.set_body_follows(true);
   mSent[key].push_back(Sent{msg, to, nowUs});
+  mSentOrder.push_back(key);
   for (PeerId peer : to) {
     sink.message(peer, msg);
     if (waiting != nullptr) {
@@ -188,9 +189,16 @@ void CutThrough::askHeaders(std::int64_t nowUs, const Sink& sink) {
 void CutThrough::onTick(std::int64_t nowUs, const Sink& sink) {
   mFailed.clear();
   mStore.expire(nowUs, mFailed);
-  for (auto it = mSent.begin(); it != mSent.end();) {
-    std::erase_if(it->second, [&](const Sent& s) { return nowUs - s.atUs > mConfig.store.keepUs; });
-    it = it->second.empty() ? mSent.erase(it) : std::next(it);
+  // A chunk's headers are in its entry in the order sent, as mSentOrder has
+  // them all: the oldest of all is the first of its chunk's.
+  while (!mSentOrder.empty()) {
+    auto it = mSent.find(mSentOrder.front());
+    if (it != mSent.end()) {
+      if (nowUs - it->second.front().atUs <= mConfig.store.keepUs) break;
+      it->second.erase(it->second.begin());
+      if (it->second.empty()) mSent.erase(it);
+    }
+    mSentOrder.pop_front();
   }
   askHeaders(nowUs, sink);
   for (auto it = mComing.begin(); it != mComing.end();) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -120,6 +121,7 @@ class CutThrough {
   std::unordered_map<BodyKey, Coming, BodyKeyHash> mComing;
   std::unordered_map<BodyKey, Headless, BodyKeyHash> mHeadless;  // at most kMaxComing
   std::unordered_map<BodyKey, std::vector<Sent>, BodyKeyHash> mSent;  // kept store.keepUs
+  std::deque<BodyKey> mSentOrder;  // mSent's entries in the order sent: the oldest expire first
   CutThroughStats mStats;
   std::vector<std::string> mScratch;
   std::vector<const std::string*> mHeld;

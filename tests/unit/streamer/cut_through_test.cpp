@@ -274,3 +274,36 @@ TEST_CASE("a header is given again only to a peer it was sent to, and a body's h
   source.cut.onNack(kReceiver, ask, source.sink);
   CHECK(source.cut.stats().headersResent == 0);
 }
+
+TEST_CASE("a sender forgets its headers oldest first: a later chunk's is given again after an earlier one's keeping ran out") {
+  Wire w;
+  Node source(kSource, w);
+  v1::PeerMessage first = chunkMessage(5, 4000);
+  REQUIRE(source.cut.send(first, {kReceiver}, true, w.now, source.sink));
+  tick(w, {&source}, 600'000);
+  v1::PeerMessage second = chunkMessage(6, 4000);
+  REQUIRE(source.cut.send(second, {kReceiver, kRelay}, true, w.now, source.sink));
+  v1::PeerMessage again = chunkMessage(6, 4000);  // the same chunk to one more peer, later
+  tick(w, {&source}, 700'000);
+  REQUIRE(source.cut.send(again, {kReceiver}, true, w.now, source.sink));
+  // 1.2 s: the first header is over its second's keeping, the others not.
+  tick(w, {&source}, 1'200'000);
+  v1::FragmentNack ask;
+  ask.set_body(true);
+  ask.set_header(true);
+  ask.set_seq(5);
+  source.cut.onNack(kReceiver, ask, source.sink);
+  CHECK(source.cut.stats().headersResent == 0);
+  ask.set_seq(6);
+  source.cut.onNack(kRelay, ask, source.sink);
+  CHECK(source.cut.stats().headersResent == 1);
+  // 1.65 s: the first copy of seq 6 is forgotten (the relay's), the later one (the receiver's) not.
+  tick(w, {&source}, 1'650'000);
+  source.cut.onNack(kRelay, ask, source.sink);
+  CHECK(source.cut.stats().headersResent == 1);
+  source.cut.onNack(kReceiver, ask, source.sink);
+  CHECK(source.cut.stats().headersResent == 2);
+  tick(w, {&source}, 1'750'000);
+  source.cut.onNack(kReceiver, ask, source.sink);
+  CHECK(source.cut.stats().headersResent == 2);
+}
