@@ -23,11 +23,9 @@
 #include "partyhub/common/zmq_util.hpp"
 #include "partyhub/v1/local.pb.h"
 #include "transport/cut_through.hpp"
-#include "transport/link_emulator.hpp"
 #include "transport/overlay_adapter.hpp"
+#include "transport/peer_link.hpp"
 #include "transport/shared_overlay.hpp"
-#include "transport/traffic_counts.hpp"
-#include "transport/udp_socket.hpp"
 
 using namespace partyhub;
 using namespace partyhub::streamer;
@@ -46,8 +44,11 @@ std::string readFile(const std::string& path) {
 class StreamerApp {
  public:
   StreamerApp(const Options& o, RelayConfig relayConfig, std::optional<OverlayAdapterConfig> overlayConfig)
-      : mOptions(o), mLog(logger("streamer")), mUdp(o.listen), mRelay(std::move(relayConfig)),
-        mPlayers(mCtx, zmq::socket_type::router) {
+      : mOptions(o), mLog(logger("streamer")), mUdp(o.listen),
+        mLink(mUdp, mLoop,
+              o.emulation.enabled() ? std::make_unique<LinkEmulator>(o.emulation, static_cast<std::uint64_t>(wallNowUs()))
+                                    : nullptr),
+        mRelay(std::move(relayConfig)), mPlayers(mCtx, zmq::socket_type::router) {
     if (overlayConfig) {
       const PeerId self = resolvePeer(o.listen);
       if ((self >> 16) == 0) throw std::invalid_argument("--overlay needs a concrete --listen address (peers gossip it)");
@@ -67,16 +68,12 @@ class StreamerApp {
         mOverlay = std::make_unique<OverlayAdapter>(self, std::move(*overlayConfig), seed);
       }
     }
-    if (o.emulation.enabled()) {
-      mEmulator = std::make_unique<LinkEmulator>(o.emulation, static_cast<std::uint64_t>(wallNowUs()));
-    }
     mCutSink.send = [this](PeerId to, std::string_view d, bool resent) {
       const std::int64_t now = wallNowUs();
-      mTraffic.sentBody(d.size(), kBodyHeader);
-      sendOrEmulate(to, d, now);
+      mLink.sendBody(to, d, now);
       if (resent) mOverlay->chargeUplink(d.size(), now);  // the pacer counts it as sent
     };
-    mCutSink.message = [this](PeerId to, const v1::PeerMessage& m) { frameAndSend({&to, 1}, m, wallNowUs()); };
+    mCutSink.message = [this](PeerId to, const v1::PeerMessage& m) { mLink.send({&to, 1}, m, wallNowUs()); };
     mCutSink.complete = [this](PeerId from, v1::PeerMessage&& m) {
       mOverlay->onChunkComplete(from, std::move(m), wallNowUs(), mActions);
     };
@@ -116,7 +113,7 @@ class StreamerApp {
       mTickAlarm = mLoop.addAlarm([this] {
         const std::int64_t now = wallNowUs();
         mLastTickUs = now;
-        if (mReassembler.partialMessages() > 0) requestFragments(now);
+        if (mLink.partialMessages() > 0) mLink.requestFragments(now);
         mCut.onTick(now, mCutSink);  // body repairs, and bodies that failed
         mOverlay->onTick(now, mActions);
         apply();
@@ -140,27 +137,19 @@ class StreamerApp {
  private:
   void onUdp() {
     const std::int64_t now = wallNowUs();
-    mUdp.drain([&](PeerId from, std::string_view datagram) {
-      ++mDatagramsIn;
-      mBytesIn += datagram.size();
+    mLink.drain([&](PeerId from, std::string_view datagram) {
       if (mOverlay && isBodyDatagram(datagram)) {  // cut-through: passed on as it lands
         mCut.onBodyDatagram(from, datagram, now, mCutSink);
         apply();
         return;
       }
-      auto message = mReassembler.onDatagram(from, datagram, now);
-      if (mReassembler.gaps() > 0) requestFragments(now);
-      if (!message) return;
-      const std::int64_t firstArrival = mReassembler.firstArrivalUs();
       v1::PeerMessage msg;
-      if (!msg.ParseFromString(*message)) {
-        ++mMalformed;
-        return;
-      }
+      if (!mLink.receive(from, datagram, now, msg)) return;
+      const std::int64_t firstArrival = mLink.firstArrivalUs();
       if (msg.has_bundle()) {
         for (v1::PeerMessage& inner : *msg.mutable_bundle()->mutable_messages()) {
           if (inner.has_bundle()) {
-            ++mMalformed;  // bundles do not nest
+            mLink.countMalformed();  // bundles do not nest
             continue;
           }
           onPeerMessage(from, std::move(inner), now, firstArrival);
@@ -176,7 +165,8 @@ class StreamerApp {
     if (msg.has_nack() && msg.nack().body()) {
       if (mOverlay) mCut.onNack(from, msg.nack(), mCutSink);
     } else if (msg.has_nack()) {
-      resendFragments(from, msg.nack(), now);
+      const std::size_t resent = mLink.resend(from, msg.nack(), now);
+      if (mOverlay && resent > 0) mOverlay->chargeUplink(resent, now);  // the pacer counts it as sent
     } else if (mOverlay) {
       // A header whose body comes apart: the overlay hears of the chunk now
       // (or of it whole, if its body came first).
@@ -187,47 +177,6 @@ class StreamerApp {
       mOverlay->onPeerMessage(from, std::move(msg), now, mActions, firstArrival);
     } else {
       mRelay.onPeerMessage(from, msg, now, mActions);
-    }
-  }
-
-  // Fragment repair (see ReassemblerConfig): ask the senders of stalled or
-  // gapped messages for what is missing...
-  void requestFragments(std::int64_t now) {
-    mNacks.clear();
-    mReassembler.takeNacks(now, mNacks);
-    for (const FragmentNack& n : mNacks) {
-      v1::PeerMessage out;
-      out.mutable_nack()->set_msg_id(n.msgId);
-      for (std::uint16_t i : n.indices) out.mutable_nack()->add_indices(i);
-      mScratch.clear();
-      if (!fragment(out.SerializeAsString(), mNextMsgId++, mScratch)) continue;
-      for (const std::string& d : mScratch) {
-        mTraffic.sentDatagram("nack", d.size());
-        sendOrEmulate(n.sender, d, now);
-      }
-    }
-    if (mEmulator) armEmulatedLink();
-  }
-
-  // ... and answer such requests from what we sent lately.
-  void resendFragments(PeerId to, const v1::FragmentNack& nack, std::int64_t now) {
-    for (std::uint32_t i : nack.indices()) {
-      if (i > 0xFFFF) continue;
-      const std::string* d = mSent.find(nack.msg_id(), static_cast<std::uint16_t>(i));
-      if (d == nullptr) continue;
-      ++mFragmentsResent;
-      mTraffic.sentDatagram("resent", d->size());
-      sendOrEmulate(to, *d, now);
-      if (mOverlay) mOverlay->chargeUplink(d->size(), now);  // the pacer counts it as sent
-    }
-    if (mEmulator) armEmulatedLink();
-  }
-
-  void sendOrEmulate(PeerId to, std::string_view d, std::int64_t now) {
-    if (mEmulator) {
-      (void)mEmulator->submit(to, std::string(d), now);  // drops are counted there
-    } else {
-      sendDatagram(to, d);
     }
   }
 
@@ -296,21 +245,6 @@ class StreamerApp {
     }
   }
 
-  void sendDatagram(PeerId peer, std::string_view d) {
-    if (mUdp.sendTo(peer, d)) {
-      ++mDatagramsOut;
-      mBytesOut += d.size();
-    } else {
-      ++mSendErrors;
-    }
-  }
-
-  void flushEmulatedLink() {
-    mDue.clear();
-    mEmulator->due(wallNowUs(), mDue);
-    for (const auto& [peer, d] : mDue) sendDatagram(peer, d);
-  }
-
   // The overlay's paced uplink is backlogged: wake the core when it drains.
   void armUplink() {
     const std::int64_t waitUs = mOverlay->uplinkFreeAtUs() - wallNowUs();
@@ -318,16 +252,6 @@ class StreamerApp {
     armOnce(mUplinkArmed, waitUs, [this] {
       mOverlay->onUplinkFree(wallNowUs(), mActions);
       apply();
-    });
-  }
-
-  // One timer for the emulated link, armed for its next due datagram (a fixed
-  // 1 ms poll cost every streamer of a test bed 1000 wake-ups a second).
-  void armEmulatedLink() {
-    if (mEmulator->idle()) return;
-    armOnce(mEmulatorArmed, mEmulator->nextDueUs() - wallNowUs(), [this] {
-      flushEmulatedLink();
-      armEmulatedLink();
     });
   }
 
@@ -344,23 +268,6 @@ class StreamerApp {
     });
   }
 
-  // A message framed into datagrams and sent to `peers` at once; its
-  // datagrams kept for fragment repair.
-  void frameAndSend(std::span<const PeerId> peers, const v1::PeerMessage& m, std::int64_t now) {
-    mScratch.clear();
-    if (!fragment(m.SerializeAsString(), mNextMsgId++, mScratch)) {
-      ++mSendErrors;
-      return;
-    }
-    std::size_t framed = 0;
-    for (const std::string& d : mScratch) framed += d.size();
-    mTraffic.sent(m, framed, peers.size());
-    for (PeerId peer : peers) {
-      for (const std::string& d : mScratch) sendOrEmulate(peer, d, now);
-    }
-    mSent.remember(static_cast<std::uint16_t>(mNextMsgId - 1), std::move(mScratch), now);
-  }
-
   void apply() {
     const std::int64_t now = wallNowUs();
     if (mOverlay) {
@@ -371,8 +278,7 @@ class StreamerApp {
       });
     }
     bundleSmallMessages(mActions.toPeers, 256, kMaxSinglePayload);
-    for (const auto& send : mActions.toPeers) frameAndSend(send.peers, send.message, now);
-    if (mEmulator) armEmulatedLink();
+    for (const auto& send : mActions.toPeers) mLink.send(send.peers, send.message, now);
     if (mOverlay) armUplink();
     if (!mActions.toPlayers.empty() && !mSubscribers.empty()) {
       // A streamer of several channels serves each player the channel it
@@ -407,7 +313,7 @@ class StreamerApp {
   void scheduleTick(std::int64_t now) {
     if (!mTickAlarm) return;
     std::int64_t due = mOverlay->nextTickUs();
-    if (mReassembler.partialMessages() > 0 || mCut.coming() > 0) {
+    if (mLink.partialMessages() > 0 || mCut.coming() > 0) {
       due = std::min(due, mLastTickUs + overlay::Scheduler::kRegularTickUs);
     }
     due = std::max(due, mLastTickUs + 1'000);
@@ -428,8 +334,8 @@ class StreamerApp {
   }
 
   void housekeeping(std::int64_t now) {
-    mReassembler.expire(now);
-    if (!mOverlay && mReassembler.partialMessages() > 0) requestFragments(now);  // the overlay tick does it otherwise
+    mLink.expire(now);
+    if (!mOverlay && mLink.partialMessages() > 0) mLink.requestFragments(now);  // the overlay tick does it otherwise
     for (auto it = mSubscribers.begin(); it != mSubscribers.end();) {
       if (now - it->second.seenUs > 3'000'000) {
         mLog->info("player gone (no renewal for 3 s)");
@@ -445,29 +351,16 @@ class StreamerApp {
     out.set_wall_us(wallNowUs());
     auto* s = out.mutable_streamer();
     const auto& r = mOverlay ? mOverlay->stats() : mRelay.stats();
-    const auto& f = mReassembler.stats();
     s->set_name(mOptions.name);
     s->set_chunks_from_source(r.chunksFromSource);
     s->set_chunks_from_peers(r.chunksFromPeers);
     s->set_chunks_duplicate(r.duplicates);
     s->set_chunks_to_peers(r.chunksToPeers);
     s->set_chunks_to_players(mChunksToPlayers);
-    s->set_datagrams_in(mDatagramsIn);
-    s->set_datagrams_out(mDatagramsOut);
-    s->set_bytes_in(mBytesIn);
-    s->set_bytes_out(mBytesOut);
-    s->set_datagrams_garbage(f.garbage);
-    s->set_messages_malformed(mMalformed);
-    s->set_fragments_duplicate(f.duplicates);
-    s->set_messages_incomplete_expired(f.expired);
-    s->set_messages_evicted(f.evicted);
     s->set_local_malformed(mLocalMalformed);
     s->set_players(static_cast<std::uint32_t>(mSubscribers.size()));
     s->set_peers(static_cast<std::uint32_t>(mOverlay ? mOverlay->knownPeers() : mRelay.knownPeers()));
     s->set_keyframe_requests_forwarded(r.keyframeRequestsForwarded);
-    s->set_send_errors(mSendErrors);
-    s->set_fragments_nacked(f.nacked);
-    s->set_fragments_resent(mFragmentsResent);
     s->set_overlay_restarts(r.restarts);
     s->set_repushes(r.repushes);
     s->set_late_acks(r.lateAcks);
@@ -496,8 +389,7 @@ class StreamerApp {
     s->set_cut_unsendable(cut.unsendable);
     s->set_cut_headers_asked(cut.headersAsked);
     s->set_cut_headers_resent(cut.headersResent);
-    mTraffic.fill(*s);
-    if (mEmulator) s->set_emulation_dropped(mEmulator->stats().lost + mEmulator->stats().overflow);
+    mLink.fill(*s);
     s->set_cpu_us(cpuTimeUs());
     *s->mutable_overlay_delay() = r.overlayDelay.summary();
     return out;
@@ -521,14 +413,11 @@ class StreamerApp {
   EventLoop mLoop;
   zmq::context_t mCtx{1};
   UdpSocket mUdp;
+  PeerLink mLink;  // framing, fragment repair and the emulated link over mUdp
   Relay mRelay;
   std::unique_ptr<StreamerOverlay> mOverlay;
-  Reassembler mReassembler;
-  SentCache mSent;
   CutThrough mCut;  // chunk copies as a header and body datagrams (cut-through forwarding)
   CutThrough::Sink mCutSink;
-  std::vector<FragmentNack> mNacks;
-  std::uint64_t mFragmentsResent = 0;
   RelayActions mActions;
   zmq::socket_t mPlayers;
   std::optional<zmq::socket_t> mSource;
@@ -542,20 +431,10 @@ class StreamerApp {
   std::map<std::string, std::int64_t> mSourceIds;
   static constexpr std::size_t kMaxHeldForSource = 16;
   std::vector<v1::Control> mHeldForSource;
-  std::vector<std::string> mScratch;
-  // Random start: peers remember recent (sender, message id) pairs to drop
-  // duplicates, so a streamer restarted on the same address must not reuse
-  // the ids it sent before (its messages would be dropped for seconds).
-  std::uint16_t mNextMsgId = static_cast<std::uint16_t>(std::random_device{}());  // names messages of several datagrams
-  std::uint64_t mDatagramsIn = 0, mDatagramsOut = 0, mBytesIn = 0, mBytesOut = 0;
-  std::unique_ptr<LinkEmulator> mEmulator;  // --emulate-*: tests on a kernel without netem
-  std::vector<std::pair<PeerId, std::string>> mDue;
-  TrafficCounts mTraffic;  // what we send peers, by message kind
-  bool mEmulatorArmed = false;
   bool mUplinkArmed = false;
   std::unique_ptr<EventLoop::Alarm> mTickAlarm;  // the overlay core's tick
   std::int64_t mLastTickUs = 0;
-  std::uint64_t mMalformed = 0, mLocalMalformed = 0, mSendErrors = 0, mChunksToPlayers = 0;
+  std::uint64_t mLocalMalformed = 0, mChunksToPlayers = 0;
 };
 
 }  // namespace
