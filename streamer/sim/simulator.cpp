@@ -244,7 +244,7 @@ class Sim {
     std::int64_t arrives = lastLeaves + latency;
     std::size_t lost = 0;
     if (whole) {
-      whole = survives(p, bytes, latency, arrives, lost);
+      whole = survives(p, bytes, latency, arrives, lost, firstLeaves + latency);
       if (!whole && lost == n) return;  // not one datagram came
       if (!whole) givenUpUs = arrives + kGiveUpUs;
     } else {
@@ -270,33 +270,44 @@ class Sim {
   static constexpr std::int64_t kGiveUpUs = 300'000;
 
   /// Whether a message of `bytes` from `p` gets through its datagrams' loss,
-  /// and when (`arrives`, on input the time its last datagram lands). As the
-  /// streamer's framing does (fragmenter.hpp): a message of one datagram is
-  /// lost with it (the overlay repairs it); of several, the receiver asks for
-  /// the missing fragments (at once when a later one shows the gap, after a
-  /// stall when the last is missing) up to maxNacks times, each request and
-  /// each resent fragment lost like any datagram, the resends on the
-  /// sender's uplink.
+  /// and when (`arrives`, on input the time its last datagram lands; its
+  /// first lands at `firstArrives`, the others evenly between: -1, back to
+  /// back). As the streamer's framing does (fragmenter.hpp, cut_through.hpp):
+  /// a message of one datagram is lost with it (the overlay repairs it); of
+  /// several, the receiver asks for the missing fragments (at once when a
+  /// later one shows the gap, after a stall from the last one come when the
+  /// last is missing) up to maxNacks times, each request and each resent
+  /// fragment lost like any datagram, the resends on the sender's uplink.
   bool survives(PeerState& p, std::size_t bytes, std::int64_t latency, std::int64_t& arrives) {
     std::size_t lost = 0;
-    return survives(p, bytes, latency, arrives, lost);
+    return survives(p, bytes, latency, arrives, lost, -1);
   }
-  bool survives(PeerState& p, std::size_t bytes, std::int64_t latency, std::int64_t& arrives, std::size_t& lostFirst) {
+  bool survives(PeerState& p, std::size_t bytes, std::int64_t latency, std::int64_t& arrives, std::size_t& lostFirst,
+                std::int64_t firstArrives) {
     std::uniform_real_distribution<double> unit(0, 1);
     if (bytes <= kMaxSinglePayload) return unit(mRng) >= mS.loss;
     const std::size_t n = (bytes + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
-    std::size_t lost = 0;
-    bool lastLost = false;
+    if (firstArrives < 0) {
+      firstArrives = arrives - static_cast<std::int64_t>(static_cast<double>(bytes) * 8 * 1000 / p.uploadKbps) *
+                                   static_cast<std::int64_t>(n - 1) / static_cast<std::int64_t>(n);
+    }
+    const auto landsUs = [&](std::size_t i) {
+      return firstArrives + (arrives - firstArrives) * static_cast<std::int64_t>(i) / static_cast<std::int64_t>(n - 1);
+    };
+    std::size_t lost = 0, firstGone = n, seenAfter = n, lastSeen = n;
     for (std::size_t i = 0; i < n; ++i) {
       const bool gone = unit(mRng) < mS.loss;
       lost += gone ? 1 : 0;
-      lastLost = gone && i + 1 == n;
+      if (gone && firstGone == n) firstGone = i;
+      if (!gone && firstGone < i && seenAfter == n) seenAfter = i;
+      if (!gone) lastSeen = i;
     }
     lostFirst = lost;
     if (lost == 0) return true;
     if (lost == n || !mS.fragmentRepair) return false;  // nothing to ask about: the overlay's to repair
     const ReassemblerConfig repair;
-    std::int64_t askUs = arrives + (lastLost ? repair.stallUs : 0);
+    // A datagram after the first lost shows the gap; else the stall, from the last one come.
+    std::int64_t askUs = seenAfter < n ? landsUs(seenAfter) : landsUs(lastSeen) + repair.stallUs;
     for (int attempt = 0; attempt < repair.maxNacks; ++attempt, askUs += repair.nackRepeatUs) {
       if (unit(mRng) < mS.loss) continue;  // the request was lost
       const std::size_t resent = lost * kMaxDatagram;
@@ -312,7 +323,7 @@ class Sim {
       for (std::size_t i = 0; i < lost; ++i) still += unit(mRng) < mS.loss ? 1 : 0;
       ++mResult.fragmentRepairs;
       if (still == 0) {
-        arrives = sendUs + busyUs + latency;
+        arrives = std::max(arrives, sendUs + busyUs + latency);
         return true;
       }
       lost = still;

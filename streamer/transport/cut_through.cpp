@@ -107,7 +107,11 @@ void CutThrough::onBodyDatagram(PeerId from, std::string_view datagram, std::int
   if (fed.what != BodyStore::Fed::What::kNew && fed.what != BodyStore::Fed::What::kWhole) return;
   // The first of a body we were told nothing of: its header is lost or
   // behind it. Asked of its sender if it does not come soon (onTick).
-  if (mComing.count(fed.key) == 0 && mHeadless.size() < kMaxComing) mHeadless.try_emplace(fed.key, Headless{from, nowUs});
+  auto coming = mComing.find(fed.key);
+  if (coming == mComing.end() && mHeadless.size() < kMaxComing) mHeadless.try_emplace(fed.key, Headless{from, nowUs});
+  // A gap below it: asked for at once, as the reassembler does (not at the
+  // next tick: the body's followers below us wait for it too).
+  if (coming != mComing.end() && fed.what == BodyStore::Fed::What::kNew) askMissing(fed.key, coming->second, nowUs, false, sink);
   landed(fed, datagram, sink, true);
 }
 
@@ -214,24 +218,27 @@ void CutThrough::onTick(std::int64_t nowUs, const Sink& sink) {
       continue;
     }
     ++it;
-    if (c.nacks >= mConfig.maxNacks || (c.nacks > 0 && nowUs - c.lastNackUs < mConfig.nackRepeatUs)) continue;
-    const bool stalled = nowUs - std::max(last, c.sinceUs) >= mConfig.stallUs;
-    mMissing.clear();
-    mStore.missing(key, stalled, mMissing);
-    // A gap (a later datagram came) is asked about at once; a stall, all
-    // that is missing (everything, when nothing came).
-    if (mMissing.empty() && !(stalled && last < 0)) continue;
-    v1::PeerMessage nack;
-    auto* n = nack.mutable_nack();
-    n->set_body(true);
-    n->set_channel(key.channel);
-    n->set_seq(key.seq);
-    for (std::uint16_t i : mMissing) n->add_indices(i);
-    c.lastNackUs = nowUs;
-    ++c.nacks;
-    mStats.nacked += mMissing.empty() ? 1 : mMissing.size();
-    sink.message(c.from, nack);
+    askMissing(key, c, nowUs, nowUs - std::max(last, c.sinceUs) >= mConfig.stallUs, sink);
   }
+}
+
+void CutThrough::askMissing(BodyKey key, Coming& c, std::int64_t nowUs, bool stalled, const Sink& sink) {
+  if (c.nacks >= mConfig.maxNacks || (c.nacks > 0 && nowUs - c.lastNackUs < mConfig.nackRepeatUs)) return;
+  mMissing.clear();
+  mStore.missing(key, stalled, mMissing);
+  // A gap (a later datagram came): what is missing below it; a stall, all
+  // that is missing (everything, when nothing came).
+  if (mMissing.empty() && !(stalled && mStore.lastUs(key) < 0)) return;
+  v1::PeerMessage nack;
+  auto* n = nack.mutable_nack();
+  n->set_body(true);
+  n->set_channel(key.channel);
+  n->set_seq(key.seq);
+  for (std::uint16_t i : mMissing) n->add_indices(i);
+  c.lastNackUs = nowUs;
+  ++c.nacks;
+  mStats.nacked += mMissing.empty() ? 1 : mMissing.size();
+  sink.message(c.from, nack);
 }
 
 }  // namespace partyhub::streamer

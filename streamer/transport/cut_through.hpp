@@ -109,6 +109,10 @@ class CutThrough {
     std::int64_t atUs = 0;
   };
   void askHeaders(std::int64_t nowUs, const Sink& sink);
+  /// Asks the body's sender for what it misses: below the highest datagram
+  /// come (a gap), or all of it once `stalled`; not more often than the
+  /// repeat allows, nor more than maxNacks times.
+  void askMissing(BodyKey key, Coming& c, std::int64_t nowUs, bool stalled, const Sink& sink);
   static BodyKey keyOf(const v1::PeerMessage& msg) { return {msg.channel(), msg.chunk().chunk().seq()}; }
   /// The datagram is in the store: pass it on to the body's followers, and
   /// tell the overlay (if `tell`) when it completes a chunk it was told of.
