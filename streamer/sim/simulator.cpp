@@ -179,7 +179,7 @@ class Sim {
       mPayloadBytes += overlay::payloadBytes(msg);
       // The uplink serialises: transmission starts when it is free.
       const std::int64_t start = std::max(mNow, p.uplinkFreeUs);
-      p.uplinkFreeUs = start + static_cast<std::int64_t>(static_cast<double>(bytes) * 8 * 1000 / p.uploadKbps);
+      p.uplinkFreeUs = start + transmitUs(p, bytes);
       const std::uint32_t dst = indexOf(to);
       if (dst >= mPeers.size()) continue;
       const std::int64_t latency = static_cast<std::int64_t>(latencyUs(index, dst));
@@ -269,6 +269,11 @@ class Sim {
   // A copy not whole after its repairs is given up this long after its last datagram.
   static constexpr std::int64_t kGiveUpUs = 300'000;
 
+  /// How long `p`'s uplink takes to send `bytes`.
+  static std::int64_t transmitUs(const PeerState& p, std::size_t bytes) {
+    return static_cast<std::int64_t>(static_cast<double>(bytes) * 8 * 1000 / p.uploadKbps);
+  }
+
   /// Whether a message of `bytes` from `p` gets through its datagrams' loss,
   /// and when (`arrives`, on input the time its last datagram lands; its
   /// first lands at `firstArrives`, the others evenly between: -1, back to
@@ -288,8 +293,7 @@ class Sim {
     if (bytes <= kMaxSinglePayload) return unit(mRng) >= mS.loss;
     const std::size_t n = (bytes + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
     if (firstArrives < 0) {
-      firstArrives = arrives - static_cast<std::int64_t>(static_cast<double>(bytes) * 8 * 1000 / p.uploadKbps) *
-                                   static_cast<std::int64_t>(n - 1) / static_cast<std::int64_t>(n);
+      firstArrives = arrives - transmitUs(p, bytes) * static_cast<std::int64_t>(n - 1) / static_cast<std::int64_t>(n);
     }
     const auto landsUs = [&](std::size_t i) {
       return firstArrives + (arrives - firstArrives) * static_cast<std::int64_t>(i) / static_cast<std::int64_t>(n - 1);
@@ -316,7 +320,7 @@ class Sim {
       // The resend leaves when the request is in and the uplink is free; its
       // time on the uplink is taken from what the sender sends next.
       const std::int64_t sendUs = std::max(askUs + latency, p.uplinkFreeUs);
-      const auto busyUs = static_cast<std::int64_t>(static_cast<double>(resent) * 8 * 1000 / p.uploadKbps);
+      const std::int64_t busyUs = transmitUs(p, resent);
       p.uplinkFreeUs += busyUs;
       p.node->chargeUplink(resent, mNow);
       std::size_t still = 0;

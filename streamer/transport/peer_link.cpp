@@ -1,6 +1,5 @@
 #include "transport/peer_link.hpp"
 
-#include <limits>
 #include <random>
 
 #include "core/chunk_body.hpp"
