@@ -111,12 +111,12 @@ int main(int argc, char** argv) {
               << "  " << p.uploadUse << "  " << p.neighbours << "  " << p.requests << "\n";
   }
   if (timeline) {
-    std::cout << "  per second from the first chunk (delivery within 1 s, p50, p99 ms, mean hops, pulled share; tree:"
-                 " parent changes, orphaned, refused, displaced, stripes without a parent at its end):\n";
+    std::cout << "  per second from the first chunk (delivery within 1 s, p50, p99, p99 of pushes ms, mean hops, pulled"
+                 " share; tree: parent changes, orphaned, refused, displaced, stripes without a parent at its end):\n";
     for (std::size_t i = 0; i < r.timeline.size(); ++i) {
       const Second& t = r.timeline[i];
-      std::cout << "    " << i << "  " << t.deliveryRatio1s << "  " << t.p50Ms << "  " << t.p99Ms << "  " << t.meanHops << "  "
-                << t.pulledShare << "  " << t.parentChanges
+      std::cout << "    " << i << "  " << t.deliveryRatio1s << "  " << t.p50Ms << "  " << t.p99Ms << "  " << t.pushedP99Ms
+                << "  " << t.meanHops << "  " << t.pulledShare << "  " << t.parentChanges
                 << " " << t.orphaned << " " << t.refused << " " << t.displaced << " " << t.parentless << "\n";
     }
   }
@@ -161,7 +161,8 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < r.timeline.size(); ++i) {
       const Second& t = r.timeline[i];
       out << (i ? "," : "") << "{\"second\":" << i << ",\"delivery_ratio_1s\":" << t.deliveryRatio1s
-          << ",\"p50_delay_ms\":" << t.p50Ms << ",\"p99_delay_ms\":" << t.p99Ms << ",\"mean_hops\":" << t.meanHops
+          << ",\"p50_delay_ms\":" << t.p50Ms << ",\"p99_delay_ms\":" << t.p99Ms
+          << ",\"pushed_p99_delay_ms\":" << t.pushedP99Ms << ",\"mean_hops\":" << t.meanHops
           << ",\"pulled_share\":" << t.pulledShare << ",\"tree_parent_changes\":"
           << t.parentChanges << ",\"tree_orphaned\":" << t.orphaned << ",\"tree_refused\":" << t.refused
           << ",\"tree_displaced\":" << t.displaced << ",\"tree_parentless\":" << t.parentless << "}";

@@ -351,6 +351,7 @@ class Sim {
     const std::int64_t delay = mNow - d.injectedUs;
     if (Bucket* b = bucketOf(d.injectedUs)) {
       b->delay.record(delay);
+      if (!d.pulled) b->pushed.record(delay);
       if (delay <= 1'000'000) ++b->within1s;
       ++b->received;
       b->hopsSum += d.hops;
@@ -495,7 +496,7 @@ class Sim {
   }
 
   struct Bucket {  // one second of injections (Result::timeline)
-    LatencyHistogram delay;
+    LatencyHistogram delay, pushed;
     std::uint64_t within1s = 0, expected = 0;
     std::uint64_t received = 0, hopsSum = 0, pulled = 0;
   };
@@ -513,6 +514,7 @@ class Sim {
       t.deliveryRatio1s = b.expected == 0 ? 0 : static_cast<double>(b.within1s) / static_cast<double>(b.expected);
       t.p50Ms = b.delay.percentileMs(0.5);
       t.p99Ms = b.delay.percentileMs(0.99);
+      t.pushedP99Ms = b.pushed.percentileMs(0.99);
       if (b.received > 0) {
         t.meanHops = static_cast<double>(b.hopsSum) / static_cast<double>(b.received);
         t.pulledShare = static_cast<double>(b.pulled) / static_cast<double>(b.received);

@@ -89,6 +89,7 @@ struct Second {
   double deliveryRatio1s = 0;  // receptions within 1 s / (chunks x peers alive at injection)
   double p50Ms = 0;
   double p99Ms = 0;
+  double pushedP99Ms = 0;  // of the receptions not pulled: the trees' own
   double meanHops = 0;     // of the second's receptions
   double pulledShare = 0;  // of the second's receptions
   // The tree scheduler's activity over the second, summed over the peers

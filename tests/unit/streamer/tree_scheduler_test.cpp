@@ -432,3 +432,30 @@ TEST_CASE("before the stream reaches its parent a child keeps it: a parent holdi
   REQUIRE(parentHost.to(kA, MsgType::kAdmit).size() == 2);
   CHECK(parentHost.to(kA, MsgType::kAdmit)[1].fromSeq == 5);
 }
+
+TEST_CASE("a parent a little closer is taken when it is better by more than the margin, not for less") {
+  constexpr PeerId kE = 15;
+  FakeHost host;
+  host.nbrs = {kA, kD, kE};
+  host.rtts = {{kA, 20'000}, {kD, 20'000}, {kE, 20'000}};
+  auto sch = admittedByA(host, state(1, 2, 100, 0, 3, 2000), 1);
+  std::int64_t now = 20'000;
+  std::uint64_t seq = 0;
+  const auto run = [&](std::int64_t forUs, PeerId other, std::uint32_t otherDelayMs) {
+    for (const std::int64_t end = now + forUs; now < end; now += 33'000, ++seq) {
+      sch->onMessage(host, kA, state(1, 2, 100, 0, 3, 2000), now);
+      // So well provisioned that its uplink adds nothing: its cost is its delay and half the round trip.
+      sch->onMessage(host, other, state(1, 2, otherDelayMs, 0, 4, 1'000'000), now);
+      chunk(*sch, host, seq, kA, now, now - 100'000, 3);  // ours: 100 ms
+      sch->onTick(host, now);
+    }
+  };
+  // E would bring the stripe 7 ms sooner (83 + 10 against 100): within the
+  // margin, not worth a switch, however long we look.
+  run(3'000'000, kE, 83);
+  CHECK(host.to(kE, MsgType::kSubscribe).empty());
+  // D, 15 ms sooner: taken within a look.
+  run(1'100'000, kD, 75);
+  CHECK(host.to(kD, MsgType::kSubscribe).size() == 1);
+  CHECK(host.to(kA, MsgType::kUnsubscribe).empty());  // until D admits us
+}
