@@ -112,12 +112,14 @@ int main(int argc, char** argv) {
   }
   if (timeline) {
     std::cout << "  per second from the first chunk (delivery within 1 s, p50, p99, p99 of pushes ms, mean hops, pulled"
-                 " share; tree: parent changes, orphaned, refused, displaced, stripes without a parent at its end):\n";
+                 " share; tree: parent changes, orphaned, refused, displaced, home moves, stripes without a parent at its"
+                 " end):\n";
     for (std::size_t i = 0; i < r.timeline.size(); ++i) {
       const Second& t = r.timeline[i];
       std::cout << "    " << i << "  " << t.deliveryRatio1s << "  " << t.p50Ms << "  " << t.p99Ms << "  " << t.pushedP99Ms
                 << "  " << t.meanHops << "  " << t.pulledShare << "  " << t.parentChanges
-                << " " << t.orphaned << " " << t.refused << " " << t.displaced << " " << t.parentless << "\n";
+                << " " << t.orphaned << " " << t.refused << " " << t.displaced << " " << t.homeMoves << " "
+                << t.parentless << "\n";
     }
   }
   if (!json.empty()) {
@@ -165,7 +167,7 @@ int main(int argc, char** argv) {
           << ",\"pushed_p99_delay_ms\":" << t.pushedP99Ms << ",\"mean_hops\":" << t.meanHops
           << ",\"pulled_share\":" << t.pulledShare << ",\"tree_parent_changes\":"
           << t.parentChanges << ",\"tree_orphaned\":" << t.orphaned << ",\"tree_refused\":" << t.refused
-          << ",\"tree_displaced\":" << t.displaced << ",\"tree_parentless\":" << t.parentless << "}";
+          << ",\"tree_displaced\":" << t.displaced << ",\"tree_home_moves\":" << t.homeMoves << ",\"tree_parentless\":" << t.parentless << "}";
     }
     out << "],\"peers\":[";
     for (std::size_t i = 0; i < r.perPeer.size(); ++i) {

@@ -473,6 +473,7 @@ class Sim {
     into.orphaned += st.orphaned;
     into.refused += st.refused;
     into.displaced += st.displaced;
+    into.homeMoves += st.homeMoves;
   }
 
   /// The schedulers' activity over the second that ends now (the counts of
@@ -490,6 +491,7 @@ class Sim {
     s.orphaned = sum.orphaned - mSampled.orphaned;
     s.refused = sum.refused - mSampled.refused;
     s.displaced = sum.displaced - mSampled.displaced;
+    s.homeMoves = sum.homeMoves - mSampled.homeMoves;
     s.parentless = sum.parentless;
     mSamples.push_back(s);
     mSampled = sum;

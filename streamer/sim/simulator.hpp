@@ -24,7 +24,7 @@ struct Scenario {
   double settledS = 10;
   std::string scheduler = "push";
   std::uint32_t stripes = 4;         // the "tree" scheduler's (TreeConfig)
-  double treeUtilisation = 0.8;      // the "tree" scheduler's (TreeConfig)
+  double treeUtilisation = 0.7;      // the "tree" scheduler's (TreeConfig)
   std::uint64_t seed = 1;
   double chunkRate = 30;             // chunks per second
   double streamKbps = 1000;
@@ -94,7 +94,7 @@ struct Second {
   double pulledShare = 0;  // of the second's receptions
   // The tree scheduler's activity over the second, summed over the peers
   // (SchedulerStats), and its stripes without a parent at the second's end.
-  std::uint64_t parentChanges = 0, orphaned = 0, refused = 0, displaced = 0, parentless = 0;
+  std::uint64_t parentChanges = 0, orphaned = 0, refused = 0, displaced = 0, homeMoves = 0, parentless = 0;
 };
 
 /// Receptions in the window by delay (10 ms bins, the last one open-ended):

@@ -201,6 +201,10 @@ TEST_CASE("the tree scheduler: few duplicates, the uplinks half idle, every seco
     CHECK(r.timeline[i].parentChanges < 4 * s.peers);
   }
   CHECK(r.timeline.back().parentless < r.timeline[0].parentless);
+  // By the end hardly any: homes drawn at random leave a stripe short of
+  // slots (here 124 for 150 peers, 26 of them without a parent for good),
+  // and peers that find no room there make it their home.
+  CHECK(r.timeline.back().parentless <= 4 * s.peers / 100);
   std::uint64_t changes = 0;
   for (const Second& t : r.timeline) changes += t.parentChanges;
   CHECK(changes >= 4 * s.peers);  // each peer found a parent in each stripe at least once

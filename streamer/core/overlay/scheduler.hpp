@@ -50,7 +50,7 @@ struct SchedulerStats {
   std::uint64_t backfilled = 0;     // chunks queued for a new child, to fill its switch's hole
   std::uint64_t reasked = 0;        // a quiet parent asked again whether we are its child
   std::uint64_t staleParents = 0;   // a peer still pushing us a stripe it is not our parent in, told to stop
-  std::uint64_t homeMoves = 0;      // our home stripe moved to one no neighbour served
+  std::uint64_t homeMoves = 0;      // our home stripe moved to one no neighbour served, or one short of slots
   std::uint64_t parentless = 0;     // now: stripes with no parent (a gauge, not a count)
 };
 
@@ -108,7 +108,7 @@ class SchedulerHost {
 /// The "tree" scheduler's settings.
 struct TreeConfig {
   std::uint32_t stripes = 4;         // chunk seq mod stripes: one tree each
-  double utilisation = 0.8;          // share of the upload that children may take
+  double utilisation = 0.7;          // share of the upload that children may take
   std::int64_t statePeriodUs = 500'000;  // how often neighbours hear where we are in the trees
   /// Buffer maps (for pull repair only) at most this often. 300 ms, not
   /// 200: a third fewer messages, and at N = 2000 (60 s, seeds 1-2) p99

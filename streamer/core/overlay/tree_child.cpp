@@ -167,16 +167,32 @@ void TreeScheduler::checkHomes(SchedulerHost& host, std::int64_t nowUs) {
   // Our home must stay served, by us if no one else serves it, if anyone
   // needs it (a child of ours, or a peer without a path there).
   if (other == 0 && (!home.children.empty() || waiting)) return;
+  moveHome(host, s, other, nowUs);
+}
+
+void TreeScheduler::takeShortStripe(SchedulerHost& host, std::size_t s, std::int64_t nowUs) {
+  Stripe& st = mStripes[s];
+  st.shortAtUs = -1;  // asked again after another while without a parent
+  if (s == mHome || !mStripes[mHome].children.empty() || capacity(host) < 2) return;
+  if (mHomeMovedUs >= 0 && nowUs - mHomeMovedUs < kHomeHoldUs) return;
+  for (const auto& [peer, k] : mKnown) {  // a neighbour without a path in our home may need our slots there
+    if (nowUs - k.atUs <= kStateFreshUs && mHome < k.stripes.size() && k.stripes[mHome].depth == StripeInfo::kNoPath) return;
+  }
+  moveHome(host, s, 0, nowUs);
+}
+
+void TreeScheduler::moveHome(SchedulerHost& host, std::size_t s, PeerId other, std::int64_t nowUs) {
+  Stripe& home = mStripes[mHome];
   for (const Child& c : home.children) unsubscribe(host, c.id, mHome, other);
   home.children.clear();
   mHome = s;
   mHomeMovedUs = nowUs;
   ++mStats.homeMoves;
   mStateDirty = true;
-  // The source refused us as a leaf; serving the stripe, we may take the
-  // place of one of its leaves.
+  // The parents there refused us as a leaf; serving the stripe, we may take
+  // the place of one of their leaves.
   for (const auto& [peer, k] : mKnown) {
-    if (s < k.stripes.size() && k.stripes[s].depth == 0) mRejected.erase(peer);
+    if (s < k.stripes.size() && k.stripes[s].depth != StripeInfo::kNoPath) mRejected.erase(peer);
   }
   mStripes[s].nextTryUs = nowUs;
 }
@@ -213,9 +229,19 @@ void TreeScheduler::maintain(SchedulerHost& host, std::size_t s, std::int64_t no
     // without one for 1-2 s (N = 2000, seconds 2-5).
     const bool fresh = nowUs - st.orphanedUs < kOrphanCeilingUs && !st.children.empty();
     const PeerId p = bestParent(host, s, fresh ? st.lostDepth : kMaxDepth, nowUs, cost);
-    if (p != 0) ask(host, st, s, p, nowUs, cost);
+    if (p != 0) {
+      ask(host, st, s, p, nowUs, cost);
+      st.shortAtUs = -1;
+    } else if (st.shortAtUs < 0) {
+      // At a random delay: of the peers the stripe is short for, one takes
+      // it first, and the others hear of its room before their turn.
+      st.shortAtUs = nowUs + kShortStripeUs + static_cast<std::int64_t>(host.rng()() % kShortStripeUs);
+    } else if (nowUs >= st.shortAtUs) {
+      takeShortStripe(host, s, nowUs);
+    }
     return;
   }
+  st.shortAtUs = -1;
   if (nowUs < st.nextImproveUs || st.delayUs < 0 || st.depth == StripeInfo::kNoPath) return;
   st.nextImproveUs = nowUs + kImprovePeriodUs;
   // A better parent: no deeper than we are (our descendants all are), and

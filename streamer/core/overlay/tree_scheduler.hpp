@@ -8,7 +8,7 @@
 //   arrives, in order. No buffer map or offer per chunk, and no duplicates:
 //   each chunk reaches each peer once, over one path.
 // - A peer is interior in one stripe only, its home, where it takes as many
-//   children as `utilisation` of its upload carries (about 7 at twice the
+//   children as `utilisation` of its upload carries (5 at twice the
 //   stream rate); elsewhere it is a leaf. A hop's latency weighs more than a
 //   chunk's upload time here, so wide trees beat deep ones (SplitStream's
 //   design). Children that pass the stripe on go first, leaves after.
@@ -17,7 +17,10 @@
 //   pull it late for good. In an overlay that small, a peer that sees a
 //   stripe no one serves while someone has no path in it makes it its
 //   home, if someone else serves its own (its children there go to them)
-//   or no one needs it.
+//   or no one needs it. In any overlay, a stripe a peer has found no
+//   parent with room in for a while is short of slots (too few homes drew
+//   it): it becomes the peer's home if its own has no child of its and no
+//   neighbour without a path there.
 // - A peer chooses the parent through which the stripe would come soonest:
 //   the candidate's delay in the stripe (its path's: the least of its last
 //   few chunks'), its uplink's time for the copies it sends before ours,
@@ -77,6 +80,7 @@ inline constexpr std::int64_t kLeftGraceUs = 500'000;         // a parent we lef
 inline constexpr std::int64_t kStaleRepeatUs = 200'000;       // a stale parent is told to stop at most this often
 inline constexpr std::int64_t kHomelessUs = 500'000;          // a stripe seen homeless this long (+ up to as long, at random) is served
 inline constexpr std::int64_t kHomeHoldUs = 5'000'000;        // a home is kept this long at least (no back and forth)
+inline constexpr std::int64_t kShortStripeUs = 1'000'000;     // without a parent this long (+ up to as long, at random), a stripe is short of slots
 
 class TreeScheduler final : public Scheduler {
  public:
@@ -153,6 +157,7 @@ class TreeScheduler final : public Scheduler {
     std::int64_t staleToldUs = 0;
     std::uint32_t lostDepth = StripeInfo::kNoPath;  // how deep we were when we lost our parent
     std::int64_t orphanedUs = 0;
+    std::int64_t shortAtUs = -1;  // without a parent: when, if none is to be had still, we take the stripe for our home
     std::uint32_t depth = StripeInfo::kNoPath;
     std::uint64_t lastSeq = 0;  // the newest pushed by the parent
     std::uint64_t newestHeld = 0;  // the newest of the stripe we hold, however it came
@@ -264,6 +269,22 @@ class TreeScheduler final : public Scheduler {
   /// it (no child of ours there, no peer without a path there). Not twice
   /// within kHomeHoldUs.
   void checkHomes(SchedulerHost& host, std::int64_t nowUs);
+
+  /// Stripe `s` is short of slots: we have had no parent there, and no
+  /// neighbour had room, for a while. Its peers' homes were drawn at random, and
+  /// in an overlay of 150 one stripe may get 26 of them (38 would be its
+  /// share): 124 slots for 150 peers. If our home has no child of ours
+  /// (it has slots to spare where we are) and every neighbour has a path
+  /// there (none needs them), `s` becomes our home: then we
+  /// serve it, and take a leaf's place at a full parent there (the leaf
+  /// comes under us), which makes room for the others without a parent.
+  /// Not if we serve fewer than two (we would take as many as we give),
+  /// nor twice within kHomeHoldUs.
+  void takeShortStripe(SchedulerHost& host, std::size_t s, std::int64_t nowUs);
+
+  /// Our home moves to `s`; our children in the old one are sent to `other`
+  /// (0: let them search).
+  void moveHome(SchedulerHost& host, std::size_t s, PeerId other, std::int64_t nowUs);
 
   [[nodiscard]] Message state(const SchedulerHost& host) const;
 
