@@ -11,6 +11,7 @@
 #include "core/fragmenter.hpp"
 #include "core/overlay/node.hpp"
 #include "event_queue.hpp"
+#include "link_model.hpp"
 
 namespace partyhub::streamer::sim {
 
@@ -44,31 +45,21 @@ namespace {
 
 enum class EventKind : std::uint8_t { kTick, kDeliver, kInject, kChurn, kJoin, kWake, kSample, kComplete, kFailed };
 
-/// Cut-through: when a peer's copy of a chunk began to land and came whole
-/// (or was given up), for the copies it relays meanwhile.
-struct Incoming {
-  std::uint64_t seq = ~0ull;
-  std::int64_t firstUs = 0;
-  std::int64_t wholeUs = 0;  // or, if !whole, given up
-  bool whole = false;
-};
-
 struct PeerState {
   std::unique_ptr<Node> node;
   double x = 0, y = 0;
-  double uploadKbps = 0;
-  std::int64_t uplinkFreeUs = 0;
+  Uplink uplink;
   bool alive = false;
   std::int64_t joinedUs = 0;
   std::uint64_t inWindow = 0;  // chunks received within 1 s, injected in the window
   std::uint64_t bytesSent = 0;
   std::int64_t wakeAtUs = -1;  // a kWake is pending for this time
-  std::array<Incoming, 64> incoming{};  // cut-through: by seq, the chunks lately coming in
+  IncomingRing incoming{};  // cut-through
 };
 
 class Sim {
  public:
-  explicit Sim(const Scenario& s) : mS(s), mRng(s.seed) {}
+  explicit Sim(const Scenario& s) : mS(s), mRng(s.seed), mLinks(s.loss, s.fragmentRepair, mRng) {}
 
   Result run() {
     const auto wallStart = std::chrono::steady_clock::now();
@@ -102,7 +93,7 @@ class Sim {
     c.tree.utilisation = mS.treeUtilisation;
     c.isSource = index == 0;
     c.sourceCopies = mS.sourceCopies;
-    c.uploadKbps = static_cast<std::uint32_t>(mPeers[index].uploadKbps);
+    c.uploadKbps = static_cast<std::uint32_t>(mPeers[index].uplink.kbps);
     c.neighbours = mS.neighbours;
     c.closeShare = mS.closeShare;
     // The group manager knows the member count; a margin over it covers what
@@ -119,7 +110,7 @@ class Sim {
     p.node = std::make_unique<Node>(idOf(index), configFor(index), mRng());
     p.alive = true;
     p.joinedUs = mNow;
-    p.uplinkFreeUs = mNow;
+    p.uplink.freeUs = mNow;
     // Bootstrap through the source and a few random live peers.
     std::vector<PeerId> boot{idOf(0)};
     for (int i = 0; i < 3 && mPeers.size() > 2; ++i) {
@@ -144,7 +135,7 @@ class Sim {
       mPeers[i].x = unit(mRng);
       mPeers[i].y = unit(mRng);
       const double x = i == 0 ? mS.sourceUploadX : (unit(mRng) < mS.poorFraction ? mS.poorX : richX);
-      mPeers[i].uploadKbps = x * mS.streamKbps;
+      mPeers[i].uplink.kbps = x * mS.streamKbps;
     }
     // The source first, then peers joining over the first second.
     startPeer(0);
@@ -178,14 +169,14 @@ class Sim {
       mTotalBytes += bytes;
       mPayloadBytes += overlay::payloadBytes(msg);
       // The uplink serialises: transmission starts when it is free.
-      const std::int64_t start = std::max(mNow, p.uplinkFreeUs);
-      p.uplinkFreeUs = start + transmitUs(p, bytes);
+      const std::int64_t start = std::max(mNow, p.uplink.freeUs);
+      p.uplink.freeUs = start + transmitUs(p.uplink.kbps, bytes);
       const std::uint32_t dst = indexOf(to);
       if (dst >= mPeers.size()) continue;
       const std::int64_t latency = static_cast<std::int64_t>(latencyUs(index, dst));
       if (msg.type == overlay::MsgType::kChunk) {
         mChunkQueueUs += start - mNow;
-        mChunkTransmitUs += p.uplinkFreeUs - start;
+        mChunkTransmitUs += p.uplink.freeUs - start;
         mChunkLatencyUs += latency;
         ++mChunkMessages;
       }
@@ -194,8 +185,8 @@ class Sim {
         relay(index, dst, std::move(msg), start, bytes, latency);
         continue;
       }
-      std::int64_t arrives = p.uplinkFreeUs + latency;
-      if (!survives(p, bytes, latency, arrives)) continue;
+      std::int64_t arrives = p.uplink.freeUs + latency;
+      if (!cross(p, bytes, latency, arrives).whole) continue;
       const std::uint32_t slot = store(std::move(msg));
       push(arrives, EventKind::kDeliver, dst, index, slot);
     }
@@ -213,7 +204,7 @@ class Sim {
   }
 
   /// Cut-through: a chunk copy of several datagrams from `from` to `to` whose turn on the uplink
-  /// is [start, uplinkFreeUs), as if it were held whole. Its datagrams leave
+  /// is [start, uplink.freeUs), as if it were held whole. Its datagrams leave
   /// no sooner than they came in to `from`; the receiver hears of it at its
   /// first datagram (Message::coming) and has it whole at its last, repairs
   /// included. The uplink's turn is not stretched while a datagram is
@@ -225,40 +216,21 @@ class Sim {
              std::int64_t latency) {
     PeerState& p = mPeers[from];
     const std::uint64_t seq = msg.chunk->seq();
-    const std::int64_t txUs = p.uplinkFreeUs - start;
     const std::size_t n = (bytes + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
-    const std::int64_t datagramUs = txUs / static_cast<std::int64_t>(n);
-    std::int64_t firstLeaves = start + datagramUs, lastLeaves = p.uplinkFreeUs;
-    bool whole = true;
-    std::int64_t givenUpUs = 0;
-    const Incoming& in = p.incoming[seq % p.incoming.size()];
-    if (in.seq == seq && (!in.whole || in.wholeUs > start)) {
-      firstLeaves = std::max(firstLeaves, in.firstUs + datagramUs);
-      if (in.whole) {
-        lastLeaves = std::max(lastLeaves, in.wholeUs + datagramUs);
-      } else {
-        whole = false;  // it never comes whole to us: nor through us
-        givenUpUs = in.wholeUs;
-      }
-    }
-    std::int64_t arrives = lastLeaves + latency;
-    std::size_t lost = 0;
+    const RelayTimes t = relayTimes(p.incoming[seq % p.incoming.size()], seq, start, p.uplink.freeUs, n);
+    bool whole = t.whole;
+    std::int64_t givenUpUs = t.givenUpUs;
+    std::int64_t arrives = t.lastLeavesUs + latency;
     if (whole) {
-      whole = survives(p, bytes, latency, arrives, lost, firstLeaves + latency);
-      if (!whole && lost == n) return;  // not one datagram came
+      const Crossing c = cross(p, bytes, latency, arrives, t.firstLeavesUs + latency);
+      whole = c.whole;
+      if (!whole && c.lostFirst == n) return;  // not one datagram came
       if (!whole) givenUpUs = arrives + kGiveUpUs;
     } else {
-      givenUpUs = std::max(givenUpUs, firstLeaves) + latency;
+      givenUpUs = std::max(givenUpUs, t.firstLeavesUs) + latency;
     }
-    const std::int64_t firstArrives = firstLeaves + latency;
-    Incoming& got = mPeers[to].incoming[seq % mPeers[to].incoming.size()];
-    if (got.seq != seq) got = Incoming{seq, firstArrives, whole ? arrives : givenUpUs, whole};
-    else {
-      // The earliest copy's datagrams set it (a body fills from any sender).
-      got.firstUs = std::min(got.firstUs, firstArrives);
-      if (whole && (!got.whole || arrives < got.wholeUs)) got.wholeUs = arrives;
-      got.whole = got.whole || whole;
-    }
+    const std::int64_t firstArrives = t.firstLeavesUs + latency;
+    noteIncoming(mPeers[to].incoming, seq, firstArrives, whole ? arrives : givenUpUs, whole);
     msg.coming = true;
     const std::uint32_t slot = store(std::move(msg));
     push(firstArrives, EventKind::kDeliver, to, from, slot);
@@ -269,70 +241,18 @@ class Sim {
   // A copy not whole after its repairs is given up this long after its last datagram.
   static constexpr std::int64_t kGiveUpUs = 300'000;
 
-  /// How long `p`'s uplink takes to send `bytes`.
-  static std::int64_t transmitUs(const PeerState& p, std::size_t bytes) {
-    return static_cast<std::int64_t>(static_cast<double>(bytes) * 8 * 1000 / p.uploadKbps);
-  }
-
-  /// Whether a message of `bytes` from `p` gets through its datagrams' loss,
-  /// and when (`arrives`, on input the time its last datagram lands; its
-  /// first lands at `firstArrives`, the others evenly between: -1, back to
-  /// back). As the streamer's framing does (fragmenter.hpp, cut_through.hpp):
-  /// a message of one datagram is lost with it (the overlay repairs it); of
-  /// several, the receiver asks for the missing fragments (at once when a
-  /// later one shows the gap, after a stall from the last one come when the
-  /// last is missing) up to maxNacks times, each request and each resent
-  /// fragment lost like any datagram, the resends on the sender's uplink.
-  bool survives(PeerState& p, std::size_t bytes, std::int64_t latency, std::int64_t& arrives) {
-    std::size_t lost = 0;
-    return survives(p, bytes, latency, arrives, lost, -1);
-  }
-  bool survives(PeerState& p, std::size_t bytes, std::int64_t latency, std::int64_t& arrives, std::size_t& lostFirst,
-                std::int64_t firstArrives) {
-    std::uniform_real_distribution<double> unit(0, 1);
-    if (bytes <= kMaxSinglePayload) return unit(mRng) >= mS.loss;
-    const std::size_t n = (bytes + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
-    if (firstArrives < 0) {
-      firstArrives = arrives - transmitUs(p, bytes) * static_cast<std::int64_t>(n - 1) / static_cast<std::int64_t>(n);
+  /// A message from `p` over its lossy link (LossyLinks::cross); each
+  /// repair's resend is counted as its send and charged to its node.
+  Crossing cross(PeerState& p, std::size_t bytes, std::int64_t latency, std::int64_t& arrives,
+                 std::int64_t firstArrives = -1) {
+    const Crossing c = mLinks.cross(p.uplink, bytes, latency, arrives, firstArrives);
+    for (std::uint32_t i = 0; i < c.repairs; ++i) {
+      p.bytesSent += c.resentBytes[i];
+      mTotalBytes += c.resentBytes[i];
+      p.node->chargeUplink(c.resentBytes[i], mNow);
     }
-    const auto landsUs = [&](std::size_t i) {
-      return firstArrives + (arrives - firstArrives) * static_cast<std::int64_t>(i) / static_cast<std::int64_t>(n - 1);
-    };
-    std::size_t lost = 0, firstGone = n, seenAfter = n, lastSeen = n;
-    for (std::size_t i = 0; i < n; ++i) {
-      const bool gone = unit(mRng) < mS.loss;
-      lost += gone ? 1 : 0;
-      if (gone && firstGone == n) firstGone = i;
-      if (!gone && firstGone < i && seenAfter == n) seenAfter = i;
-      if (!gone) lastSeen = i;
-    }
-    lostFirst = lost;
-    if (lost == 0) return true;
-    if (lost == n || !mS.fragmentRepair) return false;  // nothing to ask about: the overlay's to repair
-    const ReassemblerConfig repair;
-    // A datagram after the first lost shows the gap; else the stall, from the last one come.
-    std::int64_t askUs = seenAfter < n ? landsUs(seenAfter) : landsUs(lastSeen) + repair.stallUs;
-    for (int attempt = 0; attempt < repair.maxNacks; ++attempt, askUs += repair.nackRepeatUs) {
-      if (unit(mRng) < mS.loss) continue;  // the request was lost
-      const std::size_t resent = lost * kMaxDatagram;
-      p.bytesSent += resent;
-      mTotalBytes += resent;
-      // The resend leaves when the request is in and the uplink is free; its
-      // time on the uplink is taken from what the sender sends next.
-      const std::int64_t sendUs = std::max(askUs + latency, p.uplinkFreeUs);
-      const std::int64_t busyUs = transmitUs(p, resent);
-      p.uplinkFreeUs += busyUs;
-      p.node->chargeUplink(resent, mNow);
-      std::size_t still = 0;
-      for (std::size_t i = 0; i < lost; ++i) still += unit(mRng) < mS.loss ? 1 : 0;
-      ++mResult.fragmentRepairs;
-      if (still == 0) {
-        arrives = std::max(arrives, sendUs + busyUs + latency);
-        return true;
-      }
-      lost = still;
-    }
-    return false;
+    mResult.fragmentRepairs += c.repairs;
+    return c;
   }
 
   std::uint32_t store(Message&& m) {
@@ -461,7 +381,7 @@ class Sim {
       std::uniform_real_distribution<double> unit(0, 1);
       fresh.x = unit(mRng);
       fresh.y = unit(mRng);
-      fresh.uploadKbps = mPeers[victim].uploadKbps;
+      fresh.uplink.kbps = mPeers[victim].uplink.kbps;
       mPeers.push_back(std::move(fresh));
       startPeer(static_cast<std::uint32_t>(mPeers.size() - 1));
     }
@@ -530,9 +450,9 @@ class Sim {
       if (!p.alive || p.joinedUs > mWindowStartUs) continue;  // churned or joined late
       const double ratio = mInjectedInWindow == 0 ? 0 : static_cast<double>(p.inWindow) / static_cast<double>(mInjectedInWindow);
       const double presentS = mS.seconds - static_cast<double>(p.joinedUs) / 1e6;
-      mResult.perPeer.push_back({static_cast<std::uint32_t>(i), p.uploadKbps,
+      mResult.perPeer.push_back({static_cast<std::uint32_t>(i), p.uplink.kbps,
                                  latencyUs(0, static_cast<std::uint32_t>(i)) / 1000, ratio,
-                                 static_cast<double>(p.bytesSent) * 8 / (p.uploadKbps * 1000 * std::max(1.0, presentS)),
+                                 static_cast<double>(p.bytesSent) * 8 / (p.uplink.kbps * 1000 * std::max(1.0, presentS)),
                                  p.node->neighbours().size(), p.node->stats().requests, p.node->stats().duplicates});
       minRatio = std::min(minRatio, ratio);
       sum += ratio;
@@ -552,7 +472,7 @@ class Sim {
     std::size_t users = 0;
     for (std::size_t i = 1; i < mPeers.size(); ++i) {
       if (mPeers[i].joinedUs > 1'000'000) continue;
-      use += static_cast<double>(mPeers[i].bytesSent) * 8 / (mPeers[i].uploadKbps * 1000 * mS.seconds);
+      use += static_cast<double>(mPeers[i].bytesSent) * 8 / (mPeers[i].uplink.kbps * 1000 * mS.seconds);
       ++users;
     }
     mResult.meanUploadUse = users == 0 ? 0 : use / static_cast<double>(users);
@@ -596,6 +516,7 @@ class Sim {
 
   Scenario mS;
   std::mt19937_64 mRng;
+  LossyLinks mLinks;
   std::int64_t mChunkQueueUs = 0, mChunkTransmitUs = 0, mChunkLatencyUs = 0;  // over chunk messages sent
   std::uint64_t mChunkMessages = 0;
   Result mResult;
