@@ -271,15 +271,14 @@ class TreeScheduler final : public Scheduler {
   void checkHomes(SchedulerHost& host, std::int64_t nowUs);
 
   /// Stripe `s` is short of slots: we have had no parent there, and no
-  /// neighbour had room, for a while. Its peers' homes were drawn at random, and
-  /// in an overlay of 150 one stripe may get 26 of them (38 would be its
-  /// share): 124 slots for 150 peers. If our home has no child of ours
-  /// (it has slots to spare where we are) and every neighbour has a path
-  /// there (none needs them), `s` becomes our home: then we
-  /// serve it, and take a leaf's place at a full parent there (the leaf
-  /// comes under us), which makes room for the others without a parent.
-  /// Not if we serve fewer than two (we would take as many as we give),
-  /// nor twice within kHomeHoldUs.
+  /// neighbour had room, for a while. Homes are drawn at random, and in an
+  /// overlay of 150 one stripe may get 26 of them (38 would be its share):
+  /// 124 slots for 150 peers. If our home has no child of ours (it has slots
+  /// to spare where we are) and every neighbour has a path there (none needs
+  /// them), `s` becomes our home: then we serve it, and take a leaf's place
+  /// at a full parent there (the leaf comes under us), which makes room for
+  /// the others without a parent. Not if we serve fewer than two (we would
+  /// take as many as we give), nor twice within kHomeHoldUs.
   void takeShortStripe(SchedulerHost& host, std::size_t s, std::int64_t nowUs);
 
   /// Our home moves to `s`; our children in the old one are sent to `other`
