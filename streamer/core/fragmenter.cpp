@@ -31,7 +31,7 @@ bool fragment(std::string_view message, std::uint32_t msgId, std::vector<std::st
     out.push_back(std::move(d));
     return true;
   }
-  const std::size_t count = (message.size() + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
+  const std::size_t count = fragmentCount(message.size());
   for (std::size_t i = 0; i < count; ++i) {
     const std::string_view piece = message.substr(i * kMaxFragmentPayload, kMaxFragmentPayload);
     std::string d;

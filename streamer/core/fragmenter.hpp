@@ -39,6 +39,11 @@ inline constexpr std::size_t kMaxFragmentPayload = kMaxDatagram - kFragmentHeade
 inline constexpr std::size_t kMaxFragments = 2048;  // messages up to ~2.4 MB
 inline constexpr std::size_t kMaxMessage = kMaxFragments * kMaxFragmentPayload;
 
+/// The fragments a message of `bytes` too large for one datagram is cut into.
+[[nodiscard]] constexpr std::size_t fragmentCount(std::size_t bytes) {
+  return (bytes + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
+}
+
 /// Cuts `message` into datagrams (appended to `out`); the low 16 bits of
 /// `msgId` name a message of several. Returns false, adding nothing, when
 /// the message is empty or larger than kMaxMessage.

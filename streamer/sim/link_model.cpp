@@ -17,7 +17,7 @@ Crossing LossyLinks::cross(Uplink& uplink, std::size_t bytes, std::int64_t laten
     c.whole = !lost();
     return c;
   }
-  const std::size_t n = (bytes + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
+  const std::size_t n = fragmentCount(bytes);
   if (firstArrives < 0) {
     firstArrives = arrives - transmitUs(uplink.kbps, bytes) * static_cast<std::int64_t>(n - 1) / static_cast<std::int64_t>(n);
   }
@@ -64,8 +64,9 @@ Crossing LossyLinks::cross(Uplink& uplink, std::size_t bytes, std::int64_t laten
   return c;
 }
 
-RelayTimes relayTimes(const Incoming& in, std::uint64_t seq, std::int64_t startUs, std::int64_t endUs,
+RelayTimes relayTimes(const IncomingRing& ring, std::uint64_t seq, std::int64_t startUs, std::int64_t endUs,
                       std::size_t datagrams) {
+  const Incoming& in = ring[seq % ring.size()];
   const std::int64_t datagramUs = (endUs - startUs) / static_cast<std::int64_t>(datagrams);
   RelayTimes t{startUs + datagramUs, endUs, true, 0};
   if (in.seq == seq && (!in.whole || in.wholeUs > startUs)) {

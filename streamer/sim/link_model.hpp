@@ -65,16 +65,16 @@ struct Incoming {
 };
 using IncomingRing = std::array<Incoming, 64>;  // by seq, the chunks lately coming in
 
-/// When a relayed copy's datagrams leave: its turn on the uplink is
+/// When a relayed copy of `seq` leaves: its turn on the uplink is
 /// [startUs, endUs) as if it were held whole, but a datagram leaves no sooner
-/// than it came in (`in`: how the relay's own copy comes).
+/// than it came in (`ring`: how the relay's own copies come).
 struct RelayTimes {
   std::int64_t firstLeavesUs = 0;
   std::int64_t lastLeavesUs = 0;
   bool whole = true;         // false: the relay's own copy never came whole, nor does this one
   std::int64_t givenUpUs = 0;  // ... and when the relay gave it up
 };
-[[nodiscard]] RelayTimes relayTimes(const Incoming& in, std::uint64_t seq, std::int64_t startUs, std::int64_t endUs,
+[[nodiscard]] RelayTimes relayTimes(const IncomingRing& ring, std::uint64_t seq, std::int64_t startUs, std::int64_t endUs,
                                     std::size_t datagrams);
 
 /// A copy of `seq` begins to land at `firstUs` and is whole (or given up)

@@ -216,8 +216,8 @@ class Sim {
              std::int64_t latency) {
     PeerState& p = mPeers[from];
     const std::uint64_t seq = msg.chunk->seq();
-    const std::size_t n = (bytes + kMaxFragmentPayload - 1) / kMaxFragmentPayload;
-    const RelayTimes t = relayTimes(p.incoming[seq % p.incoming.size()], seq, start, p.uplink.freeUs, n);
+    const std::size_t n = fragmentCount(bytes);
+    const RelayTimes t = relayTimes(p.incoming, seq, start, p.uplink.freeUs, n);
     bool whole = t.whole;
     std::int64_t givenUpUs = t.givenUpUs;
     std::int64_t arrives = t.lastLeavesUs + latency;

@@ -38,7 +38,7 @@ std::size_t varint(std::uint64_t v) {
 // fragment of a larger one.
 std::size_t framed(std::size_t n) {
   if (n <= kMaxSinglePayload) return n + kSingleHeader;
-  return n + kFragmentHeader * ((n + kMaxFragmentPayload - 1) / kMaxFragmentPayload);
+  return n + kFragmentHeader * fragmentCount(n);
 }
 }  // namespace
 
