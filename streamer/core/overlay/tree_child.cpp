@@ -95,7 +95,7 @@ void TreeScheduler::tryInstead(SchedulerHost& host, std::size_t s, PeerId peer, 
     if (c.id == peer) return;
   }
   if (rejectedLately(peer, nowUs)) return;
-  ask(host, st, s, peer, nowUs);
+  ask(host, st, s, peer, nowUs, costThrough(host, peer, s, kMaxDepth, nowUs));
 }
 
 bool TreeScheduler::rejectedLately(PeerId peer, std::int64_t nowUs) const {
@@ -252,10 +252,26 @@ void TreeScheduler::maintain(SchedulerHost& host, std::size_t s, std::int64_t no
   // taking it (N = 2000, 60 s, seeds 1-4: settled p99 347 -> 323 ms at
   // 10 ms; at 5 ms no better).
   const PeerId p = bestParent(host, s, st.depth, nowUs, cost);
-  const double viaParent = costThrough(host, st.parent, s, kMaxDepth, nowUs, true);
-  const double current = viaParent < 0 ? st.pathUs : std::min(st.pathUs, viaParent);
-  if (p != 0 && cost < current - kImproveMarginUs) {
+  if (p != 0 && cost < currentCost(host, s, nowUs) - kImproveMarginUs) {
     ask(host, st, s, p, nowUs, cost);
+  }
+}
+
+double TreeScheduler::currentCost(const SchedulerHost& host, std::size_t s, std::int64_t nowUs) const {
+  const Stripe& st = mStripes[s];
+  const double viaParent = costThrough(host, st.parent, s, kMaxDepth, nowUs, true);
+  return viaParent < 0 ? st.pathUs : std::min(st.pathUs, viaParent);
+}
+
+void TreeScheduler::takeBetter(SchedulerHost& host, PeerId peer, std::int64_t nowUs) {
+  for (std::size_t s = 0; s < mStripes.size(); ++s) {
+    Stripe& st = mStripes[s];
+    if (st.parent == 0 || st.parent == peer || st.pending != 0 || st.delayUs < 0 ||
+        st.depth == StripeInfo::kNoPath || nowUs - st.adoptedUs < kSettleUs) {
+      continue;
+    }
+    const double cost = costThrough(host, peer, s, st.depth, nowUs);
+    if (cost >= 0 && cost < currentCost(host, s, nowUs) - kImproveMarginUs) ask(host, st, s, peer, nowUs, cost);
   }
 }
 

@@ -454,8 +454,20 @@ TEST_CASE("a parent a little closer is taken when it is better by more than the 
   // margin, not worth a switch, however long we look.
   run(3'000'000, kE, 83);
   CHECK(host.to(kE, MsgType::kSubscribe).empty());
-  // D, 15 ms sooner: taken within a look.
-  run(1'100'000, kD, 75);
+  // D, 15 ms sooner: asked at its first state, not at our next periodic
+  // look (up to a second later).
+  run(100'000, kD, 75);
   CHECK(host.to(kD, MsgType::kSubscribe).size() == 1);
   CHECK(host.to(kA, MsgType::kUnsubscribe).empty());  // until D admits us
+  // D admits us. Until its first chunk comes, the delay we tell is the one
+  // we expected through it (75 + 10 ms), not none (a delay of 0 drew every
+  // neighbour to us).
+  sch->onMessage(host, kD, simple(MsgType::kAdmit, 0), now);
+  CHECK(host.to(kA, MsgType::kUnsubscribe).size() == 1);
+  host.sent.clear();
+  for (const std::int64_t end = now + 600'000; now < end; now += 10'000) sch->onTick(host, now);
+  const auto states = host.to(kE, MsgType::kTreeState);
+  REQUIRE(!states.empty());
+  CHECK(states.back().stripes.at(0).delayMs >= 80);
+  CHECK(states.back().stripes.at(0).delayMs <= 90);
 }
