@@ -127,14 +127,13 @@ void TreeScheduler::onMessage(SchedulerHost& host, PeerId from, const Message& m
         // until the new parent's first chunk came, and neighbours flocked
         // to us for it (N = 2000, 20 s, seeds 1-8: window p99 565 -> 506
         // ms once the estimate was told).
-        if (auto k = mKnown.find(from); k != mKnown.end() && k->second.stripes[s].depth < kMaxDepth) {
-          const double estimateUs =
-              st.pendingCostUs > 0 ? st.pendingCostUs : costThrough(host, from, s, kMaxDepth, nowUs, true);
-          if (estimateUs > 0) {
+        {
+          auto k = mKnown.find(from);
+          if (k != mKnown.end() && k->second.stripes[s].depth < kMaxDepth && st.pendingCostUs > 0) {
             if (st.depth == StripeInfo::kNoPath) mStateDirty = true;
             st.depth = k->second.stripes[s].depth + 1;
-            st.delayUs = estimateUs;
-            st.pathUs = estimateUs;
+            st.delayUs = st.pendingCostUs;
+            st.pathUs = st.pendingCostUs;
           }
         }
         st.nextImproveUs = nowUs + kSettleUs + static_cast<std::int64_t>(host.rng()() % kImprovePeriodUs);
@@ -248,13 +247,7 @@ Message TreeScheduler::state(const SchedulerHost& host) const {
     const Stripe& st = mStripes[s];
     StripeInfo info;
     info.depth = host.isSource() ? 0 : st.depth;
-    // A path whose delay we do not know yet (a new parent whose state we
-    // had not heard: its first chunk tells) is told as a long one, not as
-    // 0, the best there is: neighbours would flock to it.
-    const double pathUs = st.pathUs >= 0 || st.depth == StripeInfo::kNoPath
-                              ? std::max(0.0, st.pathUs)
-                              : static_cast<double>(st.depth) * kUnknownHopUs;
-    info.delayMs = host.isSource() ? 0 : static_cast<std::uint32_t>(pathUs / 1000);
+    info.delayMs = host.isSource() ? 0 : static_cast<std::uint32_t>(std::max(0.0, st.pathUs) / 1000);
     info.children = static_cast<std::uint32_t>(st.children.size());
     const std::size_t cap = capacityIn(host, s);
     info.freeSlots = static_cast<std::uint32_t>(cap > st.children.size() ? cap - st.children.size() : 0);

@@ -63,7 +63,6 @@
 namespace partyhub::streamer::overlay::tree {
 
 inline constexpr std::int64_t kUnknownOneWayUs = 50'000;
-inline constexpr std::int64_t kUnknownHopUs = 100'000;        // a hop of a path whose delay we do not know, as told
 inline constexpr std::int64_t kRejectMemoryUs = 2'000'000;    // a peer that refused us is not asked again for this long
 inline constexpr std::int64_t kStateFreshUs = 3'000'000;      // a tree state older than this is not used
 inline constexpr std::int64_t kImprovePeriodUs = 1'000'000;   // how often a peer looks for a better parent

@@ -250,30 +250,6 @@ TEST_CASE("an admitted peer offers a path before its first chunk: one level belo
   CHECK(later.back().stripes[0].depth == 5);
 }
 
-TEST_CASE("a parent asked before its state was heard gives the path we tell by the state heard since, not none") {
-  FakeHost host;
-  host.nbrs = {kA, kB};
-  host.rtts = {{kC, 20'000}};
-  auto sch = makeScheduler("tree", TreeConfig{.stripes = 1});
-  sch->onMessage(host, kA, state(1, 1, 100, 0, 3, 2000), 0);
-  sch->onTick(host, 10'000);
-  REQUIRE(host.to(kA, MsgType::kSubscribe).size() == 1);
-  // A refuses and sends us to C, whose state we have not heard: asked blind.
-  Message refusal = simple(MsgType::kUnsubscribe, 0);
-  refusal.peers.push_back(Descriptor{kC, 0, 0});
-  sch->onMessage(host, kA, refusal, 20'000);
-  REQUIRE(host.to(kC, MsgType::kSubscribe).size() == 1);
-  sch->onMessage(host, kC, state(1, 2, 150, 0, 3, 2000), 40'000);
-  host.sent.clear();
-  sch->onMessage(host, kC, simple(MsgType::kAdmit, 0), 60'000);
-  sch->onTick(host, 200'000);
-  const auto told = host.to(kB, MsgType::kTreeState);
-  REQUIRE(told.size() == 1);
-  CHECK(told[0].stripes[0].depth == 3);
-  // C's 150 ms, one chunk's upload at 2 Mbit/s (16 ms), half the 20 ms round trip.
-  CHECK(told[0].stripes[0].delayMs == 176);
-}
-
 TEST_CASE("a quiet parent is asked again: it confirms and backfills, or says we are no longer its child") {
   FakeHost host;
   host.nbrs = {kA, kB};
