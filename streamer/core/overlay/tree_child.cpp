@@ -242,7 +242,7 @@ void TreeScheduler::maintain(SchedulerHost& host, std::size_t s, std::int64_t no
     return;
   }
   st.shortAtUs = -1;
-  if (nowUs < st.nextImproveUs || st.delayUs < 0 || st.depth == StripeInfo::kNoPath) return;
+  if (nowUs < st.nextImproveUs || !st.mayLookForBetter()) return;
   st.nextImproveUs = nowUs + kImprovePeriodUs;
   // A better parent: no deeper than we are (our descendants all are), and
   // better by the same estimate as our parent's (the estimate's errors are
@@ -268,10 +268,7 @@ double TreeScheduler::currentCost(const SchedulerHost& host, std::size_t s, std:
 void TreeScheduler::takeBetter(SchedulerHost& host, PeerId peer, std::int64_t nowUs) {
   for (std::size_t s = 0; s < mStripes.size(); ++s) {
     Stripe& st = mStripes[s];
-    if (st.parent == 0 || st.parent == peer || st.pending != 0 || st.delayUs < 0 ||
-        st.depth == StripeInfo::kNoPath || nowUs - st.adoptedUs < kSettleUs) {
-      continue;
-    }
+    if (!st.mayLookForBetter() || st.parent == peer || nowUs - st.adoptedUs < kSettleUs) continue;
     const double cost = costThrough(host, peer, s, st.depth, nowUs);
     if (cost >= 0 && cost < currentCost(host, s, nowUs) - kImproveMarginUs) ask(host, st, s, peer, nowUs, cost);
   }

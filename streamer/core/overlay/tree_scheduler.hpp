@@ -147,6 +147,11 @@ class TreeScheduler final : public Scheduler {
     double pathUs = -1;
     std::array<std::int64_t, 8> recentUs{};
     std::uint32_t recentCount = 0;
+    /// A parent that delivers, a delay measured, a path, nothing asked:
+    /// what a better parent is compared against (maintain(), takeBetter()).
+    [[nodiscard]] bool mayLookForBetter() const {
+      return parent != 0 && pending == 0 && delayUs >= 0 && depth != StripeInfo::kNoPath;
+    }
     /// A new parent, or none: its chunks' delays are not ours to go by.
     void forgetDelays() {
       delayUs = -1;
