@@ -212,18 +212,6 @@ void TreeScheduler::maintain(SchedulerHost& host, std::size_t s, std::int64_t no
     ++mStats.reasked;
     ask(host, st, s, st.parent, nowUs);
   }
-  if (st.pending != 0 && st.pending == st.parent) {
-    // Our parent, quiet, asked again: a live one answers within a few
-    // round trips. One that does not is gone (killed, or cut off): its
-    // children look elsewhere now, not at the parent timeout.
-    const std::int64_t measured = host.rttOf(st.parent);
-    const std::int64_t rtt = measured > 0 ? measured : 2 * kUnknownOneWayUs;
-    if (nowUs - st.pendingUs < kReaskAnswerUs + 3 * rtt) return;
-    unsubscribe(host, st.parent, s);
-    mRejected[st.parent] = nowUs;
-    st.pending = 0;
-    orphan(s, nowUs);
-  }
   if (st.pending != 0) {
     if (nowUs - st.pendingUs < kPendingUs) return;
     mRejected[st.pending] = nowUs;  // no answer: as good as a refusal

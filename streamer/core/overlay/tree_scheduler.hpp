@@ -70,7 +70,6 @@ inline constexpr std::int64_t kImproveMarginUs = 5'000;       // ... one at leas
 inline constexpr std::int64_t kSettleUs = 250'000;            // a new parent is kept at least this long (see takeBetter())
 inline constexpr std::int64_t kRetryUs = 50'000;              // an orphaned stripe looks for a parent this often
 inline constexpr std::int64_t kPendingUs = 500'000;           // a subscription unanswered this long was lost
-inline constexpr std::int64_t kReaskAnswerUs = 100'000;       // a quiet parent asked again is gone if silent this long (+ 3 RTT)
 inline constexpr std::uint32_t kMaxDepth = 64;
 inline constexpr std::uint64_t kBackfillStripePeriods = 6;    // a new child gets at most this many of the stripe's chunks it missed
 inline constexpr std::int64_t kOrphanCeilingUs = 1'000'000;   // an orphan takes only parents no deeper than it was, this long
@@ -240,11 +239,6 @@ class TreeScheduler final : public Scheduler {
   /// A stripe comes every stripes/chunk-rate; the parent is given up after
   /// missing several (and never sooner than a second: an orphaned parent
   /// finds a new path within a few ticks, and its subtree had better wait).
-  /// Sooner if it does not answer when asked again (maintain()): a live
-  /// parent, orphaned or not, confirms; a killed one says nothing. On
-  /// loopback with 3 of 10 streamers killed, 60 s: the tree's p99 was over
-  /// 40 ms in 5 runs of 9 (its children pulled the stripe ~150 ms late for
-  /// a second), 2 of 6 so.
   [[nodiscard]] std::int64_t parentTimeoutUs() const;
 
   /// When the stripe would reach us through `peer`: its own delay, the

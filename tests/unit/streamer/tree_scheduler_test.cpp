@@ -98,7 +98,7 @@ TEST_CASE("a peer subscribes where the stripe would come soonest, and keeps its 
   CHECK(host.to(kD, MsgType::kUnsubscribe).empty());
 }
 
-TEST_CASE("a silent parent that does not answer when asked again is given up, and the orphan takes no parent deeper than it was at first, unless it has no children") {
+TEST_CASE("a silent parent is given up, and the orphan takes no parent deeper than it was at first, unless it has no children") {
   constexpr PeerId kE = 15;
   FakeHost host;
   host.nbrs = {kA, kB, kC};
@@ -118,13 +118,8 @@ TEST_CASE("a silent parent that does not answer when asked again is given up, an
   }
   CHECK(host.to(kA, MsgType::kUnsubscribe).size() == 1);  // given up
   CHECK(sch->stats().orphaned == 1);
-  // Asked again after 3 stripe periods of silence (100 ms here); given up
-  // when that goes unanswered 100 ms and 3 round trips (unknown: 100 ms
-  // each), not at the second's timeout.
-  CHECK(host.to(kA, MsgType::kSubscribe).size() == 1);
-  CHECK(sch->stats().reasked == 1);
-  CHECK(now - 30'000 >= 500'000);
-  CHECK(now - 30'000 <= 600'000);
+  CHECK(now - 30'000 >= 1'000'000);                       // not before a second of silence
+  CHECK(now - 30'000 <= 1'200'000);
   for (int i = 0; i < 20; ++i) sch->onTick(host, now += 10'000);
   CHECK(host.to(kB, MsgType::kSubscribe).empty());
   sch->onMessage(host, kC, state(1, 3, 200, 0, 3, 1000), now);
